@@ -1,0 +1,1 @@
+"""The `slatrack` console command."""

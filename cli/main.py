@@ -1,0 +1,16 @@
+"""`slatrack`: one command, sub-commands per concern."""
+
+from __future__ import annotations
+
+import typer
+
+from cli.calendar_cmd import calendar_app
+from cli.catalog_cmd import catalog_app
+
+app = typer.Typer(help="Durable SLA tracker for insurance health services.", no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
+app.add_typer(catalog_app, name="catalog")
+
+
+if __name__ == "__main__":
+    app()

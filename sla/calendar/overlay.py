@@ -1,0 +1,120 @@
+"""Year overlays: one YAML per year with the State Council notice's holidays and make-up days."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sla.errors import CalendarDataError
+
+
+@dataclass(frozen=True)
+class NoticeSource:
+    title: str
+    number: str
+    date: str
+
+    def describe(self) -> str:
+        return f"{self.title} ({self.number}, {self.date})"
+
+
+@dataclass(frozen=True)
+class YearData:
+    """The statutory calendar of one year: rest days beyond weekends and working weekend days."""
+
+    year: int
+    holidays: frozenset[dt.date]
+    makeup_workdays: frozenset[dt.date]
+    source: NoticeSource
+    origin: str  # where the data came from: a package version or an overlay file
+
+    def canonical(self) -> str:
+        """Stable text of the data used, for the calendar fingerprint."""
+        hol = ",".join(d.isoformat() for d in sorted(self.holidays))
+        mk = ",".join(d.isoformat() for d in sorted(self.makeup_workdays))
+        return f"{self.year}|H:{hol}|W:{mk}|S:{self.source.describe()}"
+
+
+def _as_date(value: Any, where: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        raise CalendarDataError(f"{where}: {value!r} is a datetime; list dates only (YYYY-MM-DD)")
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise CalendarDataError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_overlay(document: Any, origin: str) -> YearData:
+    """Validate one overlay document (already parsed YAML). Every error names `origin`."""
+    if not isinstance(document, dict):
+        raise CalendarDataError(f"{origin}: an overlay is a mapping with year, holidays, makeup_workdays, source")
+    unknown = set(document) - {"year", "holidays", "makeup_workdays", "source"}
+    if unknown:
+        raise CalendarDataError(f"{origin}: unknown keys {sorted(unknown)}")
+    year = document.get("year")
+    if not isinstance(year, int) or not 1900 <= year <= 2200:
+        raise CalendarDataError(f"{origin}: 'year' must be a four-digit year, got {year!r}")
+
+    source = document.get("source")
+    if not isinstance(source, dict) or not all(str(source.get(k) or "").strip() for k in ("title", "number", "date")):
+        raise CalendarDataError(
+            f"{origin}: 'source' must give the notice's title, number and date "
+            "(e.g. 国务院办公厅关于2027年部分节假日安排的通知, 国办发明电〔2026〕N号, 2026-11-..)"
+        )
+    notice = NoticeSource(str(source["title"]).strip(), str(source["number"]).strip(), str(source["date"]).strip())
+
+    lists: dict[str, frozenset[dt.date]] = {}
+    for key in ("holidays", "makeup_workdays"):
+        raw = document.get(key) or []
+        if not isinstance(raw, list):
+            raise CalendarDataError(f"{origin}: '{key}' must be a list of dates")
+        days = [_as_date(v, f"{origin}: {key}") for v in raw]
+        outside = [d for d in days if d.year != year]
+        if outside:
+            raise CalendarDataError(f"{origin}: {key} has dates outside {year}: {', '.join(map(str, outside))}")
+        duplicates = {d for d in days if days.count(d) > 1}
+        if duplicates:
+            raise CalendarDataError(f"{origin}: {key} lists {sorted(map(str, duplicates))} twice")
+        lists[key] = frozenset(days)
+
+    both = lists["holidays"] & lists["makeup_workdays"]
+    if both:
+        raise CalendarDataError(f"{origin}: {sorted(map(str, both))} are both a holiday and a make-up workday")
+    weekday_makeups = sorted(d for d in lists["makeup_workdays"] if d.weekday() < 5)
+    if weekday_makeups:
+        raise CalendarDataError(
+            f"{origin}: make-up workdays must fall on a Saturday or Sunday; "
+            f"{', '.join(f'{d} ({d:%A})' for d in weekday_makeups)} do not"
+        )
+    return YearData(year, lists["holidays"], lists["makeup_workdays"], notice, origin)
+
+
+def load_overlay_text(text: str, origin: str) -> YearData:
+    try:
+        document = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for dates like 2027-13-01
+        raise CalendarDataError(f"{origin}: not valid YAML or not a date: {exc}") from None
+    return parse_overlay(document, origin)
+
+
+def load_overlay_file(path: Path) -> YearData:
+    data = load_overlay_text(path.read_text(encoding="utf-8"), str(path))
+    if path.stem.isdigit() and int(path.stem) != data.year:
+        raise CalendarDataError(f"{path}: file is named for {path.stem} but declares year {data.year}")
+    return data
+
+
+def dump_overlay(data: YearData) -> str:
+    document = {
+        "year": data.year,
+        "source": {"title": data.source.title, "number": data.source.number, "date": data.source.date},
+        "holidays": [d.isoformat() for d in sorted(data.holidays)],
+        "makeup_workdays": [d.isoformat() for d in sorted(data.makeup_workdays)],
+    }
+    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False)

@@ -1,0 +1,38 @@
+"""Instants and local dates in China Standard Time.
+
+China has used UTC+08:00 without daylight saving since 1991, so a fixed offset is exact for every
+date this service handles and needs no tz database (which a workflow sandbox would have to load).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+from sla.errors import NaiveDatetimeError
+
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+DAY = timedelta(days=1)
+
+
+def require_aware(instant: datetime, what: str = "instant") -> datetime:
+    """Return `instant` in Asia/Shanghai; reject naive datetimes (their zone would be a guess)."""
+    if instant.tzinfo is None or instant.tzinfo.utcoffset(instant) is None:
+        raise NaiveDatetimeError(
+            f"{what} {instant.isoformat()} has no timezone; send an offset such as +08:00",
+            source="DESIGN.md, working-day rule: timezone-aware instants only",
+        )
+    return instant.astimezone(SHANGHAI)
+
+
+def local_date(instant: datetime) -> date:
+    return require_aware(instant).date()
+
+
+def start_of_day(day: date) -> datetime:
+    """00:00 of `day` in Asia/Shanghai (also 24:00 of the day before)."""
+    return datetime.combine(day, time(0), SHANGHAI)
+
+
+def end_of_day(day: date) -> datetime:
+    """24:00 of `day`, written as 00:00 of the next day."""
+    return start_of_day(day + DAY)

@@ -1,0 +1,98 @@
+"""What the clock engine reads (events) and returns (clock views)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sla.events import EventType
+
+
+class ClockState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"
+    EXEMPT = "exempt"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATES = frozenset({ClockState.PENDING, ClockState.RUNNING, ClockState.PAUSED})
+TICKING_STATES = frozenset({ClockState.RUNNING, ClockState.PAUSED})
+
+
+class Outcome(StrEnum):
+    MET = "met"
+    BREACHED = "breached"
+    EXEMPT = "exempt"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as the request log holds it: effective time plus the order it was received in."""
+
+    type: EventType
+    occurred_at: datetime
+    seq: int
+    sender: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+    @property
+    def sort_key(self) -> tuple[datetime, int]:
+        return (self.occurred_at, self.seq)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # started, paused, resumed, restarted, warning, breached, stopped, exempted, cancelled, ignored
+    detail: str
+    event_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class ThresholdView:
+    fraction: float
+    at: datetime | None  # None while paused: the instant is unknown until the clock resumes
+    fired: bool
+
+
+@dataclass(frozen=True)
+class ClockView:
+    clock_id: str
+    state: ClockState
+    outcome: Outcome | None
+    started_at: datetime | None
+    due_at: datetime | None
+    stopped_at: datetime | None
+    breached_at: datetime | None
+    late_by_seconds: int | None
+    budget_seconds: int
+    elapsed_seconds: int
+    remaining_seconds: int
+    working_days_used: float
+    thresholds: tuple[ThresholdView, ...]
+    provisional: bool
+    cycle: int  # 0 before start, 1 at start, +1 per restart
+    timeline: tuple[TimelineEntry, ...]
+    next_wake_at: datetime | None  # the next warning or due instant while running
+
+    @property
+    def is_open(self) -> bool:
+        """Still waiting for something: pending, running, paused, or breached without its stop."""
+        return self.state in OPEN_STATES or (self.state is ClockState.BREACHED and self.stopped_at is None)
+
+
+@dataclass(frozen=True)
+class OutcomeChange:
+    """A closed outcome that a retroactive event changed: recorded, never silently rewritten."""
+
+    clock_id: str
+    previous: Outcome
+    current: Outcome | None
+    reason: str

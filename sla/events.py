@@ -1,0 +1,37 @@
+"""Canonical event names (DESIGN.md, Events). A service accepts a subset."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    MATERIALS_INCOMPLETE = "materials_incomplete"
+    MATERIALS_COMPLETE = "materials_complete"
+    ELIGIBILITY_APPROVED = "eligibility_approved"
+    ELIGIBILITY_REJECTED = "eligibility_rejected"
+    INVESTIGATION_REQUIRED = "investigation_required"
+    INVESTIGATION_CONCLUDED = "investigation_concluded"
+    ADMISSION_NOTICE_ISSUED = "admission_notice_issued"
+    EXPERT_CONFIRMED = "expert_confirmed"
+    CUSTOMER_CONFIRMED = "customer_confirmed"
+    HOSPITAL_CONFIRMED = "hospital_confirmed"
+    CONSULTATION_HELD = "consultation_held"
+    SAMPLE_RECEIVED = "sample_received"
+    REPORT_ISSUED = "report_issued"
+    PATIENT_ADMITTED = "patient_admitted"
+    PATIENT_DISCHARGED = "patient_discharged"
+    PAYMENT_ADVANCED = "payment_advanced"
+    ORDER_PAID = "order_paid"
+    DRUG_DELIVERED = "drug_delivered"
+    FOLLOW_UP_DONE = "follow_up_done"
+    CUSTOMER_NO_SHOW = "customer_no_show"
+    CUSTOMER_CANCELLED = "customer_cancelled"
+    SERVICE_COMPLETED = "service_completed"
+    # Recorded by the system when the request opens; never sent by a coordinator.
+    REQUEST_OPENED = "request_opened"
+
+
+SYSTEM_EVENTS = frozenset({EventType.REQUEST_OPENED})
+# Every service accepts these: they close the request.
+CLOSING_EVENTS = frozenset({EventType.SERVICE_COMPLETED, EventType.CUSTOMER_CANCELLED})
