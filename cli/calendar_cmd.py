@@ -33,7 +33,9 @@ def due(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Print the due instant of a period starting at START."""
-    chosen = [(k, v) for k, v in (("working_days", working_days), ("calendar_days", calendar_days), ("hours", hours)) if v]
+    chosen = [
+        (k, v) for k, v in (("working_days", working_days), ("calendar_days", calendar_days), ("hours", hours)) if v
+    ]
     if len(chosen) != 1:
         _fail(ValueError("give exactly one of --working-days, --calendar-days, --hours (a positive number)"))
     try:
@@ -55,7 +57,9 @@ def due(
     if as_json:
         typer.echo(json.dumps(result))
         return
-    flag = " [yellow](provisional: a year without official data, weekends only)[/yellow]" if deadline.provisional else ""
+    flag = (
+        " [yellow](provisional: a year without official data, weekends only)[/yellow]" if deadline.provisional else ""
+    )
     console.print(f"due [bold]{deadline.due_at.isoformat()}[/bold]{flag}")
     console.print(f"calendar fingerprint {deadline.calendar_fingerprint}")
 
@@ -66,7 +70,9 @@ def show(year: int) -> None:
     calendar = default_calendar()
     data = calendar.years.get(year)
     if data is None:
-        console.print(f"[yellow]{year}: no official data loaded; deadlines in {year} are provisional (weekends only).[/yellow]")
+        console.print(
+            f"[yellow]{year}: no official data loaded; deadlines in {year} are provisional (weekends only).[/yellow]"
+        )
         console.print(f"Load the State Council notice as calendars/{year}.yaml (see calendars/README.md).")
         raise typer.Exit(1)
     console.print(f"[bold]{year}[/bold] - {data.source.describe()}")

@@ -46,10 +46,16 @@ def show(service_id: str) -> None:
     console.print(f"accepts: {', '.join(sorted(entry.accepts))}")
     for clock in entry.clocks:
         console.print(f"\n[bold]clock {clock.id}[/bold] - {clock.name_zh} / {clock.name_en} ({clock.party.value})")
-        console.print(f"  duration {clock.duration.describe()}, warnings at {', '.join(f'{w:.0%}' for w in clock.warn_at)}")
+        console.print(
+            f"  duration {clock.duration.describe()}, warnings at {', '.join(f'{w:.0%}' for w in clock.warn_at)}"
+        )
         console.print(f"  start when all of: {', '.join(clock.start_all_of)}; stop on: {', '.join(clock.stop)}")
-        for label, events in (("pause", clock.pause), ("resume", clock.resume), ("restart", clock.restart),
-                              ("exempt", clock.exempt)):
+        for label, events in (
+            ("pause", clock.pause),
+            ("resume", clock.resume),
+            ("restart", clock.restart),
+            ("exempt", clock.exempt),
+        ):
             if events:
                 console.print(f"  {label} on: {', '.join(events)}")
         console.print(f"  source {clock.source.cite()}")

@@ -36,7 +36,9 @@ def reference_due(start: date, n: int) -> datetime:
 
 
 def test_every_day_2004_to_2026_matches_chinese_calendar() -> None:
-    mismatches = [d for d in days(date(2004, 1, 1), date(2026, 12, 31)) if CAL.is_working_day(d) != chinese_calendar.is_workday(d)]
+    mismatches = [
+        d for d in days(date(2004, 1, 1), date(2026, 12, 31)) if CAL.is_working_day(d) != chinese_calendar.is_workday(d)
+    ]
     assert mismatches == []
 
 

@@ -46,7 +46,9 @@ def overlay_years(directory: Path) -> list[YearData]:
     return [load_overlay_file(path) for path in sorted(directory.glob("*.yaml"))]
 
 
-def build_calendar(overlays: Iterable[YearData] = (), *, overlay_dir: Path | None = DEFAULT_OVERLAY_DIR) -> WorkingCalendar:
+def build_calendar(
+    overlays: Iterable[YearData] = (), *, overlay_dir: Path | None = DEFAULT_OVERLAY_DIR
+) -> WorkingCalendar:
     years = package_years()
     if overlay_dir is not None:
         years.update({y.year: y for y in overlay_years(overlay_dir)})

@@ -30,7 +30,9 @@ class PinnedService:
 class Catalog:
     def __init__(self, documents: dict[str, dict[str, Any]], origins: dict[str, str]) -> None:
         self._documents = documents
-        self.entries: dict[str, ServiceEntry] = {sid: parse_service(doc, origins[sid]) for sid, doc in documents.items()}
+        self.entries: dict[str, ServiceEntry] = {
+            sid: parse_service(doc, origins[sid]) for sid, doc in documents.items()
+        }
 
     def get(self, service_id: str) -> ServiceEntry:
         try:

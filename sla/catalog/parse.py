@@ -58,7 +58,7 @@ def _source(value: Any, where: _Where, context: str) -> Source:
 def _duration(value: Any, where: _Where, context: str) -> Duration:
     if not isinstance(value, dict) or len(value) != 1:
         raise where.error(f"{context}: duration is one of working_days, calendar_days, hours: N")
-    (unit, amount), = value.items()
+    ((unit, amount),) = value.items()
     try:
         parsed_unit = DurationUnit(unit)
     except ValueError:
@@ -132,7 +132,7 @@ def _window(doc: Any, accepts: frozenset[EventType], where: _Where) -> CustomerW
         raise where.error("every customer window needs an id")
     context = f"customer window {doc['id']!r}"
     try:
-        kind = WindowKind(doc.get("kind"))
+        kind = WindowKind(str(doc.get("kind")))
     except ValueError:
         raise where.error(f"{context}: kind must be one of {[k.value for k in WindowKind]}") from None
     event = _event(doc.get("event"), where, context)

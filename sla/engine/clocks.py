@@ -77,7 +77,9 @@ class _ClockRun:
         self.fired = {}
         self.segment_origin = max(self.measure.origin(at), at)
         self._arm()
-        self._note(at, kind, f"cycle {self.cycle}: {self.spec.duration.describe()}, due {self.due_at:%Y-%m-%d %H:%M}", event)
+        self._note(
+            at, kind, f"cycle {self.cycle}: {self.spec.duration.describe()}, due {self.due_at:%Y-%m-%d %H:%M}", event
+        )
 
     def advance_to(self, instant: datetime, *, inclusive: bool) -> None:
         """Let time pass on a running clock: fire warnings, and breach once `due_at` is passed."""
@@ -167,7 +169,8 @@ class _ClockRun:
         elapsed = self._elapsed_until(now)
         budget = self.measure.budget
         thresholds = tuple(
-            ThresholdView(f, self.fired.get(f) or self.pending_thresholds.get(f), f in self.fired) for f in self.spec.warn_at
+            ThresholdView(f, self.fired.get(f) or self.pending_thresholds.get(f), f in self.fired)
+            for f in self.spec.warn_at
         )
         next_wake = None
         if self.state is ClockState.RUNNING:

@@ -1,0 +1,140 @@
+"""The catalog files: coverage of the manuals, and validation that names file and entry."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sla.catalog.loader import default_catalog, load_catalog
+from sla.catalog.model import DurationUnit
+from sla.errors import CatalogError, UnknownServiceError
+
+CATALOG = default_catalog()
+
+
+def test_every_manual_is_covered() -> None:
+    services = Counter(e.source.document for e in CATALOG)
+    clocks = Counter(e.source.document for e in CATALOG for _ in e.clocks)
+    assert set(services) == {"000", "001", "002", "003", "004"}
+    assert sum(clocks.values()) >= 40
+    insurers = {e.insurer for e in CATALOG}
+    assert {"axa_tianping", "zhongan", "pingan_health", "pingan_pc", "ruitai", "xintai", "anxin"} <= insurers
+
+
+def test_the_three_duration_units_all_occur() -> None:
+    units = {c.duration.unit for e in CATALOG for c in e.clocks}
+    assert units == set(DurationUnit)
+
+
+def test_every_clock_cites_its_lines() -> None:
+    for entry in CATALOG:
+        for clock in entry.clocks:
+            assert clock.source.lines and clock.source.document in {"000", "001", "002", "003", "004"}, entry.id
+
+
+def test_yuanmeng_has_an_availability_commitment_and_no_clock() -> None:
+    entry = CATALOG.get("yuanmeng.accident_rescue_advance")
+    assert entry.clocks == ()
+    assert "7x24" in entry.availability
+
+
+def test_pinning_is_stable_and_self_contained() -> None:
+    first = CATALOG.pin("axa.green_channel.inpatient")
+    again = load_catalog().pin("axa.green_channel.inpatient")
+    assert first.digest == again.digest
+    assert first.document["insurer"] == "axa_tianping"
+
+
+def test_an_unknown_service_is_a_clear_error() -> None:
+    with pytest.raises(UnknownServiceError, match="no service 'axa.nope'"):
+        CATALOG.get("axa.nope")
+
+
+VALID = {
+    "insurer": "test_insurer",
+    "insurer_name": "Test",
+    "services": [
+        {
+            "id": "test.svc",
+            "name": {"zh": "测试", "en": "Test"},
+            "source": {"document": "004", "lines": "1"},
+            "accepts": ["materials_complete", "hospital_confirmed", "materials_incomplete"],
+            "clocks": [
+                {
+                    "id": "c1",
+                    "name": {"zh": "钟", "en": "Clock"},
+                    "duration": {"working_days": 5},
+                    "start": ["materials_complete"],
+                    "stop": ["hospital_confirmed"],
+                    "source": {"document": "004", "lines": "1"},
+                }
+            ],
+        }
+    ],
+}
+
+
+def write(tmp_path: Path, document: dict, name: str = "test.yaml") -> Path:  # type: ignore[type-arg]
+    (tmp_path / name).write_text(yaml.safe_dump(document, allow_unicode=True))
+    return tmp_path
+
+
+def broken(**clock_changes: object) -> dict:  # type: ignore[type-arg]
+    doc = yaml.safe_load(yaml.safe_dump(VALID))
+    doc["services"][0]["clocks"][0].update(clock_changes)
+    return doc
+
+
+def test_a_valid_file_loads(tmp_path: Path) -> None:
+    assert len(load_catalog(write(tmp_path, VALID))) == 1
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (broken(start=["materials_done"]), "unknown event 'materials_done'"),
+        (broken(start=["report_issued"]), "start can never happen"),
+        (broken(pause=["materials_complete"]), "pauses on its own start event"),
+        (broken(stop=["report_issued"]), "stop .* is not an event the service accepts"),
+        (broken(duration={"weeks": 2}), "unknown duration unit"),
+        (broken(duration={"working_days": 0}), "positive whole number"),
+        (broken(warn_at=[0.8, 0.5]), "warn_at must be increasing"),
+        (broken(restart=["materials_complete"]), "without a pause"),
+    ],
+)
+def test_bad_clocks_are_rejected_naming_file_and_entry(tmp_path: Path, document: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(CatalogError, match=message) as error:
+        load_catalog(write(tmp_path, document))
+    assert "test.yaml" in str(error.value) and "test.svc" in str(error.value)
+
+
+def test_duplicate_service_ids_across_files_are_rejected(tmp_path: Path) -> None:
+    write(tmp_path, VALID, "a.yaml")
+    write(tmp_path, VALID, "b.yaml")
+    with pytest.raises(CatalogError, match="duplicate service id 'test.svc'"):
+        load_catalog(tmp_path)
+
+
+def test_duplicate_clock_ids_are_rejected(tmp_path: Path) -> None:
+    doc = yaml.safe_load(yaml.safe_dump(VALID))
+    doc["services"][0]["clocks"].append(doc["services"][0]["clocks"][0])
+    with pytest.raises(CatalogError, match="duplicate clock ids"):
+        load_catalog(write(tmp_path, doc))
+
+
+def test_a_window_on_an_event_the_service_does_not_accept_is_rejected(tmp_path: Path) -> None:
+    doc = yaml.safe_load(yaml.safe_dump(VALID))
+    doc["services"][0]["customer_windows"] = [
+        {
+            "id": "w",
+            "kind": "forbidden_after",
+            "event": "customer_cancelled",
+            "reference": {"event": "eligibility_approved"},
+            "source": {"document": "004", "lines": "75"},
+        }
+    ]
+    with pytest.raises(CatalogError, match="does not accept 'eligibility_approved'"):
+        load_catalog(write(tmp_path, doc))
