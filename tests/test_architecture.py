@@ -6,7 +6,17 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN_IN_DOMAIN = {"temporalio", "fastapi", "sqlmodel", "sqlalchemy", "store", "api", "workflows", "activities", "worker"}
+FORBIDDEN_IN_DOMAIN = {
+    "temporalio",
+    "fastapi",
+    "sqlmodel",
+    "sqlalchemy",
+    "store",
+    "api",
+    "workflows",
+    "activities",
+    "worker",
+}
 
 
 def imported_roots(path: Path) -> set[str]:
