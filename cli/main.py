@@ -6,10 +6,14 @@ import typer
 
 from cli.calendar_cmd import calendar_app
 from cli.catalog_cmd import catalog_app
+from cli.ops_cmd import db_app, keys_app, worker
 
 app = typer.Typer(help="Durable SLA tracker for insurance health services.", no_args_is_help=True)
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.command()(worker)
 
 
 if __name__ == "__main__":

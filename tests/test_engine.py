@@ -77,6 +77,8 @@ def test_a_clock_stopped_after_due_stays_breached_and_says_how_late() -> None:
     assert view.stopped_at == at(2025, 10, 24, 10)
     assert view.late_by_seconds == 34 * 3600
     assert not view.is_open
+    # 11 working days of the cycle (10-10 .. 10-23) plus 10 h of Fri 10-24
+    assert view.elapsed_seconds == 11 * 86400 + 10 * 3600
 
 
 def test_a_retroactive_event_recomputes_and_reports_the_changed_outcome() -> None:

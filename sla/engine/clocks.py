@@ -97,8 +97,10 @@ class _ClockRun:
             self._note(self.due_at, "breached", f"not stopped by {self.due_at:%Y-%m-%d %H:%M}")
 
     def _elapsed_until(self, instant: datetime) -> timedelta:
-        if self.state is ClockState.RUNNING and self.segment_origin is not None:
-            return self.used + self.measure.between(self.segment_origin, instant)
+        # A breached clock keeps counting until its stop arrives: that is how late it is.
+        if self.segment_origin is not None and self.state in (ClockState.RUNNING, ClockState.BREACHED):
+            end = min(self.stopped_at, instant) if self.stopped_at else instant
+            return self.used + self.measure.between(self.segment_origin, end)
         return self.used
 
     def _close(self, state: ClockState, at: datetime, kind: str, detail: str, event: RecordedEvent | None) -> None:

@@ -1,0 +1,56 @@
+"""Open a service request: pin the catalog entry, start the workflow. Used by the API and tests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
+
+from sla.calendar.timeutil import require_aware
+from sla.catalog.loader import Catalog
+from workflows.ids import request_workflow_id
+from workflows.messages import Insured, RequestView, ServiceRequestInput
+from workflows.service_request import ServiceRequestWorkflow
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+async def open_request(
+    client: Client,
+    catalog: Catalog,
+    *,
+    task_queue: str,
+    service_id: str,
+    vendor_id: str,
+    policy_no: str,
+    insured: Insured,
+    opened_at: datetime,
+    external_ref: str | None = None,
+    request_id: str | None = None,
+) -> WorkflowHandle[ServiceRequestWorkflow, RequestView]:
+    entry = catalog.get(service_id)
+    pinned = catalog.pin(service_id)
+    request_id = request_id or new_request_id()
+    request = ServiceRequestInput(
+        request_id=request_id,
+        service_id=service_id,
+        vendor_id=vendor_id,
+        insurer_id=entry.insurer,
+        policy_no=policy_no,
+        insured=insured,
+        opened_at=require_aware(opened_at, "opened_at"),
+        catalog_document=pinned.document,
+        catalog_digest=pinned.digest,
+        external_ref=external_ref,
+    )
+    return await client.start_workflow(
+        ServiceRequestWorkflow.run,
+        request,
+        id=request_workflow_id(request_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )

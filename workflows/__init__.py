@@ -1,0 +1,1 @@
+"""Deterministic orchestration. Modules here import only temporalio, sla and their messages."""

@@ -1,0 +1,165 @@
+"""Inputs, results and views of ServiceRequestWorkflow and its activities (JSON-serializable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class Insured:
+    """Personal data: only ever inside encrypted payloads and encrypted columns."""
+
+    name: str
+    id_number: str
+
+
+@dataclass
+class ServiceRequestInput:
+    request_id: str
+    service_id: str
+    vendor_id: str
+    insurer_id: str
+    policy_no: str
+    insured: Insured
+    opened_at: datetime
+    catalog_document: dict[str, Any]  # the entry pinned at opening
+    catalog_digest: str
+    external_ref: str | None = None
+
+
+@dataclass
+class EventRecord:
+    type: str
+    occurred_at: datetime
+    seq: int
+    sender: str
+    received_at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+@dataclass
+class RecordEventInput:
+    type: str
+    occurred_at: datetime
+    sender: str
+    data: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+@dataclass
+class ThresholdSnapshot:
+    fraction: float
+    at: datetime | None
+    fired: bool
+
+
+@dataclass
+class TimelineSnapshot:
+    at: datetime
+    kind: str
+    detail: str
+    event_seq: int | None = None
+
+
+@dataclass
+class ClockSnapshot:
+    clock_id: str
+    state: str
+    outcome: str | None
+    started_at: datetime | None
+    due_at: datetime | None
+    stopped_at: datetime | None
+    breached_at: datetime | None
+    late_by_seconds: int | None
+    budget_seconds: int
+    elapsed_seconds: int
+    remaining_seconds: int
+    working_days_used: float
+    provisional: bool
+    cycle: int
+    next_wake_at: datetime | None
+    thresholds: list[ThresholdSnapshot] = field(default_factory=list)
+    timeline: list[TimelineSnapshot] = field(default_factory=list)
+
+
+@dataclass
+class PlanInput:
+    catalog_document: dict[str, Any]
+    events: list[EventRecord]
+    now: datetime
+    new_event: EventRecord | None = None  # checked against customer windows first
+
+
+@dataclass
+class PlanResult:
+    clocks: list[ClockSnapshot]
+    calendar_fingerprint: str
+    calendar_sources: dict[str, str]  # year -> notice, for the years the deadlines touch
+
+
+@dataclass
+class RecomputeRecord:
+    clock_id: str
+    old_due_at: datetime | None
+    new_due_at: datetime | None
+    old_provisional: bool
+    new_provisional: bool
+    reason: str
+    at: datetime
+
+
+@dataclass
+class CorrectionRecord:
+    clock_id: str
+    previous: str
+    current: str | None
+    reason: str
+    at: datetime
+
+
+@dataclass
+class RequestView:
+    request_id: str
+    service_id: str
+    vendor_id: str
+    insurer_id: str
+    status: str  # open | completed | cancelled
+    opened_at: datetime
+    revision: int
+    catalog_digest: str
+    calendar_fingerprint: str
+    events: list[EventRecord] = field(default_factory=list)
+    clocks: list[ClockSnapshot] = field(default_factory=list)
+    recomputes: list[RecomputeRecord] = field(default_factory=list)
+    corrections: list[CorrectionRecord] = field(default_factory=list)
+    calendar_sources: dict[str, str] = field(default_factory=dict)
+    external_ref: str | None = None
+
+
+@dataclass
+class RecordEventResult:
+    view: RequestView
+    event_seq: int
+    duplicate: bool = False
+
+
+@dataclass
+class CalendarChanged:
+    reason: str
+
+
+@dataclass
+class ProjectionInput:
+    view: RequestView
+    policy_no: str
+    insured: Insured
+    catalog_version: int
+
+
+@dataclass
+class ArchiveInput:
+    request_id: str
+    workflow_id: str
