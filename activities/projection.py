@@ -26,7 +26,7 @@ from store.models import (
     RequestRow,
     ThresholdRow,
 )
-from workflows.messages import ProjectionInput, RequestView
+from workflows.messages import PersonalData, ProjectionInput, RequestView
 
 
 def _json(value: Any) -> Any:
@@ -47,18 +47,18 @@ class ProjectionActivities:
 
     @activity.defn(name="project_request")
     async def project_request(self, projection: ProjectionInput) -> bool:
-        """Returns False when a newer revision is already stored (nothing written)."""
+        """Write the view. Returns False when a newer revision is already stored (nothing written)."""
+        view = projection.view
         try:
-            return self._write(projection)
+            return self._write(view, projection)
         except IntegrityError:
             # A concurrent attempt of the same revision won the insert; it wrote everything.
             return False
 
-    def _write(self, projection: ProjectionInput) -> bool:
-        view = projection.view
+    def _write(self, view: RequestView, projection: ProjectionInput) -> bool:
         now = datetime.now(UTC)
         with Session(self.engine) as session:
-            values = self._request_values(projection, now)
+            values = self._request_values(view, projection, now)
             result = session.execute(
                 update(RequestRow)
                 .where(RequestRow.id == view.request_id)  # type: ignore[arg-type]
@@ -74,10 +74,8 @@ class ProjectionActivities:
             session.commit()
         return True
 
-    def _request_values(self, projection: ProjectionInput, now: datetime) -> dict[str, Any]:
-        view = projection.view
+    def _request_values(self, view: RequestView, projection: ProjectionInput, now: datetime) -> dict[str, Any]:
         closing = [e.received_at for e in view.events if e.type in ("service_completed", "customer_cancelled")]
-        personal = {"policy_no": projection.policy_no, **asdict(projection.insured)}
         return {
             "service_id": view.service_id,
             "catalog_version": projection.catalog_version,
@@ -90,9 +88,14 @@ class ProjectionActivities:
             "closed_at": closing[0] if closing else None,
             "revision": view.revision,
             "calendar_fingerprint": view.calendar_fingerprint,
-            "sealed_personal_data": seal_text(self.codec, json.dumps(personal, ensure_ascii=False)),
             "updated_at": now,
-        }
+        } | self._sealed(projection.personal)
+
+    def _sealed(self, personal: PersonalData | None) -> dict[str, str]:
+        if personal is None:
+            return {}  # sent only with the first projection; later writes keep the stored column
+        text = json.dumps({"policy_no": personal.policy_no, **asdict(personal.insured)}, ensure_ascii=False)
+        return {"sealed_personal_data": seal_text(self.codec, text)}
 
     def _write_children(self, session: Session, view: RequestView, now: datetime) -> None:
         rid = view.request_id

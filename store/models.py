@@ -28,7 +28,7 @@ class RequestRow(SQLModel, table=True):
     revision: int
     calendar_fingerprint: str
     # Personal data, AES-GCM sealed with the payload keys (runtime.codec): never in clear at rest.
-    sealed_personal_data: str
+    sealed_personal_data: str | None = None
     updated_at: datetime = Field(sa_type=AwareDateTime)
 
 

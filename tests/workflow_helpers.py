@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -39,14 +40,29 @@ async def open_test_request(
     )
 
 
+@dataclass
+class Sent:
+    result: RecordEventResult
+    view: RequestView
+
+    @property
+    def event_seq(self) -> int:
+        return self.result.event_seq
+
+    @property
+    def duplicate(self) -> bool:
+        return self.result.duplicate
+
+
 async def send(
     handle: WorkflowHandle[Any, Any],
     event: str,
     occurred_at: datetime,
     data: dict[str, Any] | None = None,
     key: str | None = None,
-) -> RecordEventResult:
-    return await handle.execute_update(
+) -> Sent:
+    """Record an event through the Update, then read the view as the API does."""
+    result = await handle.execute_update(
         ServiceRequestWorkflow.record_event,
         RecordEventInput(
             type=event,
@@ -56,6 +72,7 @@ async def send(
             idempotency_key=key,
         ),
     )
+    return Sent(result, await handle.query(ServiceRequestWorkflow.get_status))
 
 
 async def finish(env: WorkflowEnvironment, handle: WorkflowHandle[Any, RequestView]) -> RequestView:

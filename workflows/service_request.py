@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         ClockSnapshot,
         CorrectionRecord,
         EventRecord,
+        PersonalData,
         PlanInput,
         PlanResult,
         ProjectionInput,
@@ -72,6 +73,7 @@ class ServiceRequestWorkflow:
         self._keys: dict[str, tuple[int, str]] = {}  # idempotency key -> (event seq, what was sent)
         self._revision = 0
         self._changed = False
+        self._armed_wake: datetime | None = None
         self._calendar_reasons: list[str] = []
         self._lock = asyncio.Lock()
 
@@ -81,7 +83,7 @@ class ServiceRequestWorkflow:
         async with self._lock:
             await self._recompute(reason=None)
         while not self._finished():
-            wake = self._next_wake()
+            wake = self._armed_wake = self._next_wake()
             timeout = max(wake - workflow.now(), timedelta(0)) if wake else None
             with contextlib.suppress(TimeoutError):  # the timer fired: time to re-evaluate
                 await workflow.wait_condition(lambda: self._changed, timeout=timeout)
@@ -107,7 +109,7 @@ class ServiceRequestWorkflow:
         async with self._lock:
             duplicate = self._duplicate_of(command)
             if duplicate is not None:
-                return RecordEventResult(self._view(), duplicate, duplicate=True)
+                return RecordEventResult(duplicate, self._revision, self._status(), duplicate=True)
             try:
                 self._precheck(command)  # again: the state may have moved while we waited for the lock
             except SlaError as error:
@@ -124,8 +126,9 @@ class ServiceRequestWorkflow:
             await self._recompute(reason=None, new_event=record)
             if command.idempotency_key:
                 self._keys[command.idempotency_key] = (record.seq, self._fingerprint_of(command))
-            self._changed = True  # re-arm the timer
-            return RecordEventResult(self._view(), record.seq)
+            if self._next_wake() != self._armed_wake or self._finished():
+                self._changed = True  # re-arm the timer, or let the loop end
+            return RecordEventResult(record.seq, self._revision, self._status())
 
     @record_event.validator
     def _validate_record_event(self, command: RecordEventInput) -> None:
@@ -219,9 +222,11 @@ class ServiceRequestWorkflow:
         )
         if changed or self._revision == 0:
             self._revision += 1
-            await workflow.execute_activity(
+            personal = PersonalData(self._input.policy_no, self._input.insured) if self._revision == 1 else None
+            # Local: one marker in history instead of an activity round trip per change.
+            await workflow.execute_local_activity(
                 PROJECT_REQUEST,
-                ProjectionInput(self._view(), self._input.policy_no, self._input.insured, self._entry.version),
+                ProjectionInput(self._view(), self._entry.version, personal),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=_IO_RETRY,
             )
