@@ -26,7 +26,7 @@ unit: setup
 test: lint unit
 
 run: setup
-	$(BIN)/slatrack --help
+	$(BIN)/slatrack up
 
 bench: setup
 	$(BIN)/python -m bench.calendar

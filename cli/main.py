@@ -6,7 +6,7 @@ import typer
 
 from cli.calendar_cmd import calendar_app
 from cli.catalog_cmd import catalog_app
-from cli.ops_cmd import db_app, keys_app, worker
+from cli.ops_cmd import db_app, keys_app, up, worker
 
 app = typer.Typer(help="Durable SLA tracker for insurance health services.", no_args_is_help=True)
 app.add_typer(calendar_app, name="calendar")
@@ -14,6 +14,7 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.command()(worker)
+app.command()(up)
 
 
 if __name__ == "__main__":

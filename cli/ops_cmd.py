@@ -20,6 +20,13 @@ def worker() -> None:
     main()
 
 
+def up() -> None:
+    """Run the embedded stack: Temporal dev server on SQLite under .data/, the worker (Ctrl-C stops)."""
+    from worker.stack import run
+
+    run()
+
+
 @db_app.command("init")
 def init() -> None:
     """Create the tables (idempotent)."""

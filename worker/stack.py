@@ -1,0 +1,137 @@
+"""The embedded default, one command: Temporal dev server (SQLite under .data/) and the worker.
+
+Ctrl-C (or SIGTERM) stops everything cleanly; a second run keeps the data. Not for production:
+the dev server is a single process on SQLite (see README, Production).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".data"
+console = Console()
+
+
+@dataclass
+class Stack:
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    api_port: int = 8000
+    worker_metrics_port: int = 9464
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+
+    def payload_keys(self) -> str:
+        """A local AES key for the embedded default, created once; production sets SLA_PAYLOAD_KEYS."""
+        if os.environ.get("SLA_PAYLOAD_KEYS"):
+            return os.environ["SLA_PAYLOAD_KEYS"]
+        path = DATA / "payload.key"
+        if not path.exists():
+            path.write_text(f"local1:{base64.b64encode(os.urandom(32)).decode()}\n")
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def environment(self) -> dict[str, str]:
+        return os.environ | {
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
+            "SLA_DATABASE_URL": os.environ.get("SLA_DATABASE_URL", f"sqlite:///{DATA / 'slatrack.db'}"),
+            "SLA_PAYLOAD_KEYS": self.payload_keys(),
+            "SLA_WORKER_METRICS_BIND": f"127.0.0.1:{self.worker_metrics_port}",
+        }
+
+    def start(self, name: str, command: list[str], log: Path) -> None:
+        out = log.open("ab")
+        process = subprocess.Popen(command, cwd=ROOT, env=self.environment(), stdout=out, stderr=subprocess.STDOUT)
+        self.processes.append((name, process))
+
+    def wait_port(self, port: int, name: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for proc_name, process in self.processes:
+                if process.poll() is not None:
+                    raise SystemExit(f"{proc_name} exited (code {process.returncode}); see .data/{proc_name}.log")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.3)
+        raise SystemExit(f"{name} did not open port {port} within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        for name, process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    console.print(f"[yellow]{name} did not stop in 30 s; killing it[/yellow]")
+                    process.kill()
+
+
+def run() -> None:
+    DATA.mkdir(exist_ok=True)
+    stack = Stack()
+    bin_dir = Path(sys.executable).parent
+    stop_requested = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        stack.start(
+            "temporal",
+            [
+                str(bin_dir / "temporal"),
+                "server",
+                "start-dev",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(stack.temporal_port),
+                "--ui-port",
+                str(stack.ui_port),
+                "--db-filename",
+                str(DATA / "temporal.db"),
+                "--sqlite-pragma",
+                "journal_mode=wal",
+                "--sqlite-pragma",
+                "synchronous=full",
+                "--log-level",
+                "warn",
+            ],
+            DATA / "temporal.log",
+        )
+        stack.wait_port(stack.temporal_port, "Temporal dev server")
+        subprocess.run([sys.executable, "-m", "cli.main", "db", "init"], cwd=ROOT, env=stack.environment(), check=True)
+        stack.start("worker", [sys.executable, "-m", "worker"], DATA / "worker.log")
+        stack.wait_port(stack.worker_metrics_port, "worker")
+        console.print("[bold green]slatrack is running[/bold green] (Ctrl-C stops everything; data stays in .data/)")
+        console.print(f"  Temporal web UI   http://127.0.0.1:{stack.ui_port}")
+        console.print(f"  worker metrics    http://127.0.0.1:{stack.worker_metrics_port}/metrics")
+        console.print("  logs              .data/temporal.log, .data/worker.log")
+        while not stop_requested:
+            for name, process in stack.processes:
+                if process.poll() is not None:
+                    console.print(f"[red]{name} exited (code {process.returncode}); stopping[/red]")
+                    stop_requested = True
+            time.sleep(0.5)
+    finally:
+        console.print("stopping ...")
+        stack.stop()
+        console.print("stopped")
+
+
+if __name__ == "__main__":
+    run()
