@@ -25,8 +25,8 @@ class Settings(BaseSettings):
     worker_metrics_bind: str = "127.0.0.1:9464"
     graceful_shutdown_seconds: int = 30
     worker_cache_budget_mib: int = 256
-    # Measured ~50 KiB per cached SLA workflow (reference/perf-reliability.md M5); 100 KiB leaves room.
-    worker_kib_per_cached_workflow: int = 100
+    # bench/worker_memory.py measured ~172 KiB per cached ServiceRequestWorkflow (300 open requests).
+    worker_kib_per_cached_workflow: int = 200
 
     @field_validator("payload_keys")
     @classmethod

@@ -1,0 +1,62 @@
+"""Worker memory per cached ServiceRequestWorkflow: RSS before and after N open requests.
+
+Run: python -m bench.worker_memory [--requests 300]
+Each request has running clocks and a pending timer, and is queried once so it sits in the
+worker's cache. The result sizes SLA_WORKER_CACHE_BUDGET_MIB / max_cached_workflows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import tempfile
+from pathlib import Path
+
+from runtime.settings import Settings
+from store.db import init_schema, make_engine
+from tests.conftest import TEST_KEYS_SETTING, start_time_skipping
+from tests.workflow_helpers import open_test_request
+from worker.build import build_worker
+from workflows.service_request import ServiceRequestWorkflow
+
+
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    env = await start_time_skipping()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(database_url=f"sqlite:///{tmp}/db.sqlite", calendar_dir=Path(tmp),
+                            payload_keys=TEST_KEYS_SETTING, task_queue="bench-memory",
+                            worker_cache_budget_mib=1024)
+        engine = make_engine(settings.database_url)
+        init_schema(engine)
+        async with build_worker(env.client, settings, engine):
+            now = await env.get_current_time()
+            warm = await open_test_request(env.client, settings.task_queue, "pingan_health.green_channel.admission", now)
+            await warm.query(ServiceRequestWorkflow.get_status)
+            gc.collect()
+            before = rss_kib()
+            handles = [
+                await open_test_request(env.client, settings.task_queue, "pingan_health.green_channel.admission", now)
+                for _ in range(args.requests)
+            ]
+            for handle in handles:
+                await handle.query(ServiceRequestWorkflow.get_status)
+            gc.collect()
+            after = rss_kib()
+    await env.shutdown()
+    print(f"{args.requests} cached open requests: RSS {before / 1024:.0f} -> {after / 1024:.0f} MiB, "
+          f"{(after - before) / args.requests:.1f} KiB per cached workflow")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
