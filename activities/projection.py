@@ -26,7 +26,7 @@ from store.models import (
     RequestRow,
     ThresholdRow,
 )
-from workflows.messages import PersonalData, ProjectionInput, RequestView
+from workflows.messages import ClockSnapshot, PersonalData, ProjectionInput, RequestView
 
 
 def _json(value: Any) -> Any:
@@ -76,20 +76,25 @@ class ProjectionActivities:
 
     def _request_values(self, view: RequestView, projection: ProjectionInput, now: datetime) -> dict[str, Any]:
         closing = [e.received_at for e in view.events if e.type in ("service_completed", "customer_cancelled")]
-        return {
-            "service_id": view.service_id,
-            "catalog_version": projection.catalog_version,
-            "catalog_digest": view.catalog_digest,
-            "insurer_id": view.insurer_id,
-            "vendor_id": view.vendor_id,
-            "external_ref": view.external_ref,
-            "status": view.status,
-            "opened_at": view.opened_at,
-            "closed_at": closing[0] if closing else None,
-            "revision": view.revision,
-            "calendar_fingerprint": view.calendar_fingerprint,
-            "updated_at": now,
-        } | self._sealed(projection.personal)
+        return (
+            {
+                "service_id": view.service_id,
+                "catalog_version": projection.catalog_version,
+                "catalog_digest": view.catalog_digest,
+                "insurer_id": view.insurer_id,
+                "vendor_id": view.vendor_id,
+                "external_ref": view.external_ref,
+                "status": view.status,
+                "opened_at": view.opened_at,
+                "closed_at": closing[0] if closing else None,
+                "revision": view.revision,
+                "calendar_fingerprint": view.calendar_fingerprint,
+                "calendar_sources": view.calendar_sources,
+                "updated_at": now,
+            }
+            | self._sealed(projection.personal)
+            | ({"pinned_terms": projection.pinned_terms} if projection.pinned_terms else {})
+        )
 
     def _sealed(self, personal: PersonalData | None) -> dict[str, str]:
         if personal is None:
@@ -119,6 +124,7 @@ class ProjectionActivities:
                     working_days_used=clock.working_days_used,
                     provisional=clock.provisional,
                     cycle=clock.cycle,
+                    at_risk_from=self._at_risk_from(clock),
                     thresholds=[_json(asdict(t)) for t in clock.thresholds],
                     timeline=[_json(asdict(t)) for t in clock.timeline],
                 )
@@ -146,6 +152,12 @@ class ProjectionActivities:
         for recompute in view.recomputes:
             if session.get(RecomputeRow, (rid, recompute.clock_id, recompute.at)) is None:
                 session.add(RecomputeRow(request_id=rid, **asdict(recompute)))
+
+    @staticmethod
+    def _at_risk_from(clock: ClockSnapshot) -> datetime | None:
+        if clock.state != "running" or not clock.thresholds:
+            return None
+        return clock.thresholds[-1].at  # the highest warning fraction
 
     @staticmethod
     def _sync_thresholds(session: Session, view: RequestView, now: datetime) -> None:

@@ -34,14 +34,20 @@ async def main() -> None:
     args = parser.parse_args()
     env = await start_time_skipping()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(database_url=f"sqlite:///{tmp}/db.sqlite", calendar_dir=Path(tmp),
-                            payload_keys=TEST_KEYS_SETTING, task_queue="bench-memory",
-                            worker_cache_budget_mib=1024)
+        settings = Settings(
+            database_url=f"sqlite:///{tmp}/db.sqlite",
+            calendar_dir=Path(tmp),
+            payload_keys=TEST_KEYS_SETTING,
+            task_queue="bench-memory",
+            worker_cache_budget_mib=1024,
+        )
         engine = make_engine(settings.database_url)
         init_schema(engine)
         async with build_worker(env.client, settings, engine):
             now = await env.get_current_time()
-            warm = await open_test_request(env.client, settings.task_queue, "pingan_health.green_channel.admission", now)
+            warm = await open_test_request(
+                env.client, settings.task_queue, "pingan_health.green_channel.admission", now
+            )
             await warm.query(ServiceRequestWorkflow.get_status)
             gc.collect()
             before = rss_kib()
@@ -54,8 +60,10 @@ async def main() -> None:
             gc.collect()
             after = rss_kib()
     await env.shutdown()
-    print(f"{args.requests} cached open requests: RSS {before / 1024:.0f} -> {after / 1024:.0f} MiB, "
-          f"{(after - before) / args.requests:.1f} KiB per cached workflow")
+    print(
+        f"{args.requests} cached open requests: RSS {before / 1024:.0f} -> {after / 1024:.0f} MiB, "
+        f"{(after - before) / args.requests:.1f} KiB per cached workflow"
+    )
 
 
 if __name__ == "__main__":

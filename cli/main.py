@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cli.access_cmd import api, create, list_keys, revoke, vendors_app
 from cli.calendar_cmd import calendar_app
 from cli.catalog_cmd import catalog_app
 from cli.ops_cmd import db_app, keys_app, up, worker
@@ -15,6 +16,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.command()(worker)
 app.command()(up)
+app.command()(api)
+app.add_typer(vendors_app, name="vendors")
+keys_app.command("create")(create)
+keys_app.command("revoke")(revoke)
+keys_app.command("list")(list_keys)
 
 
 if __name__ == "__main__":

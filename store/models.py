@@ -27,6 +27,8 @@ class RequestRow(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     revision: int
     calendar_fingerprint: str
+    calendar_sources: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
+    pinned_terms: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     # Personal data, AES-GCM sealed with the payload keys (runtime.codec): never in clear at rest.
     sealed_personal_data: str | None = None
     updated_at: datetime = Field(sa_type=AwareDateTime)
@@ -52,6 +54,8 @@ class ClockRow(SQLModel, table=True):
     working_days_used: float
     provisional: bool = Field(index=True)
     cycle: int
+    # The instant of the clock's last warning: from then until due_at the clock is "at risk".
+    at_risk_from: datetime | None = Field(default=None, index=True, sa_type=AwareDateTime)
     thresholds: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     timeline: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
 
@@ -140,3 +144,36 @@ class HistoryArchiveRow(SQLModel, table=True):
     sha256: str
     history_json: str
     archived_at: datetime = Field(sa_type=AwareDateTime)
+
+
+class ApiKeyRow(SQLModel, table=True):
+    """API keys, stored hashed: `sk_<key_id>_<secret>`; only sha256(secret) is kept."""
+
+    __tablename__ = "api_key"
+
+    key_id: str = Field(primary_key=True)
+    secret_sha256: str
+    role: str  # coordinator | operations | auditor | admin
+    vendor_id: str | None = None
+    insurer_id: str | None = None
+    label: str = ""
+    created_at: datetime = Field(sa_type=AwareDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+
+
+class VendorRow(SQLModel, table=True):
+    __tablename__ = "vendor"
+
+    id: str = Field(primary_key=True)
+    name: str
+
+
+class CalendarOverlayRow(SQLModel, table=True):
+    """A year loaded by an operator (PUT /v1/calendar/{year}); read by every worker's activities."""
+
+    __tablename__ = "calendar_overlay"
+
+    year: int = Field(primary_key=True)
+    document: str  # the overlay YAML as validated
+    loaded_by: str
+    loaded_at: datetime = Field(sa_type=AwareDateTime)

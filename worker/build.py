@@ -18,7 +18,7 @@ from workflows.service_request import ServiceRequestWorkflow
 
 
 def build_worker(client: Client, settings: Settings, engine: Engine, *, task_queue: str | None = None) -> Worker:
-    plan = PlanActivities(CalendarSource(settings.calendar_dir))
+    plan = PlanActivities(CalendarSource(settings.calendar_dir, engine))
     projection = ProjectionActivities(engine, EncryptionCodec(settings.keys()))
     archive = ArchiveActivities(client, engine)
     return Worker(

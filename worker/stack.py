@@ -1,4 +1,4 @@
-"""The embedded default, one command: Temporal dev server (SQLite under .data/) and the worker.
+"""The embedded default, one command: Temporal dev server (SQLite under .data/), worker, API.
 
 Ctrl-C (or SIGTERM) stops everything cleanly; a second run keeps the data. Not for production:
 the dev server is a single process on SQLite (see README, Production).
@@ -77,6 +77,44 @@ class Stack:
                     process.kill()
 
 
+def demo_keys(stack: Stack) -> dict[str, str]:
+    from store.db import make_engine
+    from worker.demo import ensure_demo_access
+
+    engine = make_engine(stack.environment()["SLA_DATABASE_URL"])
+    try:
+        return ensure_demo_access(engine)
+    finally:
+        engine.dispose()
+
+
+def print_welcome(stack: Stack, keys: dict[str, str]) -> None:
+    api = f"http://127.0.0.1:{stack.api_port}"
+    console.print("[bold green]slatrack is running[/bold green] (Ctrl-C stops everything; data stays in .data/)")
+    console.print(f"  API docs          {api}/docs")
+    console.print(
+        f"  metrics           {api}/metrics (SLA), http://127.0.0.1:{stack.worker_metrics_port}/metrics (worker)"
+    )
+    console.print(f"  Temporal web UI   http://127.0.0.1:{stack.ui_port}")
+    console.print("  logs              .data/temporal.log, .data/worker.log, .data/api.log")
+    # plain print from here: rich would wrap keys and commands at the terminal width
+    print("\nDemo API keys (new on every run; stored hashed, shown only now):")
+    for role, key in keys.items():
+        print(f"  {role:32} {key}")
+    coordinator = keys["coordinator (vendor-reliable)"]
+    print("\nTry it: open a request, then send an event (put the id it returns in place of <id>)")
+    print(
+        f"""  curl -s -X POST {api}/v1/requests -H 'Authorization: Bearer {coordinator}' \\
+    -H 'Content-Type: application/json' -d '{{"service_id": "axa.green_channel.inpatient", \\
+    "vendor_id": "vendor-reliable", "policy_no": "P-0001", \\
+    "insured": {{"name": "张三", "id_number": "110101199003071234"}}}}'
+  curl -s -X POST {api}/v1/requests/<id>/events -H 'Authorization: Bearer {coordinator}' \\
+    -H 'Content-Type: application/json' -H 'Idempotency-Key: evt-1' \\
+    -d '{{"type": "eligibility_approved", "occurred_at": "'$(date -Iseconds)'"}}'""",
+        flush=True,
+    )
+
+
 def run() -> None:
     DATA.mkdir(exist_ok=True)
     stack = Stack()
@@ -117,10 +155,10 @@ def run() -> None:
         subprocess.run([sys.executable, "-m", "cli.main", "db", "init"], cwd=ROOT, env=stack.environment(), check=True)
         stack.start("worker", [sys.executable, "-m", "worker"], DATA / "worker.log")
         stack.wait_port(stack.worker_metrics_port, "worker")
-        console.print("[bold green]slatrack is running[/bold green] (Ctrl-C stops everything; data stays in .data/)")
-        console.print(f"  Temporal web UI   http://127.0.0.1:{stack.ui_port}")
-        console.print(f"  worker metrics    http://127.0.0.1:{stack.worker_metrics_port}/metrics")
-        console.print("  logs              .data/temporal.log, .data/worker.log")
+        keys = demo_keys(stack)
+        stack.start("api", [sys.executable, "-m", "cli.main", "api", "--port", str(stack.api_port)], DATA / "api.log")
+        stack.wait_port(stack.api_port, "API")
+        print_welcome(stack, keys)
         while not stop_requested:
             for name, process in stack.processes:
                 if process.poll() is not None:

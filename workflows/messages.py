@@ -170,6 +170,7 @@ class ProjectionInput:
     view: RequestView
     catalog_version: int
     personal: PersonalData | None = None  # sent with the first projection; later writes keep it
+    pinned_terms: dict[str, Any] | None = None  # likewise: the catalog entry in force at opening
 
 
 @dataclass

@@ -222,11 +222,13 @@ class ServiceRequestWorkflow:
         )
         if changed or self._revision == 0:
             self._revision += 1
-            personal = PersonalData(self._input.policy_no, self._input.insured) if self._revision == 1 else None
+            first = self._revision == 1
+            personal = PersonalData(self._input.policy_no, self._input.insured) if first else None
+            pinned = self._input.catalog_document if first else None
             # Local: one marker in history instead of an activity round trip per change.
             await workflow.execute_local_activity(
                 PROJECT_REQUEST,
-                ProjectionInput(self._view(), self._entry.version, personal),
+                ProjectionInput(self._view(), self._entry.version, personal, pinned),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=_IO_RETRY,
             )

@@ -1,0 +1,176 @@
+"""Request and response bodies. Identifiers are constrained, so odd strings never reach a query."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+ServiceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", max_length=128)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InsuredIn(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    id_number: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{6,32}$")]
+
+
+class RequestCreate(Strict):
+    service_id: ServiceId
+    vendor_id: Identifier
+    policy_no: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z-]{4,64}$")]
+    insured: InsuredIn
+    opened_at: AwareDatetime | None = Field(default=None, description="defaults to now; never in the future")
+    external_ref: Identifier | None = Field(
+        default=None, description="the vendor's own reference; opening twice with it returns the first request"
+    )
+
+
+class EventCreate(Strict):
+    type: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,64}$")]
+    occurred_at: AwareDatetime = Field(description="effective time, with an offset; never in the future")
+    data: dict[str, Any] = Field(default_factory=dict, description="e.g. appointment_at, planned_admission_at")
+
+
+class ThresholdOut(BaseModel):
+    fraction: float
+    at: datetime | None
+    fired: bool
+
+
+class ClockOut(BaseModel):
+    clock_id: str
+    name_zh: str
+    name_en: str
+    party: str
+    duration: str
+    state: str = Field(description="pending|running|paused|met|breached|exempt|cancelled (breached from due_at)")
+    at_risk: bool
+    started_at: datetime | None
+    due_at: datetime | None
+    stopped_at: datetime | None
+    breached_at: datetime | None
+    late_by_seconds: int | None
+    remaining_seconds: int | None = Field(description="in the clock's own measure (working time for working days)")
+    working_days_used: float
+    provisional: bool
+    cycle: int
+    thresholds: list[ThresholdOut]
+    source: str
+
+
+class EventOut(BaseModel):
+    seq: int
+    type: str
+    occurred_at: datetime
+    received_at: datetime
+    sender: str
+    data: dict[str, Any]
+
+
+class RequestOut(BaseModel):
+    id: str
+    service_id: str
+    insurer_id: str
+    vendor_id: str
+    status: Literal["open", "completed", "cancelled"]
+    opened_at: datetime
+    closed_at: datetime | None
+    external_ref: str | None
+    revision: int
+    calendar_fingerprint: str
+    clocks: list[ClockOut]
+    events: list[EventOut]
+
+
+class ClockSummary(BaseModel):
+    clock_id: str
+    state: str
+    at_risk: bool
+    due_at: datetime | None
+    provisional: bool
+
+
+class RequestSummary(BaseModel):
+    id: str
+    service_id: str
+    insurer_id: str
+    vendor_id: str
+    status: str
+    opened_at: datetime
+    clocks: list[ClockSummary]
+
+
+class RequestPage(BaseModel):
+    items: list[RequestSummary]
+    next_cursor: str | None
+
+
+class DueOut(BaseModel):
+    start: datetime
+    due_at: datetime
+    provisional: bool
+    calendar_fingerprint: str
+
+
+class CalendarYearOut(BaseModel):
+    year: int
+    official: bool
+    source: str | None
+    origin: str | None
+    holidays: list[str]
+    makeup_workdays: list[str]
+    calendar_fingerprint: str
+
+
+class ClockMove(BaseModel):
+    request_id: str
+    clock_id: str
+    old_due_at: datetime | None
+    new_due_at: datetime | None
+    moved_by_seconds: int | None
+    old_provisional: bool
+    new_provisional: bool
+
+
+class CalendarLoadOut(BaseModel):
+    year: int
+    dry_run: bool
+    calendar_fingerprint: str
+    moves: list[ClockMove]
+    requests_signalled: int
+
+
+class ComplianceOut(BaseModel):
+    vendor_id: str
+    service_id: str
+    clock_id: str
+    met: int
+    breached: int
+    exempt: int
+    cancelled: int
+    compliance: float | None
+    working_days_p50: float | None
+    working_days_p90: float | None
+
+
+class ServiceOut(BaseModel):
+    id: str
+    version: int
+    insurer: str
+    insurer_name: str
+    name_zh: str
+    name_en: str
+    source: str
+    eligibility: str
+    quota_per_policy_year: int | None
+    quota_note: str
+    availability: str
+    accepts: list[str]
+    clocks: list[dict[str, Any]]
+    customer_windows: list[dict[str, Any]]

@@ -1,0 +1,182 @@
+"""Read-model rows as API views, evaluated at the moment of the request."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlmodel import Session, select
+
+from api.problems import not_found
+from api.schemas import ClockOut, ClockSummary, EventOut, RequestOut, RequestSummary, ThresholdOut
+from sla.calendar.working import WorkingCalendar
+from sla.catalog.model import ClockSpec, ServiceEntry
+from sla.catalog.parse import parse_service
+from sla.engine.reading import effective_state, is_at_risk, remaining
+from store.keys import Principal, Role
+from store.models import ClockRow, EventRow, RequestRow
+
+
+def visible(principal: Principal, row: RequestRow) -> bool:
+    """Object-level authorization: a key sees its vendor's or insurer's requests, or all."""
+    if principal.role is Role.COORDINATOR:
+        return row.vendor_id == principal.vendor_id
+    if principal.role is Role.AUDITOR:
+        return row.insurer_id == principal.insurer_id
+    return True
+
+
+def load_visible(session: Session, principal: Principal, request_id: str) -> RequestRow:
+    row = session.get(RequestRow, request_id)
+    if row is None or not visible(principal, row):
+        raise not_found(f"request {request_id}")
+    return row
+
+
+@lru_cache(maxsize=256)
+def _entry(digest: str, document_json: str) -> ServiceEntry:
+    import json
+
+    return parse_service(json.loads(document_json), f"pinned {digest}")
+
+
+def pinned_entry(row: RequestRow) -> ServiceEntry | None:
+    if not row.pinned_terms:
+        return None
+    import json
+
+    return _entry(row.catalog_digest, json.dumps(row.pinned_terms, sort_keys=True, ensure_ascii=False))
+
+
+def _clock_out(row: ClockRow, spec: ClockSpec | None, calendar: WorkingCalendar, now: datetime) -> ClockOut:
+    left = (
+        remaining(spec.duration.unit, calendar, effective_state(row.state, row.due_at, now), row.due_at, now)
+        if spec
+        else None
+    )
+    return ClockOut(
+        clock_id=row.clock_id,
+        name_zh=spec.name_zh if spec else row.clock_id,
+        name_en=spec.name_en if spec else row.clock_id,
+        party=spec.party.value if spec else "",
+        duration=spec.duration.describe() if spec else "",
+        state=effective_state(row.state, row.due_at, now),
+        at_risk=is_at_risk(row.state, row.at_risk_from, row.due_at, now),
+        started_at=row.started_at,
+        due_at=row.due_at,
+        stopped_at=row.stopped_at,
+        breached_at=row.breached_at
+        or (row.due_at if effective_state(row.state, row.due_at, now) == "breached" else None),
+        late_by_seconds=row.late_by_seconds,
+        remaining_seconds=int(left.total_seconds()) if left is not None else None,
+        working_days_used=row.working_days_used,
+        provisional=row.provisional,
+        cycle=row.cycle,
+        thresholds=[ThresholdOut(**t) for t in row.thresholds],
+        source=spec.source.cite() if spec else "",
+    )
+
+
+def request_view(session: Session, row: RequestRow, calendar: WorkingCalendar) -> RequestOut:
+    now = datetime.now(UTC)
+    entry = pinned_entry(row)
+    specs = {c.id: c for c in entry.clocks} if entry else {}
+    clocks = session.exec(select(ClockRow).where(ClockRow.request_id == row.id)).all()
+    events = session.exec(select(EventRow).where(EventRow.request_id == row.id).order_by(EventRow.seq)).all()  # type: ignore[arg-type]
+    order = {c.id: i for i, c in enumerate(entry.clocks)} if entry else {}
+    return RequestOut(
+        id=row.id,
+        service_id=row.service_id,
+        insurer_id=row.insurer_id,
+        vendor_id=row.vendor_id,
+        status=row.status,  # type: ignore[arg-type]
+        opened_at=row.opened_at,
+        closed_at=row.closed_at,
+        external_ref=row.external_ref,
+        revision=row.revision,
+        calendar_fingerprint=row.calendar_fingerprint,
+        clocks=[
+            _clock_out(c, specs.get(c.clock_id), calendar, now)
+            for c in sorted(clocks, key=lambda c: order.get(c.clock_id, 99))
+        ],
+        events=[
+            EventOut(
+                seq=e.seq,
+                type=e.type,
+                occurred_at=e.occurred_at,
+                received_at=e.received_at,
+                sender=e.sender,
+                data=e.data,
+            )
+            for e in events
+        ],
+    )
+
+
+def summary(row: RequestRow, clocks: list[ClockRow], now: datetime) -> RequestSummary:
+    return RequestSummary(
+        id=row.id,
+        service_id=row.service_id,
+        insurer_id=row.insurer_id,
+        vendor_id=row.vendor_id,
+        status=row.status,
+        opened_at=row.opened_at,
+        clocks=[
+            ClockSummary(
+                clock_id=c.clock_id,
+                state=effective_state(c.state, c.due_at, now),
+                at_risk=is_at_risk(c.state, c.at_risk_from, c.due_at, now),
+                due_at=c.due_at,
+                provisional=c.provisional,
+            )
+            for c in clocks
+        ],
+    )
+
+
+def describe_entry(entry: ServiceEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "version": entry.version,
+        "insurer": entry.insurer,
+        "insurer_name": entry.insurer_name,
+        "name_zh": entry.name_zh,
+        "name_en": entry.name_en,
+        "source": entry.source.cite(),
+        "eligibility": entry.eligibility,
+        "quota_per_policy_year": entry.quota_per_policy_year,
+        "quota_note": entry.quota_note,
+        "availability": entry.availability,
+        "accepts": sorted(entry.accepts),
+        "clocks": [
+            {
+                "id": c.id,
+                "name_zh": c.name_zh,
+                "name_en": c.name_en,
+                "party": c.party.value,
+                "duration": {c.duration.unit.value: c.duration.amount},
+                "warn_at": list(c.warn_at),
+                "start_all_of": list(c.start_all_of),
+                "stop": list(c.stop),
+                "pause": list(c.pause),
+                "resume": list(c.resume),
+                "restart": list(c.restart),
+                "exempt": list(c.exempt),
+                "source": c.source.cite(),
+                "notes": c.notes,
+            }
+            for c in entry.clocks
+        ],
+        "customer_windows": [
+            {
+                "id": w.id,
+                "kind": w.kind.value,
+                "event": w.event.value,
+                "reference": w.reference.event.value,
+                "description": w.description,
+                "source": w.source.cite(),
+            }
+            for w in entry.windows
+        ],
+    }
