@@ -8,6 +8,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -72,3 +73,21 @@ def settings(tmp_path: Path, calendar_dir: Path) -> Settings:
         payload_keys=TEST_KEYS_SETTING,
         task_queue=f"test-{uuid.uuid4().hex[:8]}",
     )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    """Dev server + worker + API over HTTP, shared by the HTTP test modules."""
+    from tests.live_stack import LiveStack
+
+    stack = await LiveStack.start(Path(tmp_path_factory.mktemp("live")))
+    yield stack
+    await stack.stop()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def http(live: Any) -> AsyncIterator[Any]:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=live.base_url, timeout=30) as client:
+        yield client

@@ -19,7 +19,7 @@ from store.models import ClockOutcomeRow, ClockRow, HistoryArchiveRow, Recompute
 from tests.conftest import start_time_skipping
 from tests.helpers import CST, at
 from tests.test_calendar import OVERLAY_2027
-from tests.workflow_helpers import INSURED, POLICY, eventually, finish, open_test_request, rows, send
+from tests.workflow_helpers import INSURED, POLICY, computed, eventually, finish, open_test_request, rows, send
 from worker.build import build_worker
 from workflows.messages import CalendarChanged
 from workflows.service_request import ServiceRequestWorkflow
@@ -170,7 +170,7 @@ async def test_a_48_hour_clock_and_a_3_calendar_day_clock_ending_on_a_holiday(
         pingan = await open_test_request(
             env.client, settings.task_queue, "pingan_health.green_channel.admission", at(2025, 9, 30, 18, 30)
         )
-        status = await pingan.query(ServiceRequestWorkflow.get_status)
+        status = await computed(pingan)
         assert clock(status, "inform_status").due_at == at(2025, 10, 2, 18, 30)
         drug = await open_test_request(env.client, settings.task_queue, "axa.zhuoyue.special_drug", at(2025, 9, 28, 8))
         await send(drug, "materials_complete", at(2025, 9, 28, 9))
@@ -192,7 +192,7 @@ async def test_a_provisional_deadline_is_recomputed_when_the_2027_overlay_arrive
             handle = await open_test_request(
                 own_env.client, settings.task_queue, "pingan_health.green_channel.admission", opened
             )
-            before = clock(await handle.query(ServiceRequestWorkflow.get_status), "arrange_admission")
+            before = clock(await computed(handle), "arrange_admission")
             assert before.provisional and before.due_at == at(2027, 1, 8)
 
             (calendar_dir / "2027.yaml").write_text(OVERLAY_2027.read_text())

@@ -75,6 +75,16 @@ async def send(
     return Sent(result, await handle.query(ServiceRequestWorkflow.get_status))
 
 
+async def computed(handle: WorkflowHandle[Any, RequestView]) -> RequestView:
+    """The view once the first clock plan exists (a query right after start can come before it)."""
+    for _ in range(200):
+        view = await handle.query(ServiceRequestWorkflow.get_status)
+        if view.revision >= 1:
+            return view
+        await asyncio.sleep(0.05)
+    raise AssertionError("the first clock plan was never computed")
+
+
 async def finish(env: WorkflowEnvironment, handle: WorkflowHandle[Any, RequestView]) -> RequestView:
     """Wait for the workflow's end in real time. Auto time skipping during result() would let the
     test server leap ahead while the worker is busy in a local activity it cannot see."""

@@ -62,7 +62,19 @@ async def _wait_for_projection(state_engine, request_id: str) -> RequestRow | No
     return None
 
 
-@router.post("", status_code=201, response_model=RequestOut, responses=PROBLEM_RESPONSES)
+@router.post(
+    "",
+    status_code=201,
+    response_model=RequestOut,
+    responses={
+        **PROBLEM_RESPONSES,
+        200: {"model": RequestOut, "description": "already opened with this external_ref: the first request"},
+        202: {
+            "description": "opened; no worker has computed its clocks yet",
+            "content": {"application/problem+json": {}},
+        },
+    },
+)
 async def open_service_request(
     body: RequestCreate, principal: PrincipalDep, state: StateDep, session: SessionDep, response: Response
 ) -> RequestOut:

@@ -1,0 +1,153 @@
+"""A whole stack for HTTP tests: Temporal dev server (a process we can stop and restart on the same
+SQLite file), the real worker, and the API served by uvicorn on a real port."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import Engine
+from sqlmodel import Session
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from api.app import create_app
+from runtime.settings import Settings, TemporalSettings
+from runtime.temporal import connect
+from store.db import init_schema, make_engine
+from store.keys import Role, create_key
+from store.models import VendorRow
+from tests.conftest import TEST_KEYS, TEST_KEYS_SETTING, binary
+from worker.build import build_worker
+
+VENDORS = {"vendor-reliable": "Reliable (test)", "vendor-late": "Late (test)"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"port {port} never opened")
+
+
+@dataclass
+class DevServer:
+    directory: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                binary("temporal"),
+                "server",
+                "start-dev",
+                "--headless",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--http-port",
+                str(free_port()),
+                "--metrics-port",
+                str(free_port()),
+                "--db-filename",
+                str(self.directory / "temporal.db"),
+                "--sqlite-pragma",
+                "journal_mode=wal",
+                "--sqlite-pragma",
+                "synchronous=full",
+                "--log-level",
+                "error",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+
+
+@dataclass
+class LiveStack:
+    temporal: DevServer
+    settings: Settings
+    engine: Engine
+    client: Client
+    worker: Worker
+    worker_task: asyncio.Task[None]
+    server: uvicorn.Server
+    thread: threading.Thread
+    base_url: str
+    keys: dict[str, str]
+
+    @classmethod
+    async def start(cls, directory: Path) -> LiveStack:
+        temporal = DevServer(directory)
+        temporal.start()
+        settings = Settings(
+            database_url=f"sqlite:///{directory / 'read-model.db'}",
+            calendar_dir=directory / "calendars",
+            payload_keys=TEST_KEYS_SETTING,
+            task_queue="api-tests",
+        )
+        (directory / "calendars").mkdir(exist_ok=True)
+        engine = make_engine(settings.database_url)
+        init_schema(engine)
+        with Session(engine) as session:
+            for vendor_id, name in VENDORS.items():
+                session.add(VendorRow(id=vendor_id, name=name))
+            session.commit()
+        keys = {
+            "coordinator": create_key(engine, Role.COORDINATOR, vendor_id="vendor-reliable", label="test"),
+            "other_coordinator": create_key(engine, Role.COORDINATOR, vendor_id="vendor-late", label="test"),
+            "operations": create_key(engine, Role.OPERATIONS, label="test"),
+            "auditor": create_key(engine, Role.AUDITOR, insurer_id="axa_tianping", label="test"),
+            "other_auditor": create_key(engine, Role.AUDITOR, insurer_id="zhongan", label="test"),
+            "admin": create_key(engine, Role.ADMIN, label="test"),
+        }
+        client = await connect(TemporalSettings(address=temporal.address), keys=TEST_KEYS)
+        worker = build_worker(client, settings, engine)
+        worker_task = asyncio.create_task(worker.run())
+        port = free_port()
+        app = create_app(settings, TemporalSettings(address=temporal.address))
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        wait_for_port(port)
+        return cls(
+            temporal, settings, engine, client, worker, worker_task, server, thread, f"http://127.0.0.1:{port}", keys
+        )
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        await self.worker.shutdown()
+        await self.worker_task
+        self.temporal.stop()
+        self.engine.dispose()
+
+    def headers(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}"}
