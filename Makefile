@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint unit run bench clean
+.PHONY: setup system-deps test lint unit run bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,12 +14,20 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Debian packages the tests run for real: promtool/prometheus, and docker-compose v1 (validates the
+# compose file without an engine). Installed once; root or sudo needed on a fresh machine.
+system-deps:
+	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v docker-compose >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus docker-compose >/dev/null; \
+	fi
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-unit: setup
+unit: setup system-deps
 	$(BIN)/pytest -q
 
 # The test command: lint, types, then every test (the README and .ci/run call this).
@@ -30,6 +38,7 @@ run: setup
 
 bench: setup
 	$(BIN)/python -m bench.calendar
+	$(BIN)/python -m bench.worker_memory
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -22,6 +22,7 @@ from store.models import ClockOutcomeRow, ClockRow, RequestRow
 
 WORKING_DAY_BUCKETS = (0.5, 1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 60)
 CLOCK_LABELS = ["insurer", "vendor", "service", "clock"]
+OUTCOMES = ("met", "breached", "exempt", "cancelled")
 
 
 class ReadModelCollector(Collector):
@@ -48,6 +49,11 @@ class ReadModelCollector(Collector):
                     ClockOutcomeRow.working_days_used,
                 ).where(ClockOutcomeRow.outcome.in_(("met", "breached")))  # type: ignore[attr-defined]
             ).all()
+            known = session.execute(
+                sa_select(
+                    col(ClockRow.insurer_id), col(ClockRow.vendor_id), col(ClockRow.service_id), col(ClockRow.clock_id)
+                ).distinct()
+            ).all()
             open_clocks = session.exec(
                 select(ClockRow)
                 .join(RequestRow, RequestRow.id == ClockRow.request_id)  # type: ignore[arg-type]
@@ -64,8 +70,13 @@ class ReadModelCollector(Collector):
         counter = CounterMetricFamily(
             "sla_clock_outcomes", "Closed SLA clocks by outcome (one per clock).", labels=[*CLOCK_LABELS, "outcome"]
         )
+        # Every clock that exists is published at 0 for each outcome before its first outcome: a series
+        # that first appears at 1 loses that increment to increase() and rate().
+        counts = {(*labels, outcome): 0 for labels in known for outcome in OUTCOMES}
         for insurer, vendor, service, clock, outcome, count in outcomes:
-            counter.add_metric([insurer, vendor, service, clock, outcome], count)
+            counts[(insurer, vendor, service, clock, outcome)] = count
+        for labels, count in sorted(counts.items()):
+            counter.add_metric(list(labels), count)
         yield counter
 
         gauge = GaugeMetricFamily(

@@ -8,6 +8,7 @@ from cli.access_cmd import api, create, list_keys, revoke, vendors_app
 from cli.calendar_cmd import calendar_app
 from cli.catalog_cmd import catalog_app
 from cli.ops_cmd import db_app, keys_app, up, worker
+from cli.simulate_cmd import simulate
 
 app = typer.Typer(help="Durable SLA tracker for insurance health services.", no_args_is_help=True)
 app.add_typer(calendar_app, name="calendar")
@@ -17,6 +18,7 @@ app.add_typer(keys_app, name="keys")
 app.command()(worker)
 app.command()(up)
 app.command()(api)
+app.command()(simulate)
 app.add_typer(vendors_app, name="vendors")
 keys_app.command("create")(create)
 keys_app.command("revoke")(revoke)

@@ -25,8 +25,9 @@ from store.keys import Role, create_key
 from store.models import VendorRow
 from tests.conftest import TEST_KEYS, TEST_KEYS_SETTING, binary
 from worker.build import build_worker
+from worker.main import metrics_runtime
 
-VENDORS = {"vendor-reliable": "Reliable (test)", "vendor-late": "Late (test)"}
+VENDORS = {"vendor-reliable": "Reliable (test)", "vendor-late": "Late (test)", "vendor-forgetful": "Forgetful (test)"}
 
 
 def free_port() -> int:
@@ -102,6 +103,7 @@ class LiveStack:
     thread: threading.Thread
     base_url: str
     keys: dict[str, str]
+    worker_metrics: str  # host:port of the worker's Temporal SDK metrics
 
     @classmethod
     async def start(cls, directory: Path) -> LiveStack:
@@ -128,7 +130,10 @@ class LiveStack:
             "other_auditor": create_key(engine, Role.AUDITOR, insurer_id="zhongan", label="test"),
             "admin": create_key(engine, Role.ADMIN, label="test"),
         }
-        client = await connect(TemporalSettings(address=temporal.address), keys=TEST_KEYS)
+        worker_metrics = f"127.0.0.1:{free_port()}"
+        client = await connect(
+            TemporalSettings(address=temporal.address), keys=TEST_KEYS, runtime=metrics_runtime(worker_metrics)
+        )
         worker = build_worker(client, settings, engine)
         worker_task = asyncio.create_task(worker.run())
         port = free_port()
@@ -138,7 +143,17 @@ class LiveStack:
         thread.start()
         wait_for_port(port)
         return cls(
-            temporal, settings, engine, client, worker, worker_task, server, thread, f"http://127.0.0.1:{port}", keys
+            temporal,
+            settings,
+            engine,
+            client,
+            worker,
+            worker_task,
+            server,
+            thread,
+            f"http://127.0.0.1:{port}",
+            keys,
+            worker_metrics,
         )
 
     async def stop(self) -> None:

@@ -1,0 +1,9 @@
+#!/bin/sh
+# First start of the PostgreSQL volume: one role and database for slatrack's read model, one role
+# for Temporal (auto-setup creates its temporal and temporal_visibility databases with it).
+set -eu
+psql -v ON_ERROR_STOP=1 --username postgres <<SQL
+CREATE ROLE slatrack LOGIN PASSWORD '${SLATRACK_DB_PASSWORD}';
+CREATE DATABASE slatrack OWNER slatrack;
+CREATE ROLE temporal LOGIN CREATEDB PASSWORD '${TEMPORAL_DB_PASSWORD}';
+SQL
