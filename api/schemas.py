@@ -146,19 +146,6 @@ class CalendarLoadOut(BaseModel):
     requests_signalled: int
 
 
-class ComplianceOut(BaseModel):
-    vendor_id: str
-    service_id: str
-    clock_id: str
-    met: int
-    breached: int
-    exempt: int
-    cancelled: int
-    compliance: float | None
-    working_days_p50: float | None
-    working_days_p90: float | None
-
-
 class ServiceOut(BaseModel):
     id: str
     version: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Literal
 
@@ -15,8 +15,8 @@ from sqlmodel import select
 from api.deps import PrincipalDep, SessionDep
 from api.problems import Problem
 from api.routes.requests import PROBLEM_RESPONSES
-from api.schemas import ComplianceOut, Identifier
-from sla.reports import OutcomeFact, compliance
+from api.schemas import Identifier
+from sla.reports import ComplianceLine, OutcomeFact, compliance
 from store.keys import Role
 from store.models import ClockOutcomeRow
 
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 @router.get(
     "/compliance",
-    response_model=list[ComplianceOut],
+    response_model=list[ComplianceLine],
     responses={**PROBLEM_RESPONSES, 200: {"content": {"application/json": {}, "text/csv": {}}}},
 )
 def compliance_report(
@@ -36,7 +36,7 @@ def compliance_report(
     period_from: datetime | None = None,
     period_to: datetime | None = None,
     format: Literal["json", "csv"] = "json",
-) -> list[ComplianceOut] | Response:
+) -> list[ComplianceLine] | Response:
     """met, breached, exempt, cancelled, compliance = met / (met + breached), working days used p50/p90.
     The period filters on when each outcome happened (stop time, or due instant for a breach)."""
     query = select(ClockOutcomeRow)
@@ -61,13 +61,13 @@ def compliance_report(
         OutcomeFact(r.vendor_id, r.service_id, r.clock_id, r.outcome, r.working_days_used)
         for r in session.exec(query).all()
     ]
-    lines = [ComplianceOut(**asdict(line)) for line in compliance(facts)]
+    lines = compliance(facts)
     if format == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(ComplianceOut.model_fields))
+        writer = csv.DictWriter(buffer, fieldnames=[f.name for f in fields(ComplianceLine)])
         writer.writeheader()
         for line in lines:
-            writer.writerow(line.model_dump())
+            writer.writerow(asdict(line))
         return Response(
             buffer.getvalue(),
             media_type="text/csv",
