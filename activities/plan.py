@@ -11,24 +11,16 @@ from temporalio.exceptions import ApplicationError
 from activities.calendar_source import CalendarSource
 from sla.catalog.parse import parse_service
 from sla.engine.clocks import compute_clocks
-from sla.engine.model import ClockView, RecordedEvent
+from sla.engine.model import ClockView
 from sla.engine.rules import check_customer_windows
 from sla.errors import SlaError
-from sla.events import EventType
 from workflows.messages import (
     ClockSnapshot,
-    EventRecord,
     PlanInput,
     PlanResult,
     ThresholdSnapshot,
     TimelineSnapshot,
 )
-
-
-def to_domain(record: EventRecord) -> RecordedEvent:
-    return RecordedEvent(
-        EventType(record.type), record.occurred_at, record.seq, record.sender, record.data, record.idempotency_key
-    )
 
 
 def snapshot(view: ClockView) -> ClockSnapshot:
@@ -65,10 +57,10 @@ class PlanActivities:
         calendar = self.calendars.current()
         try:
             entry = parse_service(request.catalog_document, "pinned catalog entry")
-            events = [to_domain(e) for e in request.events]
+            events = [e.to_domain() for e in request.events]
             if request.new_event is not None:
                 earlier = [e for e in events if e.seq != request.new_event.seq]
-                check_customer_windows(entry, earlier, to_domain(request.new_event), calendar)
+                check_customer_windows(entry, earlier, request.new_event.to_domain(), calendar)
             views = compute_clocks(entry, events, calendar, request.now)
         except SlaError as error:
             # A business rule: the update fails with the rule and its source, and is not retried.

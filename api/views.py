@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -36,16 +37,12 @@ def load_visible(session: Session, principal: Principal, request_id: str) -> Req
 
 @lru_cache(maxsize=256)
 def _entry(digest: str, document_json: str) -> ServiceEntry:
-    import json
-
     return parse_service(json.loads(document_json), f"pinned {digest}")
 
 
 def pinned_entry(row: RequestRow) -> ServiceEntry | None:
     if not row.pinned_terms:
         return None
-    import json
-
     return _entry(row.catalog_digest, json.dumps(row.pinned_terms, sort_keys=True, ensure_ascii=False))
 
 

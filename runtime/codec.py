@@ -6,6 +6,7 @@ every configured key id still decrypts, an unknown key id is an error.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Iterable, Sequence
 
@@ -55,14 +56,10 @@ class EncryptionCodec(PayloadCodec):
 
 def seal_text(codec: EncryptionCodec, text: str) -> str:
     """Seal a small secret for a database column: 'key_id:base64(nonce+ciphertext)'."""
-    import base64
-
     key_id, sealed = codec.encrypt(text.encode())
     return f"{key_id}:{base64.b64encode(sealed).decode()}"
 
 
 def unseal_text(codec: EncryptionCodec, value: str) -> str:
-    import base64
-
     key_id, _, encoded = value.partition(":")
     return codec.decrypt(key_id, base64.b64decode(encoded)).decode()

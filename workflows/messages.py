@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sla.engine.model import RecordedEvent
+from sla.events import EventType
+
 
 @dataclass
 class Insured:
@@ -41,6 +44,11 @@ class EventRecord:
     received_at: datetime
     data: dict[str, Any] = field(default_factory=dict)
     idempotency_key: str | None = None
+
+    def to_domain(self) -> RecordedEvent:
+        return RecordedEvent(
+            EventType(self.type), self.occurred_at, self.seq, self.sender, self.data, self.idempotency_key
+        )
 
 
 @dataclass

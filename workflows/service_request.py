@@ -17,7 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from sla.catalog.model import ServiceEntry
     from sla.catalog.parse import parse_service
-    from sla.engine.model import ClockState, RecordedEvent
+    from sla.engine.model import ClockState
     from sla.engine.rules import precheck_event
     from sla.errors import EventNotAllowedError, SlaError
     from sla.events import EventType
@@ -45,12 +45,6 @@ ARCHIVE_HISTORY = "archive_history"
 _OPEN = {ClockState.PENDING.value, ClockState.RUNNING.value, ClockState.PAUSED.value}
 _TICKING = {ClockState.RUNNING.value, ClockState.PAUSED.value}
 _IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-
-
-def to_domain_event(record: EventRecord) -> RecordedEvent:
-    return RecordedEvent(
-        EventType(record.type), record.occurred_at, record.seq, record.sender, record.data, record.idempotency_key
-    )
 
 
 def _as_application_error(error: SlaError) -> ApplicationError:
@@ -154,7 +148,7 @@ class ServiceRequestWorkflow:
         ticking = [c.clock_id for c in self._clocks if c.state in _TICKING]
         precheck_event(
             self._entry,
-            [to_domain_event(e) for e in self._events],
+            [e.to_domain() for e in self._events],
             command.type,
             command.occurred_at,
             workflow.now(),

@@ -22,6 +22,7 @@ from runtime.temporal import build_data_converter
 from store.keys import Role
 from store.models import (
     ClockOutcomeRow,
+    ClockRow,
     CorrectionRow,
     EventRow,
     HistoryArchiveRow,
@@ -135,8 +136,6 @@ async def audit_pack(
 
 
 def _timeline(session: Session, request_id: str, clock_id: str) -> list[dict[str, Any]]:
-    from store.models import ClockRow
-
     clock = session.get(ClockRow, (request_id, clock_id))
     return list(clock.timeline) if clock else []
 

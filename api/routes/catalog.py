@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import PrincipalDep, StateDep
+from api.problems import not_found
 from api.routes.requests import PROBLEM_RESPONSES
 from api.schemas import ServiceId, ServiceOut
 from api.views import describe_entry
+from sla.errors import UnknownServiceError
 
 router = APIRouter(prefix="/v1/services", tags=["catalog"])
 
@@ -19,9 +21,6 @@ def list_services(principal: PrincipalDep, state: StateDep) -> list[ServiceOut]:
 
 @router.get("/{service_id}", response_model=ServiceOut, responses=PROBLEM_RESPONSES)
 def get_service(service_id: ServiceId, principal: PrincipalDep, state: StateDep) -> ServiceOut:
-    from api.problems import not_found
-    from sla.errors import UnknownServiceError
-
     try:
         return ServiceOut(**describe_entry(state.catalog.get(service_id)))
     except UnknownServiceError:
