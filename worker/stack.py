@@ -103,14 +103,16 @@ def print_welcome(stack: Stack, keys: dict[str, str]) -> None:
         print(f"  {role:32} {key}")
     coordinator = keys["coordinator (vendor-reliable)"]
     print("\nTry it: open a request, then send an event (put the id it returns in place of <id>)")
+    body = (
+        '{"service_id": "axa.green_channel.inpatient", "vendor_id": "vendor-reliable", "policy_no": "P-0001", '
+        '"insured": {"name": "张三", "id_number": "110101199003071234"}}'
+    )
+    auth = f"-H 'Authorization: Bearer {coordinator}' -H 'Content-Type: application/json'"
+    # continuation backslashes only between arguments, never inside the quoted JSON
+    print(f"  curl -s -X POST {api}/v1/requests {auth} \\\n    -d '{body}'")
     print(
-        f"""  curl -s -X POST {api}/v1/requests -H 'Authorization: Bearer {coordinator}' \\
-    -H 'Content-Type: application/json' -d '{{"service_id": "axa.green_channel.inpatient", \\
-    "vendor_id": "vendor-reliable", "policy_no": "P-0001", \\
-    "insured": {{"name": "张三", "id_number": "110101199003071234"}}}}'
-  curl -s -X POST {api}/v1/requests/<id>/events -H 'Authorization: Bearer {coordinator}' \\
-    -H 'Content-Type: application/json' -H 'Idempotency-Key: evt-1' \\
-    -d '{{"type": "eligibility_approved", "occurred_at": "'$(date -Iseconds)'"}}'""",
+        f"  curl -s -X POST {api}/v1/requests/<id>/events {auth} -H 'Idempotency-Key: evt-1' \\\n"
+        """    -d '{"type": "eligibility_approved", "occurred_at": "'$(date -Iseconds)'"}'""",
         flush=True,
     )
 
