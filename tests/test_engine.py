@@ -314,3 +314,22 @@ def test_every_catalog_clock_can_start_stop_and_be_met() -> None:
             events.append(RecordedEvent(spec.stop[0], t0 + timedelta(hours=1), 99))
             view = {v.clock_id: v for v in compute_clocks(entry, events, CAL, t0 + timedelta(hours=2))}[spec.id]
             assert view.state is ClockState.MET, (entry.id, spec.id, view.state)
+
+
+def test_due_changes_lists_only_clocks_whose_due_or_provisional_flag_moved() -> None:
+    from sla.engine.changes import due_changes
+
+    before = {"a": (at(2027, 1, 8), True), "b": (at(2025, 10, 23), False), "c": (None, False)}
+    after = [
+        ("a", at(2027, 1, 9), False),
+        ("b", at(2025, 10, 23), False),
+        ("c", None, False),
+        ("new", at(2025, 1, 1), False),
+    ]
+    [change] = due_changes(before, after)
+    assert (change.clock_id, change.moved_by_seconds, change.old_provisional, change.new_provisional) == (
+        "a",
+        86400,
+        True,
+        False,
+    )

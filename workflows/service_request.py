@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from sla.catalog.model import ServiceEntry
     from sla.catalog.parse import parse_service
+    from sla.engine.changes import due_changes
     from sla.engine.model import ClockState
     from sla.engine.rules import precheck_event
     from sla.errors import EventNotAllowedError, SlaError
@@ -193,21 +194,24 @@ class ServiceRequestWorkflow:
         before = {c.clock_id: c for c in self._clocks}
         for clock in plan.clocks:
             old = before.get(clock.clock_id)
-            if old is None:
-                continue
-            if old.outcome and old.outcome != clock.outcome:
+            if old is not None and old.outcome and old.outcome != clock.outcome:
                 why = (
                     f"event {new_event.type} (seq {new_event.seq}) effective {new_event.occurred_at.isoformat()}"
                     if new_event
                     else reason or "recomputed"
                 )
                 self._corrections.append(CorrectionRecord(clock.clock_id, old.outcome, clock.outcome, why, now))
-            if reason and (old.due_at != clock.due_at or old.provisional != clock.provisional):
-                self._recomputes.append(
-                    RecomputeRecord(
-                        clock.clock_id, old.due_at, clock.due_at, old.provisional, clock.provisional, reason, now
-                    )
+        if reason:
+            moved = due_changes(
+                {c.clock_id: (c.due_at, c.provisional) for c in self._clocks},
+                [(c.clock_id, c.due_at, c.provisional) for c in plan.clocks],
+            )
+            self._recomputes += [
+                RecomputeRecord(
+                    m.clock_id, m.old_due_at, m.new_due_at, m.old_provisional, m.new_provisional, reason, now
                 )
+                for m in moved
+            ]
         changed = plan.clocks != self._clocks or new_event is not None or plan.calendar_fingerprint != self._fingerprint
         self._clocks, self._fingerprint, self._calendar_sources = (
             plan.clocks,

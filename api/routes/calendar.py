@@ -18,6 +18,7 @@ from api.schemas import CalendarLoadOut, CalendarYearOut, ClockMove, DueOut
 from api.views import pinned_entry
 from sla.calendar.overlay import dump_overlay, parse_overlay
 from sla.calendar.working import WorkingCalendar
+from sla.engine.changes import due_changes
 from sla.engine.clocks import compute_clocks
 from sla.engine.model import RecordedEvent
 from sla.events import EventType
@@ -110,23 +111,20 @@ def _moves(session: Session, calendar: WorkingCalendar, now: datetime) -> list[C
             RecordedEvent(EventType(e.type), e.occurred_at, e.seq, e.sender, e.data)
             for e in session.exec(select(EventRow).where(EventRow.request_id == request.id)).all()
         ]
-        for view in compute_clocks(entry, events, calendar, now):
-            old = stored.get(view.clock_id)
-            if old is None or old.state not in ("running", "paused"):
-                continue
-            if old.due_at != view.due_at or old.provisional != view.provisional:
-                moved = int((view.due_at - old.due_at).total_seconds()) if view.due_at and old.due_at else None
-                moves.append(
-                    ClockMove(
-                        request_id=request.id,
-                        clock_id=view.clock_id,
-                        old_due_at=old.due_at,
-                        new_due_at=view.due_at,
-                        moved_by_seconds=moved,
-                        old_provisional=old.provisional,
-                        new_provisional=view.provisional,
-                    )
-                )
+        ticking = {c.clock_id: (c.due_at, c.provisional) for c in stored.values() if c.state in ("running", "paused")}
+        after = [(v.clock_id, v.due_at, v.provisional) for v in compute_clocks(entry, events, calendar, now)]
+        moves += [
+            ClockMove(
+                request_id=request.id,
+                clock_id=m.clock_id,
+                old_due_at=m.old_due_at,
+                new_due_at=m.new_due_at,
+                moved_by_seconds=m.moved_by_seconds,
+                old_provisional=m.old_provisional,
+                new_provisional=m.new_provisional,
+            )
+            for m in due_changes(ticking, after)
+        ]
     return moves
 
 
