@@ -109,6 +109,14 @@ class LiveStack:
     async def start(cls, directory: Path) -> LiveStack:
         temporal = DevServer(directory)
         temporal.start()
+        try:
+            return await cls._start_rest(directory, temporal)
+        except BaseException:
+            temporal.stop()  # never leave a server process behind a failed start
+            raise
+
+    @classmethod
+    async def _start_rest(cls, directory: Path, temporal: DevServer) -> LiveStack:
         settings = Settings(
             database_url=f"sqlite:///{directory / 'read-model.db'}",
             calendar_dir=directory / "calendars",
