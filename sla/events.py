@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -35,3 +36,13 @@ class EventType(StrEnum):
 SYSTEM_EVENTS = frozenset({EventType.REQUEST_OPENED})
 # Every service accepts these: they close the request.
 CLOSING_EVENTS = frozenset({EventType.SERVICE_COMPLETED, EventType.CUSTOMER_CANCELLED})
+
+
+def request_status(event_types: Iterable[str]) -> str:
+    """open | completed | cancelled: the first closing event in the log decides."""
+    for event_type in event_types:
+        if event_type == EventType.SERVICE_COMPLETED:
+            return "completed"
+        if event_type == EventType.CUSTOMER_CANCELLED:
+            return "cancelled"
+    return "open"

@@ -94,7 +94,11 @@ def test_a_retroactive_event_recomputes_and_reports_the_changed_outcome() -> Non
     ]
     after = clocks("axa.green_channel.inpatient", base + late, at(2025, 10, 21))
     assert after["arrange_admission"].outcome is Outcome.MET
-    changes = outcome_changes(before.values(), after.values(), "materials events received late")
+    changes = outcome_changes(
+        {k: v.outcome for k, v in before.items()},
+        {k: v.outcome for k, v in after.items()},
+        "materials events received late",
+    )
     assert [(c.clock_id, c.previous, c.current) for c in changes] == [
         ("arrange_admission", Outcome.BREACHED, Outcome.MET)
     ]

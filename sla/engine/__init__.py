@@ -1,6 +1,7 @@
 """The SLA clock engine: one place for the clock rules."""
 
-from sla.engine.clocks import compute_clocks, outcome_changes, sort_events
+from sla.engine.changes import outcome_changes
+from sla.engine.clocks import compute_clocks, sort_events
 from sla.engine.model import (
     ClockState,
     ClockView,

@@ -1,10 +1,12 @@
-"""Which clocks a recomputation moved: a due instant or its provisional flag changed."""
+"""What a recomputation moved: a closed outcome (a correction), a due instant or its provisional flag."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+
+from sla.engine.model import Outcome, OutcomeChange
 
 
 @dataclass(frozen=True)
@@ -34,3 +36,17 @@ def due_changes(
         if old_due != due_at or old_provisional != provisional:
             changes.append(DueChange(clock_id, old_due, due_at, old_provisional, provisional))
     return changes
+
+
+def outcome_changes(
+    before: Mapping[str, Outcome | None], after: Mapping[str, Outcome | None], reason: str
+) -> list[OutcomeChange]:
+    """Closed outcomes (clock id -> outcome) that differ between two computations of one request.
+
+    A clock that was still open before is not a correction: closing it is ordinary progress.
+    """
+    return [
+        OutcomeChange(clock_id, previous, after.get(clock_id), reason)
+        for clock_id, previous in before.items()
+        if previous is not None and after.get(clock_id) != previous
+    ]

@@ -2,7 +2,7 @@
 
 One place for the rules (start on all of several events, pause/resume, restart, exempt, stop,
 breach at the due instant). Events that arrive late with an earlier effective time are handled by
-recomputing from the sorted log; `outcome_changes` reports any closed outcome that moved.
+recomputing from the sorted log; `sla.engine.changes` says which outcomes and due instants moved.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from sla.engine.model import (
     ClockState,
     ClockView,
     Outcome,
-    OutcomeChange,
     RecordedEvent,
     ThresholdView,
     TimelineEntry,
@@ -232,17 +231,3 @@ def compute_clocks(
             run.apply(event)
         views.append(run.view(now))
     return views
-
-
-def outcome_changes(previous: Iterable[ClockView], current: Iterable[ClockView], reason: str) -> list[OutcomeChange]:
-    """Closed outcomes that differ between two computations of the same request."""
-    now_by_id = {v.clock_id: v for v in current}
-    changes = []
-    for before in previous:
-        if before.outcome is None:
-            continue
-        after = now_by_id.get(before.clock_id)
-        after_outcome = after.outcome if after else None
-        if after_outcome != before.outcome:
-            changes.append(OutcomeChange(before.clock_id, before.outcome, after_outcome, reason))
-    return changes
