@@ -1,26 +1,20 @@
-"""compute_clock_plan: the engine run with the current calendar, as a (local) activity.
+"""The clock plan: the engine run with the current calendar, for the `advance_request` activity.
 
 Its result is recorded in the workflow's history, so replay never touches calendar data.
 """
 
 from __future__ import annotations
 
-from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from activities.calendar_source import CalendarSource
 from sla.catalog.parse import parse_service
 from sla.engine.clocks import compute_clocks
 from sla.engine.model import ClockView
 from sla.engine.rules import check_customer_windows
-from sla.errors import SlaError
-from workflows.messages import (
-    ClockSnapshot,
-    PlanInput,
-    PlanResult,
-    ThresholdSnapshot,
-    TimelineSnapshot,
-)
+from workflows.messages import ClockSnapshot, EventRecord, ThresholdSnapshot, TimelineSnapshot
 
 
 def snapshot(view: ClockView) -> ClockSnapshot:
@@ -48,25 +42,28 @@ def snapshot(view: ClockView) -> ClockSnapshot:
 PROVISIONAL = "no official data loaded: weekends only, provisional"
 
 
-class PlanActivities:
+@dataclass
+class ClockPlan:
+    clocks: list[ClockSnapshot]
+    calendar_fingerprint: str
+    calendar_sources: dict[str, str]  # year -> notice, for the years the deadlines touch
+
+
+class ClockPlanner:
     def __init__(self, calendars: CalendarSource) -> None:
         self.calendars = calendars
 
-    @activity.defn(name="compute_clock_plan")
-    async def compute_clock_plan(self, request: PlanInput) -> PlanResult:
+    def plan(
+        self, catalog_document: dict[str, Any], events: list[EventRecord], new_event: EventRecord | None, now: datetime
+    ) -> ClockPlan:
+        """Raises SlaError when `new_event` breaks a customer window (a rule that needs the calendar)."""
         calendar = self.calendars.current()
-        try:
-            entry = parse_service(request.catalog_document, "pinned catalog entry")
-            events = [e.to_domain() for e in request.events]
-            if request.new_event is not None:
-                earlier = [e for e in events if e.seq != request.new_event.seq]
-                check_customer_windows(entry, earlier, request.new_event.to_domain(), calendar)
-            views = compute_clocks(entry, events, calendar, request.now)
-        except SlaError as error:
-            # A business rule: the update fails with the rule and its source, and is not retried.
-            raise ApplicationError(
-                error.message, error.to_dict(), type=type(error).__name__, non_retryable=True
-            ) from None
+        entry = parse_service(catalog_document, "pinned catalog entry")
+        domain_events = [e.to_domain() for e in events]
+        if new_event is not None:
+            check_customer_windows(entry, domain_events, new_event.to_domain(), calendar)
+            domain_events.append(new_event.to_domain())
+        views = compute_clocks(entry, domain_events, calendar, now)
         years: set[int] = set()
         for view in views:
             if view.started_at is not None and view.due_at is not None:
@@ -75,4 +72,4 @@ class PlanActivities:
             str(year): calendar.years[year].source.describe() if year in calendar.years else PROVISIONAL
             for year in sorted(years)
         }
-        return PlanResult([snapshot(v) for v in views], calendar.fingerprint, sources)
+        return ClockPlan([snapshot(v) for v in views], calendar.fingerprint, sources)

@@ -1,4 +1,4 @@
-"""project_request: write the read model idempotently.
+"""The read model, written idempotently by the `advance_request` activity.
 
 A revision guard makes a retried or out-of-order write a no-op, so the projection never regresses;
 outcome rows have a unique key per clock, so nothing is counted twice.
@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, select
-from temporalio import activity
 
 from runtime.codec import EncryptionCodec, seal_text
 from store.models import (
@@ -26,7 +25,7 @@ from store.models import (
     RequestRow,
     ThresholdRow,
 )
-from workflows.messages import ClockSnapshot, PersonalData, ProjectionInput, RequestView
+from workflows.messages import ClockSnapshot, PersonalData, RequestView
 
 
 def _json(value: Any) -> Any:
@@ -40,25 +39,39 @@ def _json(value: Any) -> Any:
     return value
 
 
-class ProjectionActivities:
+class ProjectionWriter:
     def __init__(self, engine: Engine, codec: EncryptionCodec) -> None:
         self.engine = engine
         self.codec = codec
 
-    @activity.defn(name="project_request")
-    async def project_request(self, projection: ProjectionInput) -> bool:
-        """Write the view. Returns False when a newer revision is already stored (nothing written)."""
-        view = projection.view
+    def write(
+        self,
+        view: RequestView,
+        catalog_version: int,
+        personal: PersonalData | None = None,
+        pinned_terms: dict[str, Any] | None = None,
+    ) -> bool:
+        """Write the view. Returns False when a newer revision is already stored (nothing written).
+
+        `personal` and `pinned_terms` come with the first revision only; later writes keep them."""
         try:
-            return self._write(view, projection)
+            return self._write(view, catalog_version, personal, pinned_terms)
         except IntegrityError:
             # A concurrent attempt of the same revision won the insert; it wrote everything.
             return False
 
-    def _write(self, view: RequestView, projection: ProjectionInput) -> bool:
+    def _write(
+        self,
+        view: RequestView,
+        catalog_version: int,
+        personal: PersonalData | None,
+        pinned_terms: dict[str, Any] | None,
+    ) -> bool:
         now = datetime.now(UTC)
         with Session(self.engine) as session:
-            values = self._request_values(view, projection, now)
+            values = self._request_values(view, catalog_version, now) | self._sealed(personal)
+            if pinned_terms:
+                values["pinned_terms"] = pinned_terms
             result = session.execute(
                 update(RequestRow)
                 .where(RequestRow.id == view.request_id)  # type: ignore[arg-type]
@@ -74,27 +87,24 @@ class ProjectionActivities:
             session.commit()
         return True
 
-    def _request_values(self, view: RequestView, projection: ProjectionInput, now: datetime) -> dict[str, Any]:
+    @staticmethod
+    def _request_values(view: RequestView, catalog_version: int, now: datetime) -> dict[str, Any]:
         closing = [e.received_at for e in view.events if e.type in ("service_completed", "customer_cancelled")]
-        return (
-            {
-                "service_id": view.service_id,
-                "catalog_version": projection.catalog_version,
-                "catalog_digest": view.catalog_digest,
-                "insurer_id": view.insurer_id,
-                "vendor_id": view.vendor_id,
-                "external_ref": view.external_ref,
-                "status": view.status,
-                "opened_at": view.opened_at,
-                "closed_at": closing[0] if closing else None,
-                "revision": view.revision,
-                "calendar_fingerprint": view.calendar_fingerprint,
-                "calendar_sources": view.calendar_sources,
-                "updated_at": now,
-            }
-            | self._sealed(projection.personal)
-            | ({"pinned_terms": projection.pinned_terms} if projection.pinned_terms else {})
-        )
+        return {
+            "service_id": view.service_id,
+            "catalog_version": catalog_version,
+            "catalog_digest": view.catalog_digest,
+            "insurer_id": view.insurer_id,
+            "vendor_id": view.vendor_id,
+            "external_ref": view.external_ref,
+            "status": view.status,
+            "opened_at": view.opened_at,
+            "closed_at": closing[0] if closing else None,
+            "revision": view.revision,
+            "calendar_fingerprint": view.calendar_fingerprint,
+            "calendar_sources": view.calendar_sources,
+            "updated_at": now,
+        }
 
     def _sealed(self, personal: PersonalData | None) -> dict[str, str]:
         if personal is None:

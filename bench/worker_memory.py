@@ -15,7 +15,8 @@ from pathlib import Path
 
 from runtime.settings import Settings
 from store.db import init_schema, make_engine
-from tests.conftest import TEST_KEYS_SETTING, start_time_skipping
+from tests.conftest import start_time_skipping
+from tests.histories import TEST_KEYS_SETTING
 from tests.workflow_helpers import open_test_request
 from worker.build import build_worker
 from workflows.service_request import ServiceRequestWorkflow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import shutil
 import sys
 import uuid
@@ -18,11 +17,9 @@ from temporalio.testing import WorkflowEnvironment
 from runtime.settings import Settings
 from runtime.temporal import build_data_converter
 from store.db import init_schema, make_engine
+from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
 
 BIN = Path(sys.executable).parent
-# TEST-ONLY key, public on purpose: the saved histories under tests/histories are encrypted with it.
-TEST_KEYS = [("test-k1", base64.b64decode("dGVzdC1vbmx5LWtleS1ub3QtYS1zZWNyZXQtMzJieXQ="))]
-TEST_KEYS_SETTING = "test-k1:dGVzdC1vbmx5LWtleS1ub3QtYS1zZWNyZXQtMzJieXQ="
 
 
 def binary(name: str) -> str:

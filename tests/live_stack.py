@@ -23,7 +23,8 @@ from runtime.temporal import connect
 from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import VendorRow
-from tests.conftest import TEST_KEYS, TEST_KEYS_SETTING, binary
+from tests.conftest import binary
+from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
 from worker.build import build_worker
 from worker.main import metrics_runtime
 

@@ -20,8 +20,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from runtime.temporal import build_data_converter
 from store.models import ClockOutcomeRow, HistoryArchiveRow
-from tests.conftest import TEST_KEYS, TEST_KEYS_SETTING, binary
+from tests.conftest import binary
 from tests.helpers import at
+from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
 from tests.workflow_helpers import open_test_request, rows, send
 
 ROOT = Path(__file__).resolve().parents[1]

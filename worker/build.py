@@ -8,24 +8,27 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.advance import RequestActivities
 from activities.archive import ArchiveActivities
 from activities.calendar_source import CalendarSource
-from activities.plan import PlanActivities
-from activities.projection import ProjectionActivities
+from activities.plan import ClockPlanner
+from activities.projection import ProjectionWriter
 from runtime.codec import EncryptionCodec
 from runtime.settings import Settings
 from workflows.service_request import ServiceRequestWorkflow
 
 
 def build_worker(client: Client, settings: Settings, engine: Engine, *, task_queue: str | None = None) -> Worker:
-    plan = PlanActivities(CalendarSource(settings.calendar_dir, engine))
-    projection = ProjectionActivities(engine, EncryptionCodec(settings.keys()))
+    requests = RequestActivities(
+        ClockPlanner(CalendarSource(settings.calendar_dir, engine)),
+        ProjectionWriter(engine, EncryptionCodec(settings.keys())),
+    )
     archive = ArchiveActivities(client, engine)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[ServiceRequestWorkflow],
-        activities=[plan.compute_clock_plan, projection.project_request, archive.archive_history],
+        activities=[requests.advance_request, archive.archive_history],
         max_cached_workflows=settings.max_cached_workflows,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
     )

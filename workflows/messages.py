@@ -97,21 +97,6 @@ class ClockSnapshot:
 
 
 @dataclass
-class PlanInput:
-    catalog_document: dict[str, Any]
-    events: list[EventRecord]
-    now: datetime
-    new_event: EventRecord | None = None  # checked against customer windows first
-
-
-@dataclass
-class PlanResult:
-    clocks: list[ClockSnapshot]
-    calendar_fingerprint: str
-    calendar_sources: dict[str, str]  # year -> notice, for the years the deadlines touch
-
-
-@dataclass
 class RecomputeRecord:
     clock_id: str
     old_due_at: datetime | None
@@ -172,13 +157,30 @@ class PersonalData:
 
 
 @dataclass
-class ProjectionInput:
-    """Input of a local activity: never written to history, so carrying the view costs nothing there."""
+class AdvanceInput:
+    """Input of the local activity `advance_request`. Local-activity inputs are never written to
+    history, so carrying the whole view costs no history bytes."""
 
-    view: RequestView
+    view: RequestView  # the request as it stands before this change
+    catalog_document: dict[str, Any]  # the pinned entry: the engine needs its clocks
     catalog_version: int
+    now: datetime
+    new_event: EventRecord | None = None  # checked against the customer windows, then appended
+    reason: str | None = None  # a calendar change, recorded against every due instant it moves
     personal: PersonalData | None = None  # sent with the first projection; later writes keep it
-    pinned_terms: dict[str, Any] | None = None  # likewise: the catalog entry in force at opening
+
+
+@dataclass
+class AdvanceResult:
+    """Recorded in history (the local activity's marker): only what changed, so history grows
+    linearly with the events, not quadratically."""
+
+    clocks: list[ClockSnapshot]
+    calendar_fingerprint: str
+    calendar_sources: dict[str, str]  # year -> notice, for the years the deadlines touch
+    revision: int
+    corrections: list[CorrectionRecord] = field(default_factory=list)
+    recomputes: list[RecomputeRecord] = field(default_factory=list)
 
 
 @dataclass

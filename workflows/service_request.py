@@ -1,10 +1,12 @@
 """ServiceRequestWorkflow: one per request. Holds the event log, sleeps until the next threshold.
 
-Deadline arithmetic never runs here: the clock plan comes from a local activity, so every due
-instant is recorded in history and a calendar change cannot alter how this code replays.
-"""
+Deadline arithmetic never runs here: every change goes through one local activity that plans the
+clocks and writes the read model, so every due instant is recorded in history and a calendar
+change cannot alter how this code replays.
 
-from __future__ import annotations
+No `from __future__ import annotations`: the sandbox imports this module again for every run,
+and the SDK would then evaluate the string annotations of every handler each time.
+"""
 
 import asyncio
 import contextlib
@@ -17,21 +19,19 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from sla.catalog.model import ServiceEntry
     from sla.catalog.parse import parse_service
-    from sla.engine.changes import due_changes
     from sla.engine.model import ClockState
     from sla.engine.rules import precheck_event
     from sla.errors import EventNotAllowedError, SlaError
-    from sla.events import EventType
+    from sla.events import EventType, request_status
     from workflows.messages import (
+        AdvanceInput,
+        AdvanceResult,
         ArchiveInput,
         CalendarChanged,
         ClockSnapshot,
         CorrectionRecord,
         EventRecord,
         PersonalData,
-        PlanInput,
-        PlanResult,
-        ProjectionInput,
         RecomputeRecord,
         RecordEventInput,
         RecordEventResult,
@@ -39,8 +39,7 @@ with workflow.unsafe.imports_passed_through():
         ServiceRequestInput,
     )
 
-COMPUTE_PLAN = "compute_clock_plan"
-PROJECT_REQUEST = "project_request"
+ADVANCE_REQUEST = "advance_request"
 ARCHIVE_HISTORY = "archive_history"
 
 _OPEN = {ClockState.PENDING.value, ClockState.RUNNING.value, ClockState.PAUSED.value}
@@ -76,7 +75,7 @@ class ServiceRequestWorkflow:
     @workflow.run
     async def run(self, input: ServiceRequestInput) -> RequestView:
         async with self._lock:
-            await self._recompute(reason=None)
+            await self._advance(reason=None)
         while not self._finished():
             wake = self._armed_wake = self._next_wake()
             timeout = max(wake - workflow.now(), timedelta(0)) if wake else None
@@ -86,9 +85,9 @@ class ServiceRequestWorkflow:
                 self._changed = False
                 reasons, self._calendar_reasons = self._calendar_reasons, []
                 if reasons:
-                    await self._recompute(reason="; ".join(reasons))
+                    await self._advance(reason="; ".join(reasons))
                 elif wake is not None and workflow.now() >= wake:
-                    await self._recompute(reason=None)
+                    await self._advance(reason=None)
         await workflow.wait_condition(workflow.all_handlers_finished)
         await workflow.execute_activity(
             ARCHIVE_HISTORY,
@@ -118,7 +117,7 @@ class ServiceRequestWorkflow:
                 command.data,
                 command.idempotency_key,
             )
-            await self._recompute(reason=None, new_event=record)
+            await self._advance(reason=None, new_event=record)
             if command.idempotency_key:
                 self._keys[command.idempotency_key] = (record.seq, self._fingerprint_of(command))
             if self._next_wake() != self._armed_wake or self._finished():
@@ -173,15 +172,24 @@ class ServiceRequestWorkflow:
             )
         return seq
 
-    async def _recompute(self, reason: str | None, new_event: EventRecord | None = None) -> None:
-        """Ask the engine (through the local activity) for the plan, then record what changed."""
-        events = [*self._events, new_event] if new_event else self._events
+    async def _advance(self, reason: str | None, new_event: EventRecord | None = None) -> None:
+        """Let the local activity plan the clocks and project the request, then keep its answer."""
+        first = self._revision == 0
         try:
-            plan: PlanResult = await workflow.execute_local_activity(
-                COMPUTE_PLAN,
-                PlanInput(self._input.catalog_document, events, workflow.now(), new_event),
-                result_type=PlanResult,
+            result: AdvanceResult = await workflow.execute_local_activity(
+                ADVANCE_REQUEST,
+                AdvanceInput(
+                    self._view(),
+                    self._input.catalog_document,
+                    self._entry.version,
+                    workflow.now(),
+                    new_event,
+                    reason,
+                    PersonalData(self._input.policy_no, self._input.insured) if first else None,
+                ),
+                result_type=AdvanceResult,
                 start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_IO_RETRY,
             )
         except ActivityError as error:
             cause = error.cause
@@ -190,58 +198,21 @@ class ServiceRequestWorkflow:
             raise
         if new_event:
             self._events.append(new_event)
-        now = workflow.now()
-        before = {c.clock_id: c for c in self._clocks}
-        for clock in plan.clocks:
-            old = before.get(clock.clock_id)
-            if old is not None and old.outcome and old.outcome != clock.outcome:
-                why = (
-                    f"event {new_event.type} (seq {new_event.seq}) effective {new_event.occurred_at.isoformat()}"
-                    if new_event
-                    else reason or "recomputed"
-                )
-                self._corrections.append(CorrectionRecord(clock.clock_id, old.outcome, clock.outcome, why, now))
-        if reason:
-            moved = due_changes(
-                {c.clock_id: (c.due_at, c.provisional) for c in self._clocks},
-                [(c.clock_id, c.due_at, c.provisional) for c in plan.clocks],
-            )
-            self._recomputes += [
-                RecomputeRecord(
-                    m.clock_id, m.old_due_at, m.new_due_at, m.old_provisional, m.new_provisional, reason, now
-                )
-                for m in moved
-            ]
-        changed = plan.clocks != self._clocks or new_event is not None or plan.calendar_fingerprint != self._fingerprint
         self._clocks, self._fingerprint, self._calendar_sources = (
-            plan.clocks,
-            plan.calendar_fingerprint,
-            plan.calendar_sources,
+            result.clocks,
+            result.calendar_fingerprint,
+            result.calendar_sources,
         )
-        if changed or self._revision == 0:
-            self._revision += 1
-            first = self._revision == 1
-            personal = PersonalData(self._input.policy_no, self._input.insured) if first else None
-            pinned = self._input.catalog_document if first else None
-            # Local: one marker in history instead of an activity round trip per change.
-            await workflow.execute_local_activity(
-                PROJECT_REQUEST,
-                ProjectionInput(self._view(), self._entry.version, personal, pinned),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=_IO_RETRY,
-            )
+        self._corrections += result.corrections
+        self._recomputes += result.recomputes
+        self._revision = result.revision
 
     def _next_wake(self) -> datetime | None:
         wakes = [c.next_wake_at for c in self._clocks if c.next_wake_at is not None]
         return min(wakes) if wakes else None
 
     def _status(self) -> str:
-        for event in self._events:
-            if event.type == EventType.SERVICE_COMPLETED.value:
-                return "completed"
-            if event.type == EventType.CUSTOMER_CANCELLED.value:
-                return "cancelled"
-        return "open"
+        return request_status(e.type for e in self._events)
 
     def _finished(self) -> bool:
         return self._status() != "open" and all(c.state not in _OPEN for c in self._clocks)

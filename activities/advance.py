@@ -1,0 +1,108 @@
+"""advance_request: one local activity per change of a request.
+
+It plans the clocks with the current calendar, works out what the change corrected or moved,
+and writes the read model. One activity instead of a plan and a projection halves the markers in
+history, and replaying a local activity is the largest share of replay time (bench/replay.py).
+Retried, it writes the same revision again, which the projection's revision guard ignores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.plan import ClockPlanner
+from activities.projection import ProjectionWriter
+from sla.engine.changes import due_changes, outcome_changes
+from sla.engine.model import Outcome
+from sla.errors import SlaError
+from sla.events import request_status
+from workflows.messages import (
+    AdvanceInput,
+    AdvanceResult,
+    ClockSnapshot,
+    CorrectionRecord,
+    EventRecord,
+    RecomputeRecord,
+)
+
+
+def _outcomes(clocks: list[ClockSnapshot]) -> dict[str, Outcome | None]:
+    return {c.clock_id: Outcome(c.outcome) if c.outcome else None for c in clocks}
+
+
+def _correction_reason(new_event: EventRecord | None, reason: str | None) -> str:
+    if new_event is None:
+        return reason or "recomputed"
+    return f"event {new_event.type} (seq {new_event.seq}) effective {new_event.occurred_at.isoformat()}"
+
+
+class RequestActivities:
+    def __init__(self, planner: ClockPlanner, writer: ProjectionWriter) -> None:
+        self.planner = planner
+        self.writer = writer
+
+    @activity.defn(name="advance_request")
+    async def advance_request(self, change: AdvanceInput) -> AdvanceResult:
+        before = change.view
+        try:
+            plan = self.planner.plan(change.catalog_document, before.events, change.new_event, change.now)
+        except SlaError as error:
+            # A business rule: the update fails with the rule and its source, and is not retried.
+            raise ApplicationError(
+                error.message, error.to_dict(), type=type(error).__name__, non_retryable=True
+            ) from None
+        corrections = [
+            CorrectionRecord(c.clock_id, c.previous.value, c.current.value if c.current else None, c.reason, change.now)
+            for c in outcome_changes(
+                _outcomes(before.clocks),
+                _outcomes(plan.clocks),
+                _correction_reason(change.new_event, change.reason),
+            )
+        ]
+        recomputes = []
+        if change.reason:
+            moved = due_changes(
+                {c.clock_id: (c.due_at, c.provisional) for c in before.clocks},
+                [(c.clock_id, c.due_at, c.provisional) for c in plan.clocks],
+            )
+            recomputes = [
+                RecomputeRecord(
+                    m.clock_id,
+                    m.old_due_at,
+                    m.new_due_at,
+                    m.old_provisional,
+                    m.new_provisional,
+                    change.reason,
+                    change.now,
+                )
+                for m in moved
+            ]
+        changed = (
+            change.new_event is not None
+            or plan.clocks != before.clocks
+            or plan.calendar_fingerprint != before.calendar_fingerprint
+        )
+        revision = before.revision + 1 if changed or before.revision == 0 else before.revision
+        if revision != before.revision:
+            events = [*before.events, change.new_event] if change.new_event else before.events
+            after = replace(
+                before,
+                status=request_status(e.type for e in events),
+                revision=revision,
+                calendar_fingerprint=plan.calendar_fingerprint,
+                events=events,
+                clocks=plan.clocks,
+                recomputes=[*before.recomputes, *recomputes],
+                corrections=[*before.corrections, *corrections],
+                calendar_sources=plan.calendar_sources,
+            )
+            first = before.revision == 0
+            self.writer.write(
+                after, change.catalog_version, change.personal, change.catalog_document if first else None
+            )
+        return AdvanceResult(
+            plan.clocks, plan.calendar_fingerprint, plan.calendar_sources, revision, corrections, recomputes
+        )
