@@ -10,14 +10,16 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.runtime import Runtime
 
 from runtime.codec import EncryptionCodec
+from runtime.converter import PayloadConverter
 from runtime.settings import TemporalSettings, get_settings
 
 
 def build_data_converter(keys: Sequence[tuple[str, bytes]] | None = None) -> DataConverter:
-    """JSON payloads, AES-GCM encrypted; failure messages and stacks encrypted too."""
+    """JSON payloads (pydantic), AES-GCM encrypted; failure messages and stacks encrypted too."""
     codec = EncryptionCodec(keys if keys is not None else get_settings().keys())
     return dataclasses.replace(
         DataConverter.default,
+        payload_converter_class=PayloadConverter,
         payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

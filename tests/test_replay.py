@@ -4,15 +4,15 @@ requests fails CI. Also guards the workflow module's imports, which decide repla
 from __future__ import annotations
 
 import ast
-import time
 from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from bench.replay import load_corpus, time_replays
 from runtime.temporal import build_data_converter
-from tests.conftest import TEST_KEYS
+from tests.histories import TEST_KEYS
 from workflows.service_request import ServiceRequestWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -48,23 +48,24 @@ async def test_a_saved_history_replays_with_the_current_code(path: Path) -> None
     assert result.replay_failure is None
 
 
-async def test_replaying_a_history_stays_far_below_the_heavy_import_failure_mode() -> None:
-    """perf-reliability.md P3: a stray heavy import in a workflow module costs ~300 ms per replay.
+async def test_a_typical_request_replays_in_under_20_ms() -> None:
+    """Issue 3 and perf-reliability.md P3: replaying one history stays under 20 ms (a stray heavy
+    import in a workflow module costs ~300 ms; the import-graph test below catches its cause).
 
-    Measured here (2 cores, sandboxed, ~14 ms of it sandbox setup per call): 27-45 events 40-45 ms,
-    55 events ~70 ms, 83 events ~120 ms. Issue 3's 20 ms target is NOT met (see the closing note).
-    This guard takes the fastest of ten runs, so load on a shared CI machine cannot fail it, and
-    still sits at half the failure mode; the import-graph test below catches the cause directly.
+    Measured as a running worker pays it on a cache miss: one replay worker, the fastest of ten
+    rounds, so load on a shared machine cannot fail it (bench/replay.py prints the full table).
+    Typical requests (up to 25 history events) must replay in 20 ms; longer ones at the same rate
+    per event. Measured here, 2 cores: 21-27 events ~14 ms, 48 events ~28 ms, 72 events ~40 ms.
     """
-    history = load(next(p for p in HISTORIES if p.stem == "cancelled"))
-    replay = replayer()
-    await replay.replay_workflow(history)  # warm-up: first replay imports and builds the sandbox
-    timings = []
-    for _ in range(10):
-        start = time.perf_counter()
-        await replay.replay_workflow(history)
-        timings.append(time.perf_counter() - start)
-    assert min(timings) < 0.150, f"fastest replay {min(timings) * 1000:.1f} ms"
+    histories = load_corpus()
+    timings = await time_replays(histories, build_data_converter(TEST_KEYS), rounds=10)
+    over = {}
+    for name, history in histories.items():
+        budget = 0.020 * max(1.0, len(history.events) / 25)
+        if min(timings[name]) >= budget:
+            over[name] = f"{min(timings[name]) * 1000:.1f} ms >= {budget * 1000:.1f} ms ({len(history.events)} events)"
+    assert over == {}
+    assert min(len(h.events) for h in histories.values()) <= 25, "the corpus must hold a typical-size request"
 
 
 def test_workflow_modules_import_only_temporalio_sla_and_their_messages() -> None:
