@@ -8,6 +8,7 @@ import signal
 
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from runtime.process import exit_after_temporal
 from runtime.settings import TemporalSettings, get_settings
 from runtime.temporal import connect
 from store.db import init_schema, make_engine
@@ -55,3 +56,4 @@ async def serve() -> None:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     asyncio.run(serve())
+    exit_after_temporal(0)

@@ -16,10 +16,12 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
+from runtime.process import exit_after_temporal
 from runtime.settings import Settings
 from store.db import init_schema, make_engine
-from tests.conftest import TEST_KEYS_SETTING, start_time_skipping
+from tests.conftest import start_time_skipping
 from tests.helpers import at
+from tests.histories import TEST_KEYS_SETTING
 from tests.test_calendar import OVERLAY_2027
 from tests.workflow_helpers import finish, open_test_request, send
 from worker.build import build_worker
@@ -111,3 +113,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    exit_after_temporal(0)
