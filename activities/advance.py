@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.plan import ClockPlanner
 from activities.projection import ProjectionWriter
@@ -19,6 +18,7 @@ from sla.engine.changes import due_changes, outcome_changes
 from sla.engine.model import Outcome
 from sla.errors import SlaError
 from sla.events import request_status
+from workflows.failures import rule_failure
 from workflows.messages import (
     AdvanceInput,
     AdvanceResult,
@@ -50,10 +50,7 @@ class RequestActivities:
         try:
             plan = self.planner.plan(change.catalog_document, before.events, change.new_event, change.now)
         except SlaError as error:
-            # A business rule: the update fails with the rule and its source, and is not retried.
-            raise ApplicationError(
-                error.message, error.to_dict(), type=type(error).__name__, non_retryable=True
-            ) from None
+            raise rule_failure(error) from None  # the update fails with the rule and its source
         corrections = [
             CorrectionRecord(c.clock_id, c.previous.value, c.current.value if c.current else None, c.reason, change.now)
             for c in outcome_changes(

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, select
 
 from runtime.codec import EncryptionCodec, seal_text
+from sla.events import CLOSING_EVENTS
 from store.models import (
     ClockOutcomeRow,
     ClockRow,
@@ -89,7 +90,7 @@ class ProjectionWriter:
 
     @staticmethod
     def _request_values(view: RequestView, catalog_version: int, now: datetime) -> dict[str, Any]:
-        closing = [e.received_at for e in view.events if e.type in ("service_completed", "customer_cancelled")]
+        closing = [e.received_at for e in view.events if e.type in CLOSING_EVENTS]
         return {
             "service_id": view.service_id,
             "catalog_version": catalog_version,

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from sla.engine.rules import precheck_event
     from sla.errors import EventNotAllowedError, SlaError
     from sla.events import EventType, request_status
+    from workflows.failures import rule_failure
     from workflows.messages import (
         AdvanceInput,
         AdvanceResult,
@@ -45,10 +46,6 @@ ARCHIVE_HISTORY = "archive_history"
 _OPEN = {ClockState.PENDING.value, ClockState.RUNNING.value, ClockState.PAUSED.value}
 _TICKING = {ClockState.RUNNING.value, ClockState.PAUSED.value}
 _IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-
-
-def _as_application_error(error: SlaError) -> ApplicationError:
-    return ApplicationError(error.message, error.to_dict(), type=type(error).__name__, non_retryable=True)
 
 
 @workflow.defn
@@ -107,7 +104,7 @@ class ServiceRequestWorkflow:
             try:
                 self._precheck(command)  # again: the state may have moved while we waited for the lock
             except SlaError as error:
-                raise _as_application_error(error) from None
+                raise rule_failure(error) from None
             record = EventRecord(
                 command.type,
                 command.occurred_at,
@@ -132,7 +129,7 @@ class ServiceRequestWorkflow:
         try:
             self._precheck(command)
         except SlaError as error:
-            raise _as_application_error(error) from None
+            raise rule_failure(error) from None
 
     @workflow.signal
     def calendar_changed(self, change: CalendarChanged) -> None:
@@ -164,7 +161,7 @@ class ServiceRequestWorkflow:
             return None
         seq, sent = self._keys[command.idempotency_key]
         if sent != self._fingerprint_of(command):
-            raise _as_application_error(
+            raise rule_failure(
                 EventNotAllowedError(
                     f"Idempotency-Key {command.idempotency_key!r} was already used for a different event (seq {seq})",
                     rule="event.idempotency_key_reused",
