@@ -8,12 +8,13 @@ Retried, it writes the same revision again, which the projection's revision guar
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from temporalio import activity
 
-from activities.plan import ClockPlanner
+from activities.plan import ClockPlan, ClockPlanner, plan_clocks
 from activities.projection import ProjectionWriter
+from sla.calendar.working import WorkingCalendar
 from sla.engine.changes import due_changes, outcome_changes
 from sla.engine.model import Outcome
 from sla.errors import SlaError
@@ -39,6 +40,45 @@ def _correction_reason(new_event: EventRecord | None, reason: str | None) -> str
     return f"event {new_event.type} (seq {new_event.seq}) effective {new_event.occurred_at.isoformat()}"
 
 
+@dataclass(frozen=True)
+class PlannedChange:
+    """What one change does to a request: the new clock plan, the outcomes it corrected and the due
+    instants it moved (only for a calendar change, which carries a reason)."""
+
+    plan: ClockPlan
+    corrections: list[CorrectionRecord]
+    recomputes: list[RecomputeRecord]
+
+
+def plan_change(calendar: WorkingCalendar, change: AdvanceInput) -> PlannedChange:
+    """The one code path from a request's state to its next plan: `advance_request` runs it for
+    every change, and a calendar dry run runs it on each workflow's own state with the overlay, so
+    what a dry run predicts is what the load does. Raises SlaError for a refused event."""
+    before = change.view
+    plan = plan_clocks(calendar, change.catalog_document, before.events, change.new_event, change.now)
+    corrections = [
+        CorrectionRecord(c.clock_id, c.previous.value, c.current.value if c.current else None, c.reason, change.now)
+        for c in outcome_changes(
+            _outcomes(before.clocks),
+            _outcomes(plan.clocks),
+            _correction_reason(change.new_event, change.reason),
+        )
+    ]
+    recomputes = []
+    if change.reason:
+        moved = due_changes(
+            {c.clock_id: (c.due_at, c.provisional) for c in before.clocks},
+            [(c.clock_id, c.due_at, c.provisional) for c in plan.clocks],
+        )
+        recomputes = [
+            RecomputeRecord(
+                m.clock_id, m.old_due_at, m.new_due_at, m.old_provisional, m.new_provisional, change.reason, change.now
+            )
+            for m in moved
+        ]
+    return PlannedChange(plan, corrections, recomputes)
+
+
 class RequestActivities:
     def __init__(self, planner: ClockPlanner, writer: ProjectionWriter) -> None:
         self.planner = planner
@@ -48,35 +88,10 @@ class RequestActivities:
     async def advance_request(self, change: AdvanceInput) -> AdvanceResult:
         before = change.view
         try:
-            plan = self.planner.plan(change.catalog_document, before.events, change.new_event, change.now)
+            planned = plan_change(self.planner.calendars.current(), change)
         except SlaError as error:
             raise rule_failure(error) from None  # the update fails with the rule and its source
-        corrections = [
-            CorrectionRecord(c.clock_id, c.previous.value, c.current.value if c.current else None, c.reason, change.now)
-            for c in outcome_changes(
-                _outcomes(before.clocks),
-                _outcomes(plan.clocks),
-                _correction_reason(change.new_event, change.reason),
-            )
-        ]
-        recomputes = []
-        if change.reason:
-            moved = due_changes(
-                {c.clock_id: (c.due_at, c.provisional) for c in before.clocks},
-                [(c.clock_id, c.due_at, c.provisional) for c in plan.clocks],
-            )
-            recomputes = [
-                RecomputeRecord(
-                    m.clock_id,
-                    m.old_due_at,
-                    m.new_due_at,
-                    m.old_provisional,
-                    m.new_provisional,
-                    change.reason,
-                    change.now,
-                )
-                for m in moved
-            ]
+        plan, corrections, recomputes = planned.plan, planned.corrections, planned.recomputes
         changed = (
             change.new_event is not None
             or plan.clocks != before.clocks

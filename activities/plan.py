@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from activities.calendar_source import CalendarSource
+from sla.calendar.timeutil import local_date
+from sla.calendar.working import WorkingCalendar
 from sla.catalog.parse import parse_service
 from sla.engine.clocks import compute_clocks
 from sla.engine.model import ClockView
@@ -49,27 +51,38 @@ class ClockPlan:
     calendar_sources: dict[str, str]  # year -> notice, for the years the deadlines touch
 
 
+def plan_clocks(
+    calendar: WorkingCalendar,
+    catalog_document: dict[str, Any],
+    events: list[EventRecord],
+    new_event: EventRecord | None,
+    now: datetime,
+) -> ClockPlan:
+    """Raises SlaError when `new_event` breaks a customer window (a rule that needs the calendar)."""
+    entry = parse_service(catalog_document, "pinned catalog entry")
+    domain_events = [e.to_domain() for e in events]
+    if new_event is not None:
+        check_customer_windows(entry, domain_events, new_event.to_domain(), calendar)
+        domain_events.append(new_event.to_domain())
+    views = compute_clocks(entry, domain_events, calendar, now)
+    years: set[int] = set()
+    for view in views:
+        if view.started_at is not None and view.due_at is not None:
+            years.update(range(local_date(view.started_at).year, local_date(view.due_at).year + 1))
+    sources = {
+        str(year): calendar.years[year].source.describe() if year in calendar.years else PROVISIONAL
+        for year in sorted(years)
+    }
+    return ClockPlan([snapshot(v) for v in views], calendar.fingerprint, sources)
+
+
 class ClockPlanner:
+    """Plans with the calendar as it currently stands (package data, overlay files, loaded years)."""
+
     def __init__(self, calendars: CalendarSource) -> None:
         self.calendars = calendars
 
     def plan(
         self, catalog_document: dict[str, Any], events: list[EventRecord], new_event: EventRecord | None, now: datetime
     ) -> ClockPlan:
-        """Raises SlaError when `new_event` breaks a customer window (a rule that needs the calendar)."""
-        calendar = self.calendars.current()
-        entry = parse_service(catalog_document, "pinned catalog entry")
-        domain_events = [e.to_domain() for e in events]
-        if new_event is not None:
-            check_customer_windows(entry, domain_events, new_event.to_domain(), calendar)
-            domain_events.append(new_event.to_domain())
-        views = compute_clocks(entry, domain_events, calendar, now)
-        years: set[int] = set()
-        for view in views:
-            if view.started_at is not None and view.due_at is not None:
-                years.update(range(view.started_at.year, view.due_at.year + 1))
-        sources = {
-            str(year): calendar.years[year].source.describe() if year in calendar.years else PROVISIONAL
-            for year in sorted(years)
-        }
-        return ClockPlan([snapshot(v) for v in views], calendar.fingerprint, sources)
+        return plan_clocks(self.calendars.current(), catalog_document, events, new_event, now)

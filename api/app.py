@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -48,9 +49,13 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
-def create_app(settings: Settings | None = None, temporal: TemporalSettings | None = None) -> FastAPI:
-    state = AppState.build(settings or get_settings(), temporal or TemporalSettings())
-    registry, http_metrics = build_registry(state.engine, state.calendars)
+def create_app(
+    settings: Settings | None = None,
+    temporal: TemporalSettings | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    state = AppState.build(settings or get_settings(), temporal or TemporalSettings(), clock)
+    registry, http_metrics = build_registry(state.engine, state.calendars, state.now)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

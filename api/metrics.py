@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -26,12 +26,13 @@ OUTCOMES = ("met", "breached", "exempt", "cancelled")
 
 
 class ReadModelCollector(Collector):
-    def __init__(self, engine: Engine, calendars: CalendarSource) -> None:
+    def __init__(self, engine: Engine, calendars: CalendarSource, clock: Callable[[], datetime]) -> None:
         self.engine = engine
         self.calendars = calendars
+        self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
-        now = datetime.now(UTC)
+        now = self.clock()
         with Session(self.engine) as session:
             outcome_labels = [
                 col(ClockOutcomeRow.insurer_id),
@@ -145,7 +146,9 @@ class HttpMetrics:
         self.duration.labels(method, route, str(status)).observe(time.perf_counter() - started)
 
 
-def build_registry(engine: Engine, calendars: CalendarSource) -> tuple[CollectorRegistry, HttpMetrics]:
+def build_registry(
+    engine: Engine, calendars: CalendarSource, clock: Callable[[], datetime]
+) -> tuple[CollectorRegistry, HttpMetrics]:
     registry = CollectorRegistry()
-    registry.register(ReadModelCollector(engine, calendars))
+    registry.register(ReadModelCollector(engine, calendars, clock))
     return registry, HttpMetrics(registry)

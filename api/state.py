@@ -4,7 +4,9 @@ source and a lazily connected Temporal client (an unreachable Temporal is a 503,
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from temporalio.client import Client
@@ -23,13 +25,24 @@ class AppState:
     engine: Engine
     catalog: Catalog
     calendars: CalendarSource
+    # "Now" for every judgement the API makes (breached, at risk, future events, dry runs): injected,
+    # so tests can put the API at any hour of the day.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _client: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
-    def build(cls, settings: Settings, temporal: TemporalSettings) -> AppState:
+    def build(
+        cls, settings: Settings, temporal: TemporalSettings, clock: Callable[[], datetime] | None = None
+    ) -> AppState:
         engine = make_engine(settings.database_url)
-        return cls(settings, temporal, engine, default_catalog(), CalendarSource(settings.calendar_dir, engine))
+        state = cls(settings, temporal, engine, default_catalog(), CalendarSource(settings.calendar_dir, engine))
+        if clock is not None:
+            state.clock = clock
+        return state
+
+    def now(self) -> datetime:
+        return self.clock()
 
     async def client(self) -> Client:
         async with self._lock:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -75,8 +75,7 @@ def _clock_out(row: ClockRow, spec: ClockSpec | None, calendar: WorkingCalendar,
     )
 
 
-def request_view(session: Session, row: RequestRow, calendar: WorkingCalendar) -> RequestOut:
-    now = datetime.now(UTC)
+def request_view(session: Session, row: RequestRow, calendar: WorkingCalendar, now: datetime) -> RequestOut:
     entry = pinned_entry(row)
     specs = {c.id: c for c in entry.clocks} if entry else {}
     clocks = session.exec(select(ClockRow).where(ClockRow.request_id == row.id)).all()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -183,38 +183,67 @@ async def test_the_compliance_report_counts_outcomes_as_json_and_csv(http: httpx
     assert csv.text.splitlines()[0].startswith("vendor_id,service_id,clock_id,met,breached")
 
 
+def overlay_for(year: int) -> dict[str, Any]:
+    """Test data for a year the package does not cover: New Year's Day and a week in February off,
+    the first Saturday of January worked."""
+    first_saturday = next(date(year, 1, d) for d in range(1, 8) if date(year, 1, d).weekday() == 5)
+    february = [date(year, 2, d) for d in range(8, 15) if date(year, 2, d).weekday() < 5]
+    return {
+        "source": {
+            "title": f"国务院办公厅关于{year}年部分节假日安排的通知 (test data)",
+            "number": f"TEST-{year}",
+            "date": f"{year - 1}-11-01",
+        },
+        "holidays": [d.isoformat() for d in [date(year, 1, 1), *february] if d.weekday() < 5],
+        "makeup_workdays": [first_saturday.isoformat()],
+    }
+
+
 async def test_loading_2027_dry_run_first_then_recomputes_provisional_clocks(
     http: httpx.AsyncClient, live: LiveStack
 ) -> None:
-    # 40 working days from now reach 2027: provisional until the year is loaded.
+    # 40 working days from now reach a year the package does not cover (2027 from December 2026 on):
+    # provisional until that year is loaded. The year is derived, so the test holds in any year.
     request_id = (await open_request(http, live, service_id="axa.zhuoyue.japan_medical")).json()["id"]
     view = (await send(http, live, request_id, "materials_complete", datetime.now(CST))).json()
-    before = clock(view, "complete_arrangement")
-    assert before["provisional"] is True
+    before = {c["clock_id"]: c for c in view["clocks"]}
+    assert before["complete_arrangement"]["provisional"] is True
+    year = instant(before["complete_arrangement"]["due_at"]).astimezone(CST).year
+    assert year > 2026, "the packaged calendar covers up to 2026"
+    overlay = overlay_for(year)
     dry = await http.put(
-        "/v1/calendar/2027", params={"dry_run": "true"}, json=OVERLAY_2027, headers=live.headers("admin")
+        f"/v1/calendar/{year}", params={"dry_run": "true"}, json=overlay, headers=live.headers("admin")
     )
     assert dry.status_code == 200, dry.text
-    moves = [m for m in dry.json()["moves"] if m["request_id"] == request_id]
-    assert moves and moves[0]["new_provisional"] is False and moves[0]["old_due_at"] is not None
-    unchanged = (await http.get("/v1/calendar/2027", headers=live.headers("admin"))).json()
+    moves = {m["clock_id"]: m for m in dry.json()["moves"] if m["request_id"] == request_id}
+    predicted = moves["complete_arrangement"]
+    assert predicted["new_provisional"] is False
+    assert instant(predicted["old_due_at"]) == instant(before["complete_arrangement"]["due_at"])
+    for move in moves.values():  # a deadline at 24:00, and only clocks that reach the loaded year
+        new_due = instant(move["new_due_at"]).astimezone(CST)
+        assert (new_due.hour, new_due.minute, new_due.second, new_due.microsecond) == (0, 0, 0, 0), move
+        assert instant(move["old_due_at"]).astimezone(CST) > datetime(year, 1, 1, tzinfo=CST), move
+    unchanged = (await http.get(f"/v1/calendar/{year}", headers=live.headers("admin"))).json()
     assert unchanged["official"] is False  # a dry run changes nothing
 
-    loaded = await http.put("/v1/calendar/2027", json=OVERLAY_2027, headers=live.headers("admin"))
+    loaded = await http.put(f"/v1/calendar/{year}", json=overlay, headers=live.headers("admin"))
     assert loaded.status_code == 200 and loaded.json()["requests_signalled"] >= 1
     for _ in range(100):
-        after = clock(
-            (await http.get(f"/v1/requests/{request_id}", headers=live.headers("coordinator"))).json(),
-            "complete_arrangement",
-        )
-        if not after["provisional"]:
+        after = {
+            c["clock_id"]: c
+            for c in (await http.get(f"/v1/requests/{request_id}", headers=live.headers("coordinator"))).json()[
+                "clocks"
+            ]
+        }
+        if not after["complete_arrangement"]["provisional"]:
             break
         await asyncio.sleep(0.1)
-    assert after["provisional"] is False
-    assert instant(after["due_at"]) == instant(moves[0]["new_due_at"])
+    for clock_id, clock_after in after.items():  # the load did exactly what the dry run said
+        expected = moves[clock_id]["new_due_at"] if clock_id in moves else before[clock_id]["due_at"]
+        assert (clock_after["due_at"] and instant(clock_after["due_at"])) == (expected and instant(expected)), clock_id
     pack = (await http.get(f"/v1/requests/{request_id}/audit", headers=live.headers("admin"))).json()
-    assert any("calendar 2027 loaded" in r["reason"] for r in pack["recomputes"])
-    assert (await http.get("/v1/calendar/2027", headers=live.headers("auditor"))).json()["official"] is True
+    assert any(f"calendar {year} loaded" in r["reason"] for r in pack["recomputes"])
+    assert (await http.get(f"/v1/calendar/{year}", headers=live.headers("auditor"))).json()["official"] is True
 
 
 async def test_calendar_due_answers_the_rule(http: httpx.AsyncClient, live: LiveStack) -> None:

@@ -136,6 +136,16 @@ class RequestView:
 
 
 @dataclass
+class RequestState:
+    """What the workflow plans from (query `get_state`): a calendar dry run feeds exactly this to the
+    same planning code the workflow's own recompute runs."""
+
+    view: RequestView
+    catalog_document: dict[str, Any]
+    catalog_version: int
+
+
+@dataclass
 class RecordEventResult:
     """Small on purpose: results are stored in history. Callers query get_status for the view."""
 

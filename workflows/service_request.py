@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         RecomputeRecord,
         RecordEventInput,
         RecordEventResult,
+        RequestState,
         RequestView,
         ServiceRequestInput,
     )
@@ -139,6 +140,10 @@ class ServiceRequestWorkflow:
     @workflow.query
     def get_status(self) -> RequestView:
         return self._view()
+
+    @workflow.query
+    def get_state(self) -> RequestState:
+        return RequestState(self._view(), self._input.catalog_document, self._entry.version)
 
     # -- helpers --------------------------------------------------------------------------------
     def _precheck(self, command: RecordEventInput) -> None:

@@ -59,7 +59,7 @@ async def audit_pack(
     """Everything an insurer needs to check one request's SLA decisions."""
     row = load_visible(session, principal, request_id)
     require(principal, Role.AUDITOR, Role.ADMIN, Role.OPERATIONS)
-    view = request_view(session, row, state.calendars.current())
+    view = request_view(session, row, state.calendars.current(), state.now())
     entry = pinned_entry(row)
     found = await _history(state, session, row)
     history_info: dict[str, Any] | None = None

@@ -3,33 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict
-from sqlmodel import Session, select
-from temporalio.service import RPCError
+from sqlalchemy import Engine, or_
+from sqlmodel import Session, col, select
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import PrincipalDep, SessionDep, StateDep, require
-from api.problems import Problem, unavailable
+from activities.advance import plan_change
+from api.deps import PrincipalDep, StateDep, require
+from api.problems import Problem, is_unreachable, unavailable
 from api.routes.requests import PROBLEM_RESPONSES
 from api.schemas import CalendarLoadOut, CalendarYearOut, ClockMove, DueOut
-from api.views import pinned_entry
 from sla.calendar.overlay import dump_overlay, parse_overlay
+from sla.calendar.timeutil import start_of_day
 from sla.calendar.working import WorkingCalendar
-from sla.engine.changes import due_changes
-from sla.engine.clocks import compute_clocks
-from sla.engine.model import RecordedEvent
-from sla.events import EventType
 from store.keys import Role
-from store.models import CalendarOverlayRow, ClockRow, EventRow, RequestRow
+from store.models import CalendarOverlayRow, ClockRow, RequestRow
 from workflows.ids import request_workflow_id
-from workflows.messages import CalendarChanged
+from workflows.messages import AdvanceInput, CalendarChanged
 from workflows.service_request import ServiceRequestWorkflow
 
 router = APIRouter(prefix="/v1/calendar", tags=["calendar"])
 Year = Annotated[int, Path(ge=2004, le=2200)]
+SIGNAL_BATCH = 50
 
 
 @router.get("/due", response_model=DueOut, responses=PROBLEM_RESPONSES)
@@ -97,34 +97,61 @@ class OverlayIn(BaseModel):
     makeup_workdays: list[str] = []
 
 
-def _moves(session: Session, calendar: WorkingCalendar, now: datetime) -> list[ClockMove]:
-    """Which open clocks a calendar would move, recomputed with the engine from the stored log."""
-    moves = []
-    for request in session.exec(select(RequestRow).where(RequestRow.status == "open")).all():
-        entry = pinned_entry(request)
-        if entry is None:
-            continue
-        stored = {c.clock_id: c for c in session.exec(select(ClockRow).where(ClockRow.request_id == request.id)).all()}
-        if not any(c.state in ("running", "paused") for c in stored.values()):
-            continue
-        events = [
-            RecordedEvent(EventType(e.type), e.occurred_at, e.seq, e.sender, e.data)
-            for e in session.exec(select(EventRow).where(EventRow.request_id == request.id)).all()
-        ]
-        ticking = {c.clock_id: (c.due_at, c.provisional) for c in stored.values() if c.state in ("running", "paused")}
-        after = [(v.clock_id, v.due_at, v.provisional) for v in compute_clocks(entry, events, calendar, now)]
-        moves += [
+def _candidates(engine: Engine, year: int) -> list[str]:
+    """Open requests with a ticking clock whose counting can reach `year`: the only clocks a year's
+    data can move (a deadline whose days all lie in other years does not depend on it)."""
+    year_start, next_year = start_of_day(date(year, 1, 1)), start_of_day(date(year + 1, 1, 1))
+    with Session(engine) as session:
+        rows = session.exec(
+            select(ClockRow.request_id)
+            .join(RequestRow, col(RequestRow.id) == col(ClockRow.request_id))
+            .where(col(RequestRow.status) == "open")
+            .where(col(ClockRow.state).in_(("running", "paused")))
+            .where(or_(col(ClockRow.started_at).is_(None), col(ClockRow.started_at) < next_year))
+            .where(or_(col(ClockRow.due_at).is_(None), col(ClockRow.due_at) > year_start))
+            .distinct()
+        ).all()
+    return sorted(set(rows))
+
+
+async def _moves(
+    client: Client, request_ids: list[str], calendar: WorkingCalendar, now: datetime, reason: str
+) -> list[ClockMove]:
+    """Which clocks the calendar would move: each workflow's own state (query `get_state`) through
+    `plan_change`, the very code its recompute runs when the year is loaded."""
+
+    async def one(request_id: str) -> list[ClockMove]:
+        handle = client.get_workflow_handle_for(ServiceRequestWorkflow.run, request_workflow_id(request_id))
+        try:
+            current = await handle.query(ServiceRequestWorkflow.get_state)
+        except RPCError as error:
+            if is_unreachable(error):
+                raise unavailable("Temporal is unreachable; a dry run asks each open request") from None
+            if error.status is RPCStatusCode.NOT_FOUND:
+                return []  # retention removed it; a closed request has nothing left to move
+            raise
+        change = AdvanceInput(current.view, current.catalog_document, current.catalog_version, now, reason=reason)
+        planned = await asyncio.to_thread(plan_change, calendar, change)
+        return [
             ClockMove(
-                request_id=request.id,
-                clock_id=m.clock_id,
-                old_due_at=m.old_due_at,
-                new_due_at=m.new_due_at,
-                moved_by_seconds=m.moved_by_seconds,
-                old_provisional=m.old_provisional,
-                new_provisional=m.new_provisional,
+                request_id=request_id,
+                clock_id=r.clock_id,
+                old_due_at=r.old_due_at,
+                new_due_at=r.new_due_at,
+                moved_by_seconds=int((r.new_due_at - r.old_due_at).total_seconds())
+                if r.old_due_at and r.new_due_at
+                else None,
+                old_provisional=r.old_provisional,
+                new_provisional=r.new_provisional,
             )
-            for m in due_changes(ticking, after)
+            for r in planned.recomputes
         ]
+
+    moves: list[ClockMove] = []
+    for first in range(0, len(request_ids), SIGNAL_BATCH):  # bounded fan-out
+        batch = request_ids[first : first + SIGNAL_BATCH]
+        for found in await asyncio.gather(*(one(i) for i in batch)):
+            moves += found
     return moves
 
 
@@ -134,32 +161,37 @@ async def load_year(
     body: OverlayIn,
     principal: PrincipalDep,
     state: StateDep,
-    session: SessionDep,
     dry_run: bool = False,
 ) -> CalendarLoadOut:
     """Load a year's State Council notice. `dry_run=true` answers which open clocks would move, and by
     how much, without changing anything; otherwise the overlay is stored and open requests recompute."""
     require(principal, Role.ADMIN)
     overlay = parse_overlay({"year": year, **body.model_dump()}, f"PUT /v1/calendar/{year}")
-    calendar = state.calendars.with_overlay(overlay)
-    moves = _moves(session, calendar, datetime.now(UTC))
+    calendar = await asyncio.to_thread(state.calendars.with_overlay, overlay)
+    reason = f"calendar {year} loaded by {principal.sender}: {overlay.source.describe()}"
+    candidates = await asyncio.to_thread(_candidates, state.engine, year)
+    client = await state.client()
     if dry_run:
+        moves = await _moves(client, candidates, calendar, state.now(), reason)
         return CalendarLoadOut(
             year=year, dry_run=True, calendar_fingerprint=calendar.fingerprint, moves=moves, requests_signalled=0
         )
-    client = await state.client()
     try:
         await client.service_client.check_health()
     except RPCError:
         raise unavailable("Temporal is unreachable; the overlay was not stored") from None
-    session.merge(
-        CalendarOverlayRow(
-            year=year, document=dump_overlay(overlay), loaded_by=principal.sender, loaded_at=datetime.now(UTC)
-        )
-    )
-    session.commit()
-    reason = f"calendar {year} loaded by {principal.sender}: {overlay.source.describe()}"
-    open_ids = session.exec(select(RequestRow.id).where(RequestRow.status == "open")).all()
+    moves = await _moves(client, candidates, calendar, state.now(), reason)
+
+    def store() -> None:
+        with Session(state.engine) as session:
+            session.merge(
+                CalendarOverlayRow(
+                    year=year, document=dump_overlay(overlay), loaded_by=principal.sender, loaded_at=state.now()
+                )
+            )
+            session.commit()
+
+    await asyncio.to_thread(store)
 
     async def signal(request_id: str) -> bool:
         try:
@@ -170,8 +202,8 @@ async def load_year(
             return False
 
     signalled = 0
-    for start in range(0, len(open_ids), 50):  # bounded fan-out
-        signalled += sum(await asyncio.gather(*(signal(i) for i in open_ids[start : start + 50])))
+    for first in range(0, len(candidates), SIGNAL_BATCH):  # bounded fan-out
+        signalled += sum(await asyncio.gather(*(signal(i) for i in candidates[first : first + SIGNAL_BATCH])))
     return CalendarLoadOut(
         year=year, dry_run=False, calendar_fingerprint=calendar.fingerprint, moves=moves, requests_signalled=signalled
     )

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -89,7 +89,7 @@ async def open_service_request(
             rule="vendor.unknown",
         )
     state.catalog.get(body.service_id)  # UnknownServiceError -> 422
-    now = datetime.now(UTC)
+    now = state.now()
     opened_at = body.opened_at or now
     if opened_at > now + CLOCK_SKEW_TOLERANCE:
         raise Problem(
@@ -107,7 +107,7 @@ async def open_service_request(
     existing = session.get(RequestRow, request_id)
     if existing is not None:
         response.status_code = 200
-        return request_view(session, existing, state.calendars.current())
+        return request_view(session, existing, state.calendars.current(), state.now())
     client = await state.client()
     try:
         await open_request(
@@ -135,14 +135,14 @@ async def open_service_request(
             f"the request was opened but no worker has computed its clocks yet; GET /v1/requests/{request_id} shortly",
             headers={"Location": f"/v1/requests/{request_id}"},
         )
-    return request_view(session, session.get(RequestRow, request_id) or row, state.calendars.current())
+    return request_view(session, session.get(RequestRow, request_id) or row, state.calendars.current(), state.now())
 
 
 @router.get("/{request_id}", response_model=RequestOut, responses=PROBLEM_RESPONSES)
 def get_request(request_id: Identifier, principal: PrincipalDep, state: StateDep, session: SessionDep) -> RequestOut:
     """The request view: state, events, clocks (breached as soon as due_at passes)."""
     row = load_visible(session, principal, request_id)
-    return request_view(session, row, state.calendars.current())
+    return request_view(session, row, state.calendars.current(), state.now())
 
 
 def _encode_cursor(row: RequestRow) -> str:
@@ -166,6 +166,7 @@ ClockStateFilter = Literal["pending", "running", "paused", "met", "breached", "e
 def list_requests(
     principal: PrincipalDep,
     session: SessionDep,
+    app_state: StateDep,
     vendor: Identifier | None = None,
     service: ServiceId | None = None,
     insurer: Identifier | None = None,
@@ -177,7 +178,7 @@ def list_requests(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> RequestPage:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
-    now = datetime.now(UTC)
+    now = app_state.now()
     query = select(RequestRow)
     if principal.role is Role.COORDINATOR:
         query = query.where(RequestRow.vendor_id == principal.vendor_id)
@@ -276,4 +277,4 @@ async def send_event(
             raise Problem(409, "Conflict", f"request {request_id} is closed", rule="event.request_closed") from None
         raise
     session.expire_all()
-    return request_view(session, load_visible(session, principal, request_id), state.calendars.current())
+    return request_view(session, load_visible(session, principal, request_id), state.calendars.current(), state.now())

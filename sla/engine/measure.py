@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sla.calendar.timeutil import DAY, end_of_day, start_of_day
+from sla.calendar.timeutil import DAY, end_of_day, local_date, start_of_day
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import Duration, DurationUnit
 
@@ -25,7 +25,7 @@ class Measure:
         """Where counting begins. Civil Code art. 201: a period in days skips its first day."""
         if self.unit is DurationUnit.HOURS:
             return start
-        return start_of_day(start.date() + DAY)
+        return start_of_day(local_date(start) + DAY)
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         if end <= start:
@@ -39,13 +39,13 @@ class Measure:
         if self.unit is DurationUnit.WORKING_DAYS:
             return self.calendar.add_working_time(start, amount)
         at = start + amount
-        if self.unit is DurationUnit.CALENDAR_DAYS and at == start_of_day(at.date()):
+        if self.unit is DurationUnit.CALENDAR_DAYS and at == start_of_day(local_date(at)):
             # Art. 203: a period whose last day is a rest day ends at 24:00 of the next working day.
-            last_day = at.date() - DAY
+            last_day = local_date(at) - DAY
             moved = self.calendar.next_working_day_on_or_after(last_day)
-            provisional = self.calendar.is_provisional_range(start.date(), moved)
+            provisional = self.calendar.is_provisional_range(local_date(start), moved)
             return end_of_day(moved), provisional
-        return at, self.calendar.is_provisional_range(start.date(), at.date())
+        return at, self.calendar.is_provisional_range(local_date(start), local_date(at))
 
     def working_days_used(self, elapsed: timedelta, start: datetime | None, end: datetime | None) -> float:
         """For reports: working days a clock consumed (its own measure for working-day clocks)."""

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sla.calendar.timeutil import require_aware
 from sla.events import EventType
 
 
@@ -41,6 +42,11 @@ class RecordedEvent:
     sender: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     idempotency_key: str | None = None
+
+    def __post_init__(self) -> None:
+        # Instants arrive in any offset (the read model gives UTC back); the engine's date arithmetic
+        # is in Asia/Shanghai, so every event is converted once, here, at the door.
+        object.__setattr__(self, "occurred_at", require_aware(self.occurred_at, "occurred_at"))
 
     @property
     def sort_key(self) -> tuple[datetime, int]:

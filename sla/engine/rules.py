@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sla.calendar.timeutil import SHANGHAI, end_of_day, require_aware
+from sla.calendar.timeutil import SHANGHAI, end_of_day, local_date, require_aware
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import CustomerWindow, DurationUnit, ServiceEntry, WindowKind
 from sla.engine.model import RecordedEvent
@@ -105,9 +105,9 @@ def _window_limit(window: CustomerWindow, reference: datetime, calendar: Working
         if unit is DurationUnit.HOURS:
             return reference - timedelta(hours=amount)
         if unit is DurationUnit.WORKING_DAYS:
-            day = calendar.add_working_days(reference.date(), -amount)
+            day = calendar.add_working_days(local_date(reference), -amount)
         else:
-            day = reference.date() - timedelta(days=amount)
+            day = local_date(reference) - timedelta(days=amount)
         if window.cutoff:
             return datetime.combine(day, time.fromisoformat(window.cutoff), SHANGHAI)
         return end_of_day(day)
