@@ -1,19 +1,23 @@
-"""`slatrack calendar ...`: deadlines, a year's data, overlay checks."""
+"""`slatrack calendar ...`: deadlines, a year's data, overlay checks, reading a State Council notice."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from dataclasses import replace
+from datetime import date, datetime
+from functools import reduce
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from sla.calendar.overlay import load_overlay_file
+from sla.calendar.notice import NoticeReading, OutsideDay, amend, read_notice, to_year_data
+from sla.calendar.overlay import YearData, dump_overlay, load_overlay_file
 from sla.calendar.sources import default_calendar
-from sla.errors import SlaError
+from sla.errors import CalendarDataError, SlaError
 
 calendar_app = typer.Typer(help="Statutory working-day calendar.", no_args_is_help=True)
 console = Console()
@@ -97,3 +101,145 @@ def check(file: Path) -> None:
         f"[green]ok[/green] {file}: {data.year}, {len(data.holidays)} weekday holidays, "
         f"{len(data.makeup_workdays)} make-up days, source {data.source.describe()}"
     )
+
+
+@calendar_app.command("import-notice")
+def import_notice(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="the notice's text as published (UTF-8, title to date); any further files are later notices "
+            "that change that year (调整…/延长…), applied in order"
+        ),
+    ],
+    year: Annotated[int, typer.Option(help="the year the notice announces")],
+    out: Annotated[Path | None, typer.Option(help="write the overlay YAML here, e.g. calendars/2027.yaml")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the body of PUT /v1/calendar/{year} (what was read goes to stderr)")
+    ] = False,
+    number: Annotated[
+        str | None, typer.Option(help="the document number, when the copy has none: 国办发明电〔YYYY〕N号")
+    ] = None,
+    published: Annotated[
+        str | None, typer.Option("--date", help="the notice's date, when the copy has none: YYYY-MM-DD")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
+) -> None:
+    """Read a State Council holiday notice into a year's overlay and print what was read, for a person to check."""
+    report = Console(stderr=True) if as_json else console
+    try:
+        reading = _read_notices(files, year, number, published)
+        data = to_year_data(reading, f"import-notice {' '.join(map(str, files))}")
+        if out is not None:
+            _write_overlay(out, data, reading, force)
+    except (SlaError, ValueError, OSError) as error:
+        report.print(f"[red]error:[/red] {escape(str(error))}")
+        raise typer.Exit(2) from None
+    _print_reading(report, reading, data)
+    if out is not None:
+        report.print(f"[green]wrote[/green] {out}: check it with `slatrack calendar check {out}`")
+    if as_json:
+        body = {
+            "source": {"title": data.source.title, "number": data.source.number, "date": data.source.date},
+            "holidays": sorted(d.isoformat() for d in data.holidays),
+            "makeup_workdays": sorted(d.isoformat() for d in data.makeup_workdays),
+        }
+        typer.echo(json.dumps(body, ensure_ascii=False))
+    elif out is None:
+        console.print("[dim]no --out given; the overlay would be:[/dim]")
+        console.print(escape(dump_overlay(data)), end="")
+
+
+def _read_notices(files: list[Path], year: int, number: str | None, published: str | None) -> NoticeReading:
+    readings = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            raise CalendarDataError(f"{path}: not UTF-8 text; save the notice as UTF-8") from None
+        readings.append(read_notice(text, year, origin=str(path)))
+    first = readings[0]
+    header = first.headers[0]
+    # A republished copy (Xinhua's) may leave out the number or the date; the operator gives them from gov.cn.
+    given_date = date.fromisoformat(published) if published else None
+    for name, found, given in (("number", header.number, number), ("date", header.published, given_date)):
+        if found and given and found != given:
+            raise CalendarDataError(f"{first.origin}: the text gives the {name} {found}, not {given}")
+    header = replace(header, number=header.number or number, published=header.published or given_date)
+    first = replace(first, headers=(header,))
+    return reduce(amend, readings[1:], first)
+
+
+def _write_overlay(out: Path, data: YearData, reading: NoticeReading, force: bool) -> None:
+    if out.exists() and not force:
+        raise CalendarDataError(f"{out} exists; give --force to replace it")
+    if out.stem.isdigit() and int(out.stem) != data.year:
+        raise CalendarDataError(f"{out} is named for {out.stem}, the overlay is for {data.year}")
+    outside = [f"#   {o.day} {o.day:%a} {_KINDS[o.kind]} ({o.holiday})" for o in reading.outside_year()]
+    lines = [
+        f"# {data.year} from {data.source.describe()}",
+        "# read by `slatrack calendar import-notice` from the published text; checked by a person before loading.",
+        *(
+            ["# Days the notice sets outside the year (not in this file; see calendars/README.md):", *outside]
+            if outside
+            else []
+        ),
+    ]
+    out.write_text("\n".join(lines) + "\n" + dump_overlay(data), encoding="utf-8")
+    load_overlay_file(out)  # the file on disk is what `slatrack calendar check` reads: prove it passes
+
+
+_KINDS = {"holiday": "rest day", "weekend": "rest day (a weekend: changes nothing)", "makeup": "make-up working day"}
+
+
+def _print_reading(report: Console, reading: NoticeReading, data: YearData) -> None:
+    for header in reading.headers:
+        number, when = header.number or "no number", header.published or "no date"
+        report.print(f"[bold]{escape(header.title)}[/bold] ({escape(number)}, {when})")
+    periods = Table("holiday", "from", "to", "days", "weekdays off (the overlay's holidays)", title="holiday periods")
+    for period in reading.periods:
+        periods.add_row(
+            escape(period.holiday),
+            f"{period.first} {period.first:%a}",
+            f"{period.last} {period.last:%a}",
+            str(len(period.days())),
+            ", ".join(f"{d:%m-%d} {d:%a}" for d in period.weekdays()) or "none (weekend only)",
+        )
+    report.print(periods)
+    makeups = Table("date", "weekday", "holiday", title="make-up working days (调休上班)")
+    for makeup in reading.makeup_days:
+        makeups.add_row(str(makeup.day), f"{makeup.day:%a}", escape(makeup.holiday))
+    report.print(makeups)
+    for remark in reading.remarks:
+        days = ", ".join(f"{d} {d:%a}" for d in remark.days)
+        report.print(f"[yellow]remark, changes nothing:[/yellow] {days}: 「{escape(remark.sentence)}」")
+    _print_outside(report, reading.outside_year(), data.year)
+    report.print(
+        f"{data.year}: {len(data.holidays)} weekday holidays, {len(data.makeup_workdays)} make-up working days, "
+        f"source {escape(data.source.describe())}"
+    )
+
+
+def _print_outside(report: Console, outside: list[OutsideDay], year: int) -> None:
+    """Days in a neighbouring year: the overlay for `year` cannot hold them, so say whether the
+    calendar this checkout loads for that year already has them."""
+    if not outside:
+        return
+    report.print(
+        f"[yellow]outside {year}[/yellow] (an overlay holds its own year only; these belong to the year shown):"
+    )
+    years = default_calendar().years
+    for day in outside:
+        loaded = years.get(day.day.year)
+        if day.kind == "weekend":
+            verdict = "nothing to load"
+        elif loaded is None:
+            verdict = f"[red]{day.day.year} has no data loaded: load {day.day.year} with this day[/red]"
+        elif day.day in (loaded.holidays if day.kind == "holiday" else loaded.makeup_workdays):
+            verdict = f"[green]already so in the loaded {day.day.year} data[/green] ({escape(loaded.origin)})"
+        else:
+            verdict = (
+                f"[red]NOT so in the loaded {day.day.year} data[/red] ({escape(loaded.origin)}): "
+                f"{day.day.year} needs a corrected overlay (calendars/README.md)"
+            )
+        report.print(f"  {day.day} {day.day:%a} {_KINDS[day.kind]} ({escape(day.holiday)}): {verdict}")

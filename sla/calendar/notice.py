@@ -315,7 +315,7 @@ def _read_header(text: str, half: str, year: int, origin: str) -> NoticeHeader:
             rule="calendar.notice.no_title",
             source=origin,
         )
-    title = re.sub(r"\s+", "", text[title_match.start() : title_match.end()])
+    title = re.sub(r"\s+", "", half[title_match.start() : title_match.end()])  # ASCII digits, as gov.cn writes it
     title_year = _YEAR_IN_TITLE.search(title_match["subject"])
     if title_year is None or int(title_year["year"]) != year:
         named = f"for {title_year['year']}" if title_year else "for no year"
