@@ -124,6 +124,21 @@ def test_a_holiday_spanning_the_new_year_keeps_its_days_in_their_own_year() -> N
     assert to_year_data(read_notice(new_year_2023, 2023), "x") == to_year_data(read_notice(text("2023.txt"), 2023), "x")
 
 
+def test_a_date_mentioned_in_passing_is_a_remark_not_a_rest_day() -> None:
+    notice = read_notice(text("2024.txt"), 2024)  # 鼓励各单位…安排职工在除夕（2月9日）休息
+    assert [r.days for r in notice.remarks] == [(date(2024, 2, 9),)]
+    assert date(2024, 2, 9) not in to_year_data(notice, "2024").holidays
+    assert date(2024, 2, 9) not in PACKAGE[2024].holidays
+
+
+def test_the_older_wording_with_a_substitute_day_off_is_read_too() -> None:
+    # The 2016 notice's Labour Day item, word for word: the 补休 day is a weekday off.
+    labour_day_2016 = "国务院办公厅关于2016年部分节假日安排的通知\n\n三、劳动节：5月1日放假，5月2日（星期一）补休。\n"
+    days, _ = read_notice(labour_day_2016, 2016).days_in(2016)
+    assert days == {date(2016, 5, 2)}  # 5月1日 was a Sunday
+    assert days == {d for d in PACKAGE[2016].holidays if d.month == 5}
+
+
 def _replace(notice: str, old: str, new: str) -> str:
     assert old in notice, old  # a variant that changes nothing would prove nothing
     return notice.replace(old, new)
