@@ -1,12 +1,22 @@
-"""Tables of the read model. Temporal is the source of truth for a running request; these rows
-are its projection, written idempotently (revision guards, unique keys) by activities."""
+"""Tables of the read model. Temporal is the source of truth for a running request; these rows are
+its projection, written by the `advance_request` activity (activities/projection.py).
+
+Rules the tables encode (DESIGN.md, the read model):
+- a request row carries the position of the write that produced it (history length, revision,
+  attempt), so a retried, late or abandoned write never replaces a newer one;
+- child rows are keyed by (request, seq) and (request, clock, instance[, cycle]), so a write is an
+  upsert and a retry is a no-op;
+- the tallies that /metrics and the compliance report read are kept in the same transaction as the
+  rows they count, so a scrape reads O(series) rows, not O(requests);
+- every filter the API offers has an index whose order is the list's order (newest first).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Table
 from sqlmodel import Field, SQLModel
 
 from store.types import AwareDateTime
@@ -14,48 +24,79 @@ from store.types import AwareDateTime
 
 class RequestRow(SQLModel, table=True):
     __tablename__ = "request"
+    __table_args__ = (
+        Index("ix_request_opened", "opened_at", "id"),
+        Index("ix_request_vendor_opened", "vendor_id", "opened_at", "id"),
+        Index("ix_request_insurer_opened", "insurer_id", "opened_at", "id"),
+        Index("ix_request_service_opened", "service_id", "opened_at", "id"),
+        Index("ix_request_status_opened", "status", "opened_at", "id"),
+    )
 
     id: str = Field(primary_key=True)
-    service_id: str = Field(index=True)
+    service_id: str
     catalog_version: int
     catalog_digest: str
-    insurer_id: str = Field(index=True)
-    vendor_id: str = Field(index=True)
-    external_ref: str | None = Field(default=None, index=True)
-    status: str = Field(index=True)  # open | completed | cancelled
-    opened_at: datetime = Field(index=True, sa_type=AwareDateTime)
-    closed_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    insurer_id: str
+    vendor_id: str
+    external_ref: str | None = None
+    status: str  # open | completed | cancelled
+    opened_at: datetime = Field(sa_type=AwareDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=AwareDateTime)  # the closing event's effective time
+    closed_received_at: datetime | None = Field(default=None, sa_type=AwareDateTime)  # when it was sent
     revision: int
+    # The write position: (history length of the workflow task, revision, attempt scheduled) orders
+    # every write attempt, committed or abandoned; see activities/projection.py.
+    written_history_length: int = 0
+    written_attempt_ns: int = Field(default=0, sa_type=BigInteger)
     calendar_fingerprint: str
     calendar_sources: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
     pinned_terms: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # What this request adds to the tallies, so any write can take it back exactly.
+    tallied: list[list[Any]] = Field(default_factory=list, sa_column=Column(JSON))
     # Personal data, AES-GCM sealed with the payload keys (runtime.codec): never in clear at rest.
     sealed_personal_data: str | None = None
     updated_at: datetime = Field(sa_type=AwareDateTime)
 
 
 class ClockRow(SQLModel, table=True):
+    """One clock instance of a request (per-occurrence clocks have instances 1, 2, ...)."""
+
     __tablename__ = "request_clock"
+    __table_args__ = (
+        Index("ix_clock_phase_opened", "phase", "opened_at", "request_id"),
+        Index("ix_clock_vendor_phase_opened", "vendor_id", "phase", "opened_at", "request_id"),
+        Index("ix_clock_insurer_phase_opened", "insurer_id", "phase", "opened_at", "request_id"),
+        Index("ix_clock_service_phase_opened", "service_id", "phase", "opened_at", "request_id"),
+        # The few clocks whose phase the workflow has not recorded yet (the herd's lag) are found by
+        # their instants: "breached" and "at risk" stay exact at the instant of a query.
+        Index("ix_clock_phase_due", "phase", "due_at"),
+        Index("ix_clock_phase_at_risk", "phase", "at_risk_from"),
+    )
 
     request_id: str = Field(primary_key=True, foreign_key="request.id")
     clock_id: str = Field(primary_key=True)
-    insurer_id: str = Field(index=True)
-    vendor_id: str = Field(index=True)
-    service_id: str = Field(index=True)
-    state: str = Field(index=True)
+    instance: int = Field(default=1, primary_key=True)
+    insurer_id: str
+    vendor_id: str
+    service_id: str
+    opened_at: datetime = Field(sa_type=AwareDateTime)  # the request's, for lists in their order
+    state: str  # the engine's: pending | running | paused | met | breached | exempt | cancelled
+    phase: str  # the state, with a running clock past its last warning recorded as at_risk
     outcome: str | None = None
     started_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
-    due_at: datetime | None = Field(default=None, index=True, sa_type=AwareDateTime)
+    due_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     stopped_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     breached_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    paused_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     late_by_seconds: int | None = None
     budget_seconds: int
     elapsed_seconds: int
+    remaining_seconds: int
     working_days_used: float
-    provisional: bool = Field(index=True)
+    provisional: bool
     cycle: int
     # The instant of the clock's last warning: from then until due_at the clock is "at risk".
-    at_risk_from: datetime | None = Field(default=None, index=True, sa_type=AwareDateTime)
+    at_risk_from: datetime | None = Field(default=None, sa_type=AwareDateTime)
     thresholds: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     timeline: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
 
@@ -74,26 +115,29 @@ class EventRow(SQLModel, table=True):
 
 
 class ClockOutcomeRow(SQLModel, table=True):
-    """One row per clock outcome: metrics and reports count these, so the key is unique."""
+    """One row per closed clock instance: the key makes counting twice impossible."""
 
     __tablename__ = "clock_outcome"
-    __table_args__ = (UniqueConstraint("request_id", "clock_id", name="uq_outcome_per_clock"),)
+    __table_args__ = (
+        Index("ix_outcome_at", "outcome_at"),
+        Index("ix_outcome_vendor_at", "vendor_id", "outcome_at"),
+        Index("ix_outcome_insurer_at", "insurer_id", "outcome_at"),
+    )
 
-    id: int | None = Field(default=None, primary_key=True)
-    request_id: str = Field(index=True)
-    clock_id: str
-    insurer_id: str = Field(index=True)
-    vendor_id: str = Field(index=True)
-    service_id: str = Field(index=True)
-    outcome: str = Field(index=True)  # met | breached | exempt | cancelled
+    request_id: str = Field(primary_key=True)
+    clock_id: str = Field(primary_key=True)
+    instance: int = Field(default=1, primary_key=True)
+    insurer_id: str
+    vendor_id: str
+    service_id: str
+    outcome: str  # met | breached | exempt | cancelled
     outcome_at: datetime = Field(sa_type=AwareDateTime)  # the instant it happened: stop time, or due_at for a breach
     due_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     started_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     working_days_used: float
     late_by_seconds: int | None = None
-    recorded_at: datetime = Field(
-        sa_type=AwareDateTime
-    )  # when the projection wrote it (breach detection delay = recorded - due)
+    # When the projection first wrote this outcome (breach detection delay = recorded_at - due_at).
+    recorded_at: datetime = Field(sa_type=AwareDateTime)
     corrected: bool = False
 
 
@@ -102,6 +146,7 @@ class ThresholdRow(SQLModel, table=True):
 
     request_id: str = Field(primary_key=True)
     clock_id: str = Field(primary_key=True)
+    instance: int = Field(default=1, primary_key=True)
     cycle: int = Field(primary_key=True)
     fraction: float = Field(primary_key=True)
     fired_at: datetime = Field(sa_type=AwareDateTime)
@@ -113,6 +158,7 @@ class CorrectionRow(SQLModel, table=True):
 
     request_id: str = Field(primary_key=True)
     clock_id: str = Field(primary_key=True)
+    instance: int = Field(default=1, primary_key=True)
     at: datetime = Field(primary_key=True, sa_type=AwareDateTime)
     previous: str
     current: str | None
@@ -124,12 +170,53 @@ class RecomputeRow(SQLModel, table=True):
 
     request_id: str = Field(primary_key=True)
     clock_id: str = Field(primary_key=True)
+    instance: int = Field(default=1, primary_key=True)
     at: datetime = Field(primary_key=True, sa_type=AwareDateTime)
     old_due_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     new_due_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     old_provisional: bool
     new_provisional: bool
     reason: str
+
+
+class OutcomeTallyRow(SQLModel, table=True):
+    """Closed clocks counted by series, outcome and working days used (in tenths of a day, rounded up):
+    /metrics reads its counters and histogram here, the compliance report its counts and percentiles."""
+
+    __tablename__ = "outcome_tally"
+
+    insurer_id: str = Field(primary_key=True)
+    vendor_id: str = Field(primary_key=True)
+    service_id: str = Field(primary_key=True)
+    clock_id: str = Field(primary_key=True)
+    outcome: str = Field(primary_key=True)
+    working_days_tenths: int = Field(primary_key=True)
+    count: int = 0
+    working_days_e4: int = Field(default=0, sa_type=BigInteger)  # sum of working days used, x 10^4 (exact)
+
+
+class OpenClockTallyRow(SQLModel, table=True):
+    """Clocks of open requests by the phase the workflow last recorded (running, at_risk, paused,
+    breached without a stop); a scrape corrects it with the few clocks whose instant has passed."""
+
+    __tablename__ = "open_clock_tally"
+
+    insurer_id: str = Field(primary_key=True)
+    vendor_id: str = Field(primary_key=True)
+    service_id: str = Field(primary_key=True)
+    clock_id: str = Field(primary_key=True)
+    phase: str = Field(primary_key=True)
+    provisional: bool = Field(primary_key=True)
+    count: int = 0
+
+
+class OpenRequestTallyRow(SQLModel, table=True):
+    __tablename__ = "open_request_tally"
+
+    insurer_id: str = Field(primary_key=True)
+    vendor_id: str = Field(primary_key=True)
+    service_id: str = Field(primary_key=True)
+    count: int = 0
 
 
 class HistoryArchiveRow(SQLModel, table=True):
@@ -169,7 +256,8 @@ class VendorRow(SQLModel, table=True):
 
 
 class CalendarOverlayRow(SQLModel, table=True):
-    """A year loaded by an operator (PUT /v1/calendar/{year}); read by every worker's activities."""
+    """A year loaded by an operator (PUT /v1/calendar/{year}); read by every worker's activities.
+    `generation` grows with every load, so a worker knows its cached calendar is stale."""
 
     __tablename__ = "calendar_overlay"
 
@@ -177,3 +265,9 @@ class CalendarOverlayRow(SQLModel, table=True):
     document: str  # the overlay YAML as validated
     loaded_by: str
     loaded_at: datetime = Field(sa_type=AwareDateTime)
+    generation: int = 0
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a model, for set-based statements (no ORM flush in hot paths)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]

@@ -72,12 +72,27 @@ def settings(tmp_path: Path, calendar_dir: Path) -> Settings:
     )
 
 
-@pytest_asyncio.fixture(scope="session")
-async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
-    """Dev server + worker + API over HTTP, shared by the HTTP test modules."""
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One PostgreSQL server for the session; tests take fresh databases from it."""
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer()
+    server.init()
+    server.start()
+    yield server
+    server.stop()
+    server.remove()
+
+
+@pytest_asyncio.fixture(scope="session", params=["sqlite", "postgresql"])
+async def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    """Dev server + worker + API over HTTP, shared by the HTTP test modules; once on SQLite and once on
+    PostgreSQL (SQLite serializes writers and would hide races)."""
     from tests.live_stack import LiveStack
 
-    stack = await LiveStack.start(Path(tmp_path_factory.mktemp("live")))
+    database_url = request.getfixturevalue("postgres").new_database("live") if request.param == "postgresql" else None
+    stack = await LiveStack.start(Path(tmp_path_factory.mktemp("live")), database_url)
     yield stack
     await stack.stop()
 

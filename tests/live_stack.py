@@ -107,19 +107,19 @@ class LiveStack:
     worker_metrics: str  # host:port of the worker's Temporal SDK metrics
 
     @classmethod
-    async def start(cls, directory: Path) -> LiveStack:
+    async def start(cls, directory: Path, database_url: str | None = None) -> LiveStack:
         temporal = DevServer(directory)
         temporal.start()
         try:
-            return await cls._start_rest(directory, temporal)
+            return await cls._start_rest(directory, temporal, database_url)
         except BaseException:
             temporal.stop()  # never leave a server process behind a failed start
             raise
 
     @classmethod
-    async def _start_rest(cls, directory: Path, temporal: DevServer) -> LiveStack:
+    async def _start_rest(cls, directory: Path, temporal: DevServer, database_url: str | None) -> LiveStack:
         settings = Settings(
-            database_url=f"sqlite:///{directory / 'read-model.db'}",
+            database_url=database_url or f"sqlite:///{directory / 'read-model.db'}",
             calendar_dir=directory / "calendars",
             payload_keys=TEST_KEYS_SETTING,
             task_queue="api-tests",

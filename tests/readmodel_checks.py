@@ -1,0 +1,69 @@
+"""Invariants of the read model, checked by the tests that write it (activities, concurrency, faults):
+the tallies equal what the rows they count add up to, and each request row says exactly that."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from store.models import (
+    ClockRow,
+    OpenClockTallyRow,
+    OpenRequestTallyRow,
+    OutcomeTallyRow,
+    RequestRow,
+    table_of,
+)
+from store.tally import OPEN_CLOCK, OUTCOME, REQUEST, ClockFacts, contribution, decode
+
+
+def nonzero(counts: Counter[tuple[Any, ...]]) -> dict[tuple[Any, ...], int]:
+    """Entries that are not 0 (negative ones kept: a negative tally is a bug to see, not to hide)."""
+    return {k: v for k, v in counts.items() if v != 0}
+
+
+def recounted(engine: Engine) -> tuple[Counter[tuple[Any, ...]], list[str]]:
+    """What the tallies must hold, from the request and clock rows; and the requests whose own
+    `tallied` disagrees with their rows."""
+    total: Counter[tuple[Any, ...]] = Counter()
+    wrong: list[str] = []
+    with engine.connect() as connection:
+        clocks: dict[str, list[ClockFacts]] = {}
+        for c in connection.execute(select(table_of(ClockRow))):
+            facts = ClockFacts(
+                c.clock_id, c.state, c.phase, c.outcome, c.working_days_used, c.provisional, c.stopped_at
+            )
+            clocks.setdefault(c.request_id, []).append(facts)
+        for r in connection.execute(select(table_of(RequestRow))):
+            mine = contribution(r.status, r.insurer_id, r.vendor_id, r.service_id, clocks.get(r.id, []))
+            if nonzero(mine) != nonzero(decode(r.tallied)):
+                wrong.append(r.id)
+            total.update(mine)
+    return total, wrong
+
+
+def stored_tallies(engine: Engine) -> Counter[tuple[Any, ...]]:
+    found: Counter[tuple[Any, ...]] = Counter()
+    with engine.connect() as connection:
+        for t in connection.execute(select(table_of(OutcomeTallyRow))).mappings():
+            key = (OUTCOME, t["insurer_id"], t["vendor_id"], t["service_id"], t["clock_id"], t["outcome"])
+            found[(*key, t["working_days_tenths"])] += t["count"]
+            found[(*key, t["working_days_tenths"], "e4")] += t["working_days_e4"]
+        for t in connection.execute(select(table_of(OpenClockTallyRow))).mappings():
+            key = (OPEN_CLOCK, t["insurer_id"], t["vendor_id"], t["service_id"], t["clock_id"], t["phase"])
+            found[(*key, t["provisional"])] += t["count"]
+        for t in connection.execute(select(table_of(OpenRequestTallyRow))).mappings():
+            found[(REQUEST, t["insurer_id"], t["vendor_id"], t["service_id"])] += t["count"]
+    return found
+
+
+def assert_tallies_exact(engine: Engine) -> None:
+    expected, wrong = recounted(engine)
+    assert not wrong, f"requests whose tallied column disagrees with their rows: {wrong}"
+    stored, wanted = nonzero(stored_tallies(engine)), nonzero(expected)
+    drift = {
+        k: (stored.get(k, 0), wanted.get(k, 0)) for k in stored.keys() | wanted.keys() if stored.get(k) != wanted.get(k)
+    }
+    assert not drift, f"tallies drifted (stored, expected): {drift}"
