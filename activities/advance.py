@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from temporalio import activity
 
 from activities.plan import ClockPlan, ClockPlanner, plan_clocks
-from activities.projection import ProjectionWriter
+from activities.projection import Change, ProjectionWriter
 from sla.calendar.working import WorkingCalendar
 from sla.engine.changes import due_changes, outcome_changes
 from sla.engine.model import Outcome
@@ -27,11 +27,22 @@ from workflows.messages import (
     CorrectionRecord,
     EventRecord,
     RecomputeRecord,
+    WritePosition,
 )
 
 
+def _identity(clock: ClockSnapshot) -> str:
+    """One key per clock instance for the domain's change functions (`clock_id#instance`)."""
+    return f"{clock.clock_id}#{clock.instance}"
+
+
+def _split(identity: str) -> tuple[str, int]:
+    clock_id, _, instance = identity.rpartition("#")
+    return clock_id, int(instance)
+
+
 def _outcomes(clocks: list[ClockSnapshot]) -> dict[str, Outcome | None]:
-    return {c.clock_id: Outcome(c.outcome) if c.outcome else None for c in clocks}
+    return {_identity(c): Outcome(c.outcome) if c.outcome else None for c in clocks}
 
 
 def _correction_reason(new_event: EventRecord | None, reason: str | None) -> str:
@@ -56,26 +67,33 @@ def plan_change(calendar: WorkingCalendar, change: AdvanceInput) -> PlannedChang
     what a dry run predicts is what the load does. Raises SlaError for a refused event."""
     before = change.view
     plan = plan_clocks(calendar, change.catalog_document, before.events, change.new_event, change.now)
-    corrections = [
-        CorrectionRecord(c.clock_id, c.previous.value, c.current.value if c.current else None, c.reason, change.now)
-        for c in outcome_changes(
-            _outcomes(before.clocks),
-            _outcomes(plan.clocks),
-            _correction_reason(change.new_event, change.reason),
-        )
-    ]
+    corrections = []
+    for c in outcome_changes(
+        _outcomes(before.clocks), _outcomes(plan.clocks), _correction_reason(change.new_event, change.reason)
+    ):
+        clock_id, instance = _split(c.clock_id)
+        current = c.current.value if c.current else None
+        corrections.append(CorrectionRecord(clock_id, c.previous.value, current, c.reason, change.now, instance))
     recomputes = []
     if change.reason:
         moved = due_changes(
-            {c.clock_id: (c.due_at, c.provisional) for c in before.clocks},
-            [(c.clock_id, c.due_at, c.provisional) for c in plan.clocks],
+            {_identity(c): (c.due_at, c.provisional) for c in before.clocks},
+            [(_identity(c), c.due_at, c.provisional) for c in plan.clocks],
         )
-        recomputes = [
-            RecomputeRecord(
-                m.clock_id, m.old_due_at, m.new_due_at, m.old_provisional, m.new_provisional, change.reason, change.now
+        for m in moved:
+            clock_id, instance = _split(m.clock_id)
+            recomputes.append(
+                RecomputeRecord(
+                    clock_id,
+                    m.old_due_at,
+                    m.new_due_at,
+                    m.old_provisional,
+                    m.new_provisional,
+                    change.reason,
+                    change.now,
+                    instance,
+                )
             )
-            for m in moved
-        ]
     return PlannedChange(plan, corrections, recomputes)
 
 
@@ -84,11 +102,13 @@ class RequestActivities:
         self.planner = planner
         self.writer = writer
 
+    # Synchronous on purpose: it writes the database, so it runs on the worker's activity thread pool
+    # and never blocks the event loop that runs workflow tasks.
     @activity.defn(name="advance_request")
-    async def advance_request(self, change: AdvanceInput) -> AdvanceResult:
+    def advance_request(self, change: AdvanceInput) -> AdvanceResult:
         before = change.view
         try:
-            planned = plan_change(self.planner.calendars.current(), change)
+            planned = plan_change(self.planner.calendars.current(change.calendar_generation), change)
         except SlaError as error:
             raise rule_failure(error) from None  # the update fails with the rule and its source
         plan, corrections, recomputes = planned.plan, planned.corrections, planned.recomputes
@@ -97,24 +117,39 @@ class RequestActivities:
             or plan.clocks != before.clocks
             or plan.calendar_fingerprint != before.calendar_fingerprint
         )
-        revision = before.revision + 1 if changed or before.revision == 0 else before.revision
-        if revision != before.revision:
-            events = [*before.events, change.new_event] if change.new_event else before.events
-            after = replace(
-                before,
-                status=request_status(e.type for e in events),
-                revision=revision,
-                calendar_fingerprint=plan.calendar_fingerprint,
-                events=events,
-                clocks=plan.clocks,
-                recomputes=[*before.recomputes, *recomputes],
-                corrections=[*before.corrections, *corrections],
-                calendar_sources=plan.calendar_sources,
+        if not changed and before.revision > 0:
+            return AdvanceResult(plan.clocks, plan.calendar_fingerprint, plan.calendar_sources, before.revision)
+        revision = before.revision + 1
+        events = [*before.events, change.new_event] if change.new_event else before.events
+        after = replace(
+            before,
+            status=request_status(e.type for e in events),
+            revision=revision,
+            calendar_fingerprint=plan.calendar_fingerprint,
+            events=events,
+            clocks=plan.clocks,
+            recomputes=[*before.recomputes, *recomputes],
+            corrections=[*before.corrections, *corrections],
+            calendar_sources=plan.calendar_sources,
+        )
+        # Two attempts of one failed workflow task share its history length: the later one is the one
+        # Temporal may commit, so the attempt's schedule time breaks the tie.
+        scheduled = activity.info().scheduled_time
+        position = WritePosition(change.history_length, revision, int(scheduled.timestamp() * 1_000_000_000))
+        self.writer.write(
+            Change(
+                before=before,
+                after=after,
+                position=position,
+                committed=change.written,
+                catalog_version=change.catalog_version,
+                personal=change.personal,
+                catalog_document=change.catalog_document,
+                new_event=change.new_event,
+                corrections=tuple(corrections),
+                recomputes=tuple(recomputes),
             )
-            first = before.revision == 0
-            self.writer.write(
-                after, change.catalog_version, change.personal, change.catalog_document if first else None
-            )
+        )
         return AdvanceResult(
-            plan.clocks, plan.calendar_fingerprint, plan.calendar_sources, revision, corrections, recomputes
+            plan.clocks, plan.calendar_fingerprint, plan.calendar_sources, revision, corrections, recomputes, position
         )

@@ -3,15 +3,17 @@ so audits never depend on Temporal's retention. Payloads stay encrypted as store
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 
+from store.db import write_transaction
 from store.models import HistoryArchiveRow
+from store.upsert import upsert
 from workflows.messages import ArchiveInput
 
 
@@ -24,20 +26,22 @@ class ArchiveActivities:
     async def archive_history(self, request: ArchiveInput) -> str:
         handle = self.client.get_workflow_handle(request.workflow_id)
         history = await handle.fetch_history()
+        info = activity.info()
+        return await asyncio.to_thread(self._store, request, info.workflow_run_id or "", history)
+
+    def _store(self, request: ArchiveInput, run_id: str, history: WorkflowHistory) -> str:
+        """The blocking part, on a thread: serialize, hash and store (an upsert: a retry rewrites it)."""
         text = history.to_json()
         digest = hashlib.sha256(text.encode()).hexdigest()
-        info = activity.info()
-        with Session(self.engine) as session:
-            session.merge(
-                HistoryArchiveRow(
-                    request_id=request.request_id,
-                    workflow_id=request.workflow_id,
-                    run_id=info.workflow_run_id or "",
-                    event_count=len(history.events),
-                    sha256=digest,
-                    history_json=text,
-                    archived_at=datetime.now(UTC),
-                )
-            )
-            session.commit()
+        row = {
+            "request_id": request.request_id,
+            "workflow_id": request.workflow_id,
+            "run_id": run_id,
+            "event_count": len(history.events),
+            "sha256": digest,
+            "history_json": text,
+            "archived_at": datetime.now(UTC),
+        }
+        with write_transaction(self.engine) as connection:
+            upsert(connection, HistoryArchiveRow, [row])
         return digest

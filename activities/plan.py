@@ -38,6 +38,8 @@ def snapshot(view: ClockView) -> ClockSnapshot:
         next_wake_at=view.next_wake_at,
         thresholds=[ThresholdSnapshot(t.fraction, t.at, t.fired) for t in view.thresholds],
         timeline=[TimelineSnapshot(e.at, e.kind, e.detail, e.event_seq) for e in view.timeline],
+        instance=getattr(view, "instance", 1),
+        paused_at=getattr(view, "paused_at", None),
     )
 
 

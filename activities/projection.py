@@ -1,22 +1,35 @@
-"""The read model, written idempotently by the `advance_request` activity.
+"""The read model, written by the `advance_request` activity: an exactly-once, ordered projection.
 
-A revision guard makes a retried or out-of-order write a no-op, so the projection never regresses;
-outcome rows have a unique key per clock, so nothing is counted twice.
+`advance_request` is a local activity, so it runs inside a workflow task. A task can fail or time
+out after its activity has written, and its retry may see a different set of concurrent updates:
+the stored rows are then those of an attempt Temporal never committed. Two rules make the result
+depend only on the workflow's committed state:
+
+1. Every write carries its position (history length of the task, revision, attempt scheduled
+   time). A write whose position is not newer than the stored one changes nothing; a later task,
+   or a later attempt of the same task, replaces what an abandoned attempt wrote.
+2. A write is incremental (only the rows this change touches) when the stored position is the one
+   the workflow last committed; otherwise the stored rows are not the workflow's and the request
+   is rewritten whole. The tallies are moved by the difference between what the stored row says it
+   contributed and what the new state contributes, so they stay exact in both cases.
+
+Everything happens in one transaction with SQLAlchemy Core upserts, off the event loop (the
+activity is synchronous and runs on the worker's activity thread pool).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, delete, select
+from sqlalchemy import Connection, Engine, delete, select, update
 
 from runtime.codec import EncryptionCodec, seal_text
+from sla.engine.reading import recorded_phase
 from sla.events import CLOSING_EVENTS
+from store.db import write_transaction
 from store.models import (
     ClockOutcomeRow,
     ClockRow,
@@ -25,8 +38,24 @@ from store.models import (
     RecomputeRow,
     RequestRow,
     ThresholdRow,
+    table_of,
 )
-from workflows.messages import ClockSnapshot, PersonalData, RequestView
+from store.tally import ClockFacts, apply_difference, contribution, decode, encode
+from store.upsert import insert_missing, upsert
+from workflows.messages import (
+    ClockSnapshot,
+    CorrectionRecord,
+    EventRecord,
+    PersonalData,
+    RecomputeRecord,
+    RequestView,
+    WritePosition,
+)
+
+REQUESTS, CLOCKS, EVENTS = table_of(RequestRow), table_of(ClockRow), table_of(EventRow)
+OUTCOMES, WARNINGS = table_of(ClockOutcomeRow), table_of(ThresholdRow)
+CORRECTIONS, RECOMPUTES = table_of(CorrectionRow), table_of(RecomputeRow)
+CHILD_TABLES = (EVENTS, CLOCKS, OUTCOMES, WARNINGS, CORRECTIONS, RECOMPUTES)
 
 
 def _json(value: Any) -> Any:
@@ -40,203 +69,312 @@ def _json(value: Any) -> Any:
     return value
 
 
+def _phase(clock: ClockSnapshot) -> str:
+    return recorded_phase(clock.state, bool(clock.thresholds) and clock.thresholds[-1].fired).value
+
+
+def _facts(clock: ClockSnapshot) -> ClockFacts:
+    return ClockFacts(
+        clock.clock_id,
+        clock.state,
+        _phase(clock),
+        clock.outcome,
+        clock.working_days_used,
+        clock.provisional,
+        clock.stopped_at,
+    )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of a request: the view before and after, and the records it added."""
+
+    before: RequestView
+    after: RequestView
+    position: WritePosition
+    committed: WritePosition | None  # the position the workflow last committed (None: never written)
+    catalog_version: int
+    personal: PersonalData | None = None
+    catalog_document: dict[str, Any] | None = None
+    new_event: EventRecord | None = None
+    corrections: tuple[CorrectionRecord, ...] = ()
+    recomputes: tuple[RecomputeRecord, ...] = ()
+
+
 class ProjectionWriter:
     def __init__(self, engine: Engine, codec: EncryptionCodec) -> None:
         self.engine = engine
         self.codec = codec
 
-    def write(
-        self,
-        view: RequestView,
-        catalog_version: int,
-        personal: PersonalData | None = None,
-        pinned_terms: dict[str, Any] | None = None,
-    ) -> bool:
-        """Write the view. Returns False when a newer revision is already stored (nothing written).
-
-        `personal` and `pinned_terms` come with the first revision only; later writes keep them."""
-        try:
-            return self._write(view, catalog_version, personal, pinned_terms)
-        except IntegrityError:
-            # A concurrent attempt of the same revision won the insert; it wrote everything.
-            return False
-
-    def _write(
-        self,
-        view: RequestView,
-        catalog_version: int,
-        personal: PersonalData | None,
-        pinned_terms: dict[str, Any] | None,
-    ) -> bool:
+    def write(self, change: Change) -> bool:
+        """Write `change.after`. False when the stored state is at or past this position (nothing written)."""
         now = datetime.now(UTC)
-        with Session(self.engine) as session:
-            values = self._request_values(view, catalog_version, now) | self._sealed(personal)
-            if pinned_terms:
-                values["pinned_terms"] = pinned_terms
-            result = session.execute(
-                update(RequestRow)
-                .where(RequestRow.id == view.request_id)  # type: ignore[arg-type]
-                .where(RequestRow.revision < view.revision)  # type: ignore[arg-type]
-                .values(**values)
+        rid = change.after.request_id
+        with write_transaction(self.engine) as connection:
+            r = REQUESTS.c
+            stored = connection.execute(
+                select(r.revision, r.written_history_length, r.written_attempt_ns, r.tallied)
+                .where(r.id == rid)
+                .with_for_update()
+            ).first()
+            stored_key = (stored.written_history_length, stored.revision, stored.written_attempt_ns) if stored else None
+            if stored_key is not None and stored_key >= change.position.key():
+                return False  # a retry of this attempt, or a newer write: nothing to do
+            incremental = (
+                stored_key is not None and change.committed is not None and stored_key == change.committed.key()
             )
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                if session.get(RequestRow, view.request_id) is not None:
-                    return False  # stale: a newer revision is stored
-                session.add(RequestRow(id=view.request_id, **values))
-                session.flush()
-            self._write_children(session, view, now)
-            session.commit()
+            after_tally = contribution(
+                change.after.status,
+                change.after.insurer_id,
+                change.after.vendor_id,
+                change.after.service_id,
+                [_facts(c) for c in change.after.clocks],
+            )
+            self._write_request(connection, change, now, exists=stored is not None, tallied=encode(after_tally))
+            if incremental:
+                self._write_changed_children(connection, change, now)
+            else:
+                self._rewrite_children(connection, change.after, now)
+            apply_difference(connection, decode(stored.tallied if stored else None), after_tally)
         return True
 
-    @staticmethod
-    def _request_values(view: RequestView, catalog_version: int, now: datetime) -> dict[str, Any]:
-        closing = [e.received_at for e in view.events if e.type in CLOSING_EVENTS]
-        return {
+    # -- the request row ---------------------------------------------------------------------------
+    def _write_request(
+        self, connection: Connection, change: Change, now: datetime, *, exists: bool, tallied: list[list[Any]]
+    ) -> None:
+        view = change.after
+        closing = [e for e in view.events if e.type in CLOSING_EVENTS]
+        values: dict[str, Any] = {
             "service_id": view.service_id,
-            "catalog_version": catalog_version,
+            "catalog_version": change.catalog_version,
             "catalog_digest": view.catalog_digest,
             "insurer_id": view.insurer_id,
             "vendor_id": view.vendor_id,
             "external_ref": view.external_ref,
             "status": view.status,
             "opened_at": view.opened_at,
-            "closed_at": closing[0] if closing else None,
+            "closed_at": closing[0].occurred_at if closing else None,
+            "closed_received_at": closing[0].received_at if closing else None,
             "revision": view.revision,
+            "written_history_length": change.position.history_length,
+            "written_attempt_ns": change.position.attempt_ns,
             "calendar_fingerprint": view.calendar_fingerprint,
             "calendar_sources": view.calendar_sources,
+            "tallied": tallied,
             "updated_at": now,
         }
+        if change.catalog_document is not None:
+            values["pinned_terms"] = change.catalog_document
+        if change.personal is not None:
+            values["sealed_personal_data"] = self._sealed(change.personal)
+        if exists:
+            connection.execute(update(REQUESTS).where(REQUESTS.c.id == view.request_id).values(**values))
+        else:
+            connection.execute(REQUESTS.insert().values(id=view.request_id, **values))
 
-    def _sealed(self, personal: PersonalData | None) -> dict[str, str]:
-        if personal is None:
-            return {}  # sent only with the first projection; later writes keep the stored column
+    def _sealed(self, personal: PersonalData) -> str:
         text = json.dumps({"policy_no": personal.policy_no, **asdict(personal.insured)}, ensure_ascii=False)
-        return {"sealed_personal_data": seal_text(self.codec, text)}
+        return seal_text(self.codec, text)
 
-    def _write_children(self, session: Session, view: RequestView, now: datetime) -> None:
+    # -- children ----------------------------------------------------------------------------------
+    def _write_changed_children(self, connection: Connection, change: Change, now: datetime) -> None:
+        """The stored rows are the committed `before`: write only what this change touched."""
+        before, after = change.before, change.after
+        if change.new_event is not None:
+            upsert(connection, EVENTS, [_event_values(after.request_id, change.new_event)])
+        old = {(c.clock_id, c.instance): c for c in before.clocks}
+        new = {(c.clock_id, c.instance): c for c in after.clocks}
+        for key in old.keys() - new.keys():
+            self._delete_clock(connection, after.request_id, *key)
+        changed = [c for key, c in new.items() if old.get(key) != c]
+        upsert(connection, CLOCKS, [_clock_values(after, c) for c in changed])
+        for clock in changed:
+            previous = old.get((clock.clock_id, clock.instance))
+            self._write_outcome(connection, after, clock, previous.outcome if previous else None, now)
+            self._sync_thresholds(connection, after.request_id, clock, now)
+        insert_missing(connection, CORRECTIONS, [_correction_values(after.request_id, c) for c in change.corrections])
+        insert_missing(connection, RECOMPUTES, [_recompute_values(after.request_id, r) for r in change.recomputes])
+
+    def _rewrite_children(self, connection: Connection, view: RequestView, now: datetime) -> None:
+        """The stored rows are not the workflow's (first write, or an abandoned attempt's): replace them,
+        keeping the first recorded_at of outcomes and warnings that still hold."""
         rid = view.request_id
-        labels = {"insurer_id": view.insurer_id, "vendor_id": view.vendor_id, "service_id": view.service_id}
-        session.execute(delete(ClockRow).where(ClockRow.request_id == rid))  # type: ignore[arg-type]
+        outcomes_recorded = {
+            (r.clock_id, r.instance, r.outcome): (r.recorded_at, r.corrected)
+            for r in connection.execute(select(OUTCOMES).where(OUTCOMES.c.request_id == rid))
+        }
+        warnings_recorded = {
+            (r.clock_id, r.instance, r.cycle, r.fraction): r.recorded_at
+            for r in connection.execute(select(WARNINGS).where(WARNINGS.c.request_id == rid))
+        }
+        for table in CHILD_TABLES:
+            connection.execute(delete(table).where(table.c.request_id == rid))
+        upsert(connection, EVENTS, [_event_values(rid, e) for e in view.events])
+        upsert(connection, CLOCKS, [_clock_values(view, c) for c in view.clocks])
+        corrected_clocks = {(c.clock_id, c.instance) for c in view.corrections}
+        outcomes = []
         for clock in view.clocks:
-            session.add(
-                ClockRow(
-                    request_id=rid,
-                    clock_id=clock.clock_id,
-                    **labels,
-                    state=clock.state,
-                    outcome=clock.outcome,
-                    started_at=clock.started_at,
-                    due_at=clock.due_at,
-                    stopped_at=clock.stopped_at,
-                    breached_at=clock.breached_at,
-                    late_by_seconds=clock.late_by_seconds,
-                    budget_seconds=clock.budget_seconds,
-                    elapsed_seconds=clock.elapsed_seconds,
-                    working_days_used=clock.working_days_used,
-                    provisional=clock.provisional,
-                    cycle=clock.cycle,
-                    at_risk_from=self._at_risk_from(clock),
-                    thresholds=[_json(asdict(t)) for t in clock.thresholds],
-                    timeline=[_json(asdict(t)) for t in clock.timeline],
+            if clock.outcome is not None:
+                key = (clock.clock_id, clock.instance)
+                recorded_at, corrected = outcomes_recorded.get((*key, clock.outcome), (now, False))
+                outcomes.append(_outcome_values(view, clock, recorded_at, corrected or key in corrected_clocks))
+        upsert(connection, OUTCOMES, outcomes)
+        upsert(
+            connection,
+            ThresholdRow,
+            [
+                _threshold_values(
+                    rid,
+                    clock,
+                    t.fraction,
+                    t.at,
+                    warnings_recorded.get((clock.clock_id, clock.instance, clock.cycle, t.fraction), now),
                 )
-            )
-            self._record_outcome(session, view, clock.clock_id, now)
-        self._sync_thresholds(session, view, now)
-        stored = set(session.exec(select(EventRow.seq).where(EventRow.request_id == rid)).all())
-        for event in view.events:
-            if event.seq not in stored:
-                session.add(
-                    EventRow(
-                        request_id=rid,
-                        seq=event.seq,
-                        type=event.type,
-                        occurred_at=event.occurred_at,
-                        received_at=event.received_at,
-                        sender=event.sender,
-                        idempotency_key=event.idempotency_key,
-                        data=_json(event.data),
-                    )
-                )
-        for correction in view.corrections:
-            if session.get(CorrectionRow, (rid, correction.clock_id, correction.at)) is None:
-                session.add(CorrectionRow(request_id=rid, **asdict(correction)))
-        for recompute in view.recomputes:
-            if session.get(RecomputeRow, (rid, recompute.clock_id, recompute.at)) is None:
-                session.add(RecomputeRow(request_id=rid, **asdict(recompute)))
+                for clock in view.clocks
+                for t in clock.thresholds
+                if t.fired and t.at is not None
+            ],
+        )
+        insert_missing(connection, CORRECTIONS, [_correction_values(rid, c) for c in view.corrections])
+        insert_missing(connection, RECOMPUTES, [_recompute_values(rid, r) for r in view.recomputes])
 
     @staticmethod
-    def _at_risk_from(clock: ClockSnapshot) -> datetime | None:
-        if clock.state != "running" or not clock.thresholds:
-            return None
-        return clock.thresholds[-1].at  # the highest warning fraction
-
-    @staticmethod
-    def _sync_thresholds(session: Session, view: RequestView, now: datetime) -> None:
-        """Warnings as the current computation has them: a retroactive event can revoke one
-        (e.g. a pause dated before it); rows that still hold keep their first recorded_at."""
-        fired = {
-            (clock.clock_id, clock.cycle, t.fraction): t.at
-            for clock in view.clocks
-            for t in clock.thresholds
-            if t.fired and t.at is not None
-        }
-        stored = session.exec(select(ThresholdRow).where(ThresholdRow.request_id == view.request_id)).all()
-        for row in stored:
-            at = fired.pop((row.clock_id, row.cycle, row.fraction), None)
-            if at is None:
-                session.delete(row)
-            elif at != row.fired_at:
-                row.fired_at = at
-                session.add(row)
-        for (clock_id, cycle, fraction), at in fired.items():
-            session.add(
-                ThresholdRow(
-                    request_id=view.request_id,
-                    clock_id=clock_id,
-                    cycle=cycle,
-                    fraction=fraction,
-                    fired_at=at,
-                    recorded_at=now,
+    def _delete_clock(connection: Connection, request_id: str, clock_id: str, instance: int) -> None:
+        for table in (CLOCKS, OUTCOMES, WARNINGS):
+            connection.execute(
+                delete(table).where(
+                    table.c.request_id == request_id, table.c.clock_id == clock_id, table.c.instance == instance
                 )
             )
 
     @staticmethod
-    def _record_outcome(session: Session, view: RequestView, clock_id: str, now: datetime) -> None:
-        clock = next(c for c in view.clocks if c.clock_id == clock_id)
-        existing = session.exec(
-            select(ClockOutcomeRow).where(
-                ClockOutcomeRow.request_id == view.request_id, ClockOutcomeRow.clock_id == clock_id
-            )
-        ).first()
+    def _write_outcome(
+        connection: Connection, view: RequestView, clock: ClockSnapshot, previous: str | None, now: datetime
+    ) -> None:
+        o = OUTCOMES.c
+        key = (o.request_id == view.request_id, o.clock_id == clock.clock_id, o.instance == clock.instance)
         if clock.outcome is None:
-            if existing is not None:  # a retroactive event reopened it: the correction row says why
-                session.delete(existing)
+            if previous is not None:  # a retroactive event reopened it: the correction row says why
+                connection.execute(delete(OUTCOMES).where(*key))
             return
-        outcome_at = clock.breached_at if clock.outcome == "breached" else clock.stopped_at
-        values: dict[str, Any] = {
-            "outcome": clock.outcome,
-            "outcome_at": outcome_at or now,
-            "due_at": clock.due_at,
-            "started_at": clock.started_at,
-            "working_days_used": clock.working_days_used,
-            "late_by_seconds": clock.late_by_seconds,
+        if previous is None:
+            upsert(connection, OUTCOMES, [_outcome_values(view, clock, now, False)])
+            return
+        values = _outcome_values(view, clock, now, True)
+        if previous == clock.outcome:  # same outcome, details moved: keep when it was first recorded
+            values.pop("recorded_at")
+            values.pop("corrected")
+        connection.execute(
+            update(OUTCOMES)
+            .where(*key)
+            .values({k: v for k, v in values.items() if k not in ("request_id", "clock_id", "instance")})
+        )
+
+    @staticmethod
+    def _sync_thresholds(connection: Connection, request_id: str, clock: ClockSnapshot, now: datetime) -> None:
+        """Warnings as the current computation has them: a retroactive event can revoke one (a pause
+        dated before it); rows that still hold keep their first recorded_at."""
+        fired = {(clock.cycle, t.fraction): t.at for t in clock.thresholds if t.fired and t.at is not None}
+        w = WARNINGS.c
+        of_clock = (w.request_id == request_id, w.clock_id == clock.clock_id, w.instance == clock.instance)
+        stored = {
+            (r.cycle, r.fraction): r.fired_at
+            for r in connection.execute(select(w.cycle, w.fraction, w.fired_at).where(*of_clock))
         }
-        if existing is None:
-            session.add(
-                ClockOutcomeRow(
-                    request_id=view.request_id,
-                    clock_id=clock_id,
-                    insurer_id=view.insurer_id,
-                    vendor_id=view.vendor_id,
-                    service_id=view.service_id,
-                    recorded_at=now,
-                    **values,
+        for cycle, fraction in stored.keys() - fired.keys():
+            connection.execute(delete(WARNINGS).where(*of_clock, w.cycle == cycle, w.fraction == fraction))
+        for (cycle, fraction), at in fired.items():
+            if (cycle, fraction) not in stored:
+                insert_missing(connection, WARNINGS, [_threshold_values(request_id, clock, fraction, at, now)])
+            elif stored[(cycle, fraction)] != at:
+                connection.execute(
+                    update(WARNINGS).where(*of_clock, w.cycle == cycle, w.fraction == fraction).values(fired_at=at)
                 )
-            )
-            return
-        if existing.outcome != clock.outcome:
-            existing.corrected = True
-            existing.recorded_at = now
-        for key, value in values.items():
-            setattr(existing, key, value)
-        session.add(existing)
+
+
+# -- row values ------------------------------------------------------------------------------------
+def _event_values(request_id: str, event: EventRecord) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "seq": event.seq,
+        "type": event.type,
+        "occurred_at": event.occurred_at,
+        "received_at": event.received_at,
+        "sender": event.sender,
+        "idempotency_key": event.idempotency_key,
+        "data": _json(event.data),
+    }
+
+
+def _clock_values(view: RequestView, clock: ClockSnapshot) -> dict[str, Any]:
+    at_risk_from = clock.thresholds[-1].at if clock.state == "running" and clock.thresholds else None
+    return {
+        "request_id": view.request_id,
+        "clock_id": clock.clock_id,
+        "instance": clock.instance,
+        "insurer_id": view.insurer_id,
+        "vendor_id": view.vendor_id,
+        "service_id": view.service_id,
+        "opened_at": view.opened_at,
+        "state": clock.state,
+        "phase": _phase(clock),
+        "outcome": clock.outcome,
+        "started_at": clock.started_at,
+        "due_at": clock.due_at,
+        "stopped_at": clock.stopped_at,
+        "breached_at": clock.breached_at,
+        "paused_at": clock.paused_at,
+        "late_by_seconds": clock.late_by_seconds,
+        "budget_seconds": clock.budget_seconds,
+        "elapsed_seconds": clock.elapsed_seconds,
+        "remaining_seconds": clock.remaining_seconds,
+        "working_days_used": clock.working_days_used,
+        "provisional": clock.provisional,
+        "cycle": clock.cycle,
+        "at_risk_from": at_risk_from,
+        "thresholds": [_json(asdict(t)) for t in clock.thresholds],
+        "timeline": [_json(asdict(t)) for t in clock.timeline],
+    }
+
+
+def _outcome_values(view: RequestView, clock: ClockSnapshot, recorded_at: datetime, corrected: bool) -> dict[str, Any]:
+    assert clock.outcome is not None
+    outcome_at = clock.breached_at if clock.outcome == "breached" else clock.stopped_at
+    return {
+        "request_id": view.request_id,
+        "clock_id": clock.clock_id,
+        "instance": clock.instance,
+        "insurer_id": view.insurer_id,
+        "vendor_id": view.vendor_id,
+        "service_id": view.service_id,
+        "outcome": clock.outcome,
+        "outcome_at": outcome_at or recorded_at,
+        "due_at": clock.due_at,
+        "started_at": clock.started_at,
+        "working_days_used": clock.working_days_used,
+        "late_by_seconds": clock.late_by_seconds,
+        "recorded_at": recorded_at,
+        "corrected": corrected,
+    }
+
+
+def _threshold_values(
+    request_id: str, clock: ClockSnapshot, fraction: float, fired_at: datetime | None, recorded_at: datetime
+) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "clock_id": clock.clock_id,
+        "instance": clock.instance,
+        "cycle": clock.cycle,
+        "fraction": fraction,
+        "fired_at": fired_at,
+        "recorded_at": recorded_at,
+    }
+
+
+def _correction_values(request_id: str, correction: CorrectionRecord) -> dict[str, Any]:
+    return {"request_id": request_id, **asdict(correction)}
+
+
+def _recompute_values(request_id: str, recompute: RecomputeRecord) -> dict[str, Any]:
+    return {"request_id": request_id, **asdict(recompute)}

@@ -1,4 +1,8 @@
-"""Open a service request: pin the catalog entry, start the workflow. Used by the API and tests."""
+"""Open a service request: pin the catalog entry, build the workflow's input, start it.
+
+The API opens with update-with-start (api/commands.py) on the same input; tests and tools that
+drive workflows directly use `open_request`.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,33 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+def request_input(
+    catalog: Catalog,
+    *,
+    request_id: str,
+    service_id: str,
+    vendor_id: str,
+    policy_no: str,
+    insured: Insured,
+    opened_at: datetime,
+    external_ref: str | None = None,
+) -> ServiceRequestInput:
+    entry = catalog.get(service_id)
+    pinned = catalog.pin(service_id)
+    return ServiceRequestInput(
+        request_id=request_id,
+        service_id=service_id,
+        vendor_id=vendor_id,
+        insurer_id=entry.insurer,
+        policy_no=policy_no,
+        insured=insured,
+        opened_at=require_aware(opened_at, "opened_at"),
+        catalog_document=pinned.document,
+        catalog_digest=pinned.digest,
+        external_ref=external_ref,
+    )
+
+
 async def open_request(
     client: Client,
     catalog: Catalog,
@@ -32,19 +63,15 @@ async def open_request(
     external_ref: str | None = None,
     request_id: str | None = None,
 ) -> WorkflowHandle[ServiceRequestWorkflow, RequestView]:
-    entry = catalog.get(service_id)
-    pinned = catalog.pin(service_id)
     request_id = request_id or new_request_id()
-    request = ServiceRequestInput(
+    request = request_input(
+        catalog,
         request_id=request_id,
         service_id=service_id,
         vendor_id=vendor_id,
-        insurer_id=entry.insurer,
         policy_no=policy_no,
         insured=insured,
-        opened_at=require_aware(opened_at, "opened_at"),
-        catalog_document=pinned.document,
-        catalog_digest=pinned.digest,
+        opened_at=opened_at,
         external_ref=external_ref,
     )
     return await client.start_workflow(

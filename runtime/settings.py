@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     # The SDK's Prometheus endpoint; loopback by default, 0.0.0.0:9464 in containers.
     worker_metrics_bind: str = "127.0.0.1:9464"
     graceful_shutdown_seconds: int = 30
+    # Calls the API serves at once; more answer 503 with Retry-After (liveness and metrics are exempt).
+    api_max_in_flight: int = 200
+    # Threads for the worker's synchronous activities (each holds one database connection while it writes).
+    activity_threads: int = 16
     worker_cache_budget_mib: int = 256
     # bench/worker_memory.py measured ~172 KiB per cached ServiceRequestWorkflow (300 open requests).
     worker_kib_per_cached_workflow: int = 200

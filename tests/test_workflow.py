@@ -14,7 +14,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from runtime.settings import Settings
+from sla.calendar.overlay import load_overlay_file
 from sla.calendar.sources import default_calendar
+from store.calendar import store_overlay
 from store.models import ClockOutcomeRow, ClockRow, HistoryArchiveRow, RecomputeRow, RequestRow, ThresholdRow
 from tests.conftest import start_time_skipping
 from tests.helpers import CST, at
@@ -195,9 +197,10 @@ async def test_a_provisional_deadline_is_recomputed_when_the_2027_overlay_arrive
             before = clock(await computed(handle), "arrange_admission")
             assert before.provisional and before.due_at == at(2027, 1, 8)
 
-            (calendar_dir / "2027.yaml").write_text(OVERLAY_2027.read_text())
+            # As PUT /v1/calendar/2027 does: store the year (a new generation), then signal with it.
+            generation = store_overlay(engine, load_overlay_file(OVERLAY_2027), "test", opened)
             await handle.signal(
-                ServiceRequestWorkflow.calendar_changed, CalendarChanged("2027 notice loaded (test data)")
+                ServiceRequestWorkflow.calendar_changed, CalendarChanged("2027 notice loaded (test data)", generation)
             )
 
             def recomputed():  # type: ignore[no-untyped-def]

@@ -94,6 +94,8 @@ class ClockSnapshot:
     next_wake_at: datetime | None
     thresholds: list[ThresholdSnapshot] = field(default_factory=list)
     timeline: list[TimelineSnapshot] = field(default_factory=list)
+    instance: int = 1  # per-occurrence clocks open instance 2, 3, ... of the same clock id
+    paused_at: datetime | None = None
 
 
 @dataclass
@@ -105,6 +107,7 @@ class RecomputeRecord:
     new_provisional: bool
     reason: str
     at: datetime
+    instance: int = 1
 
 
 @dataclass
@@ -114,6 +117,7 @@ class CorrectionRecord:
     current: str | None
     reason: str
     at: datetime
+    instance: int = 1
 
 
 @dataclass
@@ -158,6 +162,21 @@ class RecordEventResult:
 @dataclass
 class CalendarChanged:
     reason: str
+    generation: int = 0  # the loaded calendar's generation: a worker with an older cached one reloads
+
+
+@dataclass
+class WritePosition:
+    """Where a read-model write stands among all attempts to write it: the workflow task's history
+    length, then the revision, then when this attempt was scheduled (two attempts of one failed
+    workflow task see the same history length). Larger wins; see activities/projection.py."""
+
+    history_length: int
+    revision: int
+    attempt_ns: int
+
+    def key(self) -> tuple[int, int, int]:
+        return (self.history_length, self.revision, self.attempt_ns)
 
 
 @dataclass
@@ -177,7 +196,10 @@ class AdvanceInput:
     now: datetime
     new_event: EventRecord | None = None  # checked against the customer windows, then appended
     reason: str | None = None  # a calendar change, recorded against every due instant it moves
-    personal: PersonalData | None = None  # sent with the first projection; later writes keep it
+    personal: PersonalData | None = None  # sealed into the row when the row is (re)written whole
+    history_length: int = 0  # of the workflow task running this change
+    written: WritePosition | None = None  # the position of the last write the workflow committed
+    calendar_generation: int = 0  # the newest calendar generation the workflow was told about
 
 
 @dataclass
@@ -191,6 +213,7 @@ class AdvanceResult:
     revision: int
     corrections: list[CorrectionRecord] = field(default_factory=list)
     recomputes: list[RecomputeRecord] = field(default_factory=list)
+    position: WritePosition | None = None  # where this change was written (None: nothing changed)
 
 
 @dataclass

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         RequestState,
         RequestView,
         ServiceRequestInput,
+        WritePosition,
     )
 
 ADVANCE_REQUEST = "advance_request"
@@ -67,6 +68,8 @@ class ServiceRequestWorkflow:
         self._changed = False
         self._armed_wake: datetime | None = None
         self._calendar_reasons: list[str] = []
+        self._calendar_generation = 0
+        self._written: WritePosition | None = None  # the last read-model write this workflow committed
         self._lock = asyncio.Lock()
 
     # -- the loop: one updatable timer ------------------------------------------------------------
@@ -132,9 +135,17 @@ class ServiceRequestWorkflow:
         except SlaError as error:
             raise rule_failure(error) from None
 
+    @workflow.update
+    async def wait_opened(self) -> RecordEventResult:
+        """Returns once the first clock plan is computed and written: the API opens a request with
+        update-with-start on this, so it answers with the view instead of polling the read model."""
+        await workflow.wait_condition(lambda: self._revision > 0)
+        return RecordEventResult(1, self._revision, self._status())
+
     @workflow.signal
     def calendar_changed(self, change: CalendarChanged) -> None:
         self._calendar_reasons.append(change.reason)
+        self._calendar_generation = max(self._calendar_generation, change.generation)
         self._changed = True
 
     @workflow.query
@@ -176,7 +187,6 @@ class ServiceRequestWorkflow:
 
     async def _advance(self, reason: str | None, new_event: EventRecord | None = None) -> None:
         """Let the local activity plan the clocks and project the request, then keep its answer."""
-        first = self._revision == 0
         try:
             result: AdvanceResult = await workflow.execute_local_activity(
                 ADVANCE_REQUEST,
@@ -187,7 +197,10 @@ class ServiceRequestWorkflow:
                     workflow.now(),
                     new_event,
                     reason,
-                    PersonalData(self._input.policy_no, self._input.insured) if first else None,
+                    PersonalData(self._input.policy_no, self._input.insured),
+                    workflow.info().get_current_history_length(),
+                    self._written,
+                    self._calendar_generation,
                 ),
                 result_type=AdvanceResult,
                 start_to_close_timeout=timedelta(seconds=30),
@@ -208,6 +221,8 @@ class ServiceRequestWorkflow:
         self._corrections += result.corrections
         self._recomputes += result.recomputes
         self._revision = result.revision
+        if result.position is not None:
+            self._written = result.position
 
     def _next_wake(self) -> datetime | None:
         wakes = [c.next_wake_at for c in self._clocks if c.next_wake_at is not None]
