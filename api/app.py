@@ -49,6 +49,35 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
+class InFlightLimit:
+    """At most `limit` calls in progress; beyond that answer 503 with Retry-After at once instead of
+    queueing without bound. Liveness and metrics stay outside the limit, so they keep answering."""
+
+    EXEMPT = ("/healthz", "/readyz", "/metrics")
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit, self.in_flight = app, limit, 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.EXEMPT:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            busy = Problem(
+                503,
+                "Service Unavailable",
+                f"more than {self.limit} calls in progress; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+            await busy.response(scope["path"])(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
 def create_app(
     settings: Settings | None = None,
     temporal: TemporalSettings | None = None,
@@ -88,4 +117,5 @@ def create_app(
         return response
 
     app.add_middleware(BodyLimit)
+    app.add_middleware(InFlightLimit, limit=state.settings.api_max_in_flight)
     return app

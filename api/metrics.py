@@ -12,20 +12,25 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, bindparam, func, select
 
 from activities.calendar_source import CalendarSource
-from sla.engine.reading import effective_state, is_at_risk
-from store.models import ClockOutcomeRow, ClockRow, RequestRow
+from sla.engine.reading import Phase
+from store.models import ClockRow, OpenClockTallyRow, OpenRequestTallyRow, OutcomeTallyRow, table_of
+from store.types import AwareDateTime
 
 WORKING_DAY_BUCKETS = (0.5, 1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 60)
 CLOCK_LABELS = ["insurer", "vendor", "service", "clock"]
 OUTCOMES = ("met", "breached", "exempt", "cancelled")
+CLOCKS, OUTCOME_TALLY = table_of(ClockRow), table_of(OutcomeTallyRow)
+OPEN_TALLY, REQUEST_TALLY = table_of(OpenClockTallyRow), table_of(OpenRequestTallyRow)
 
 
 class ReadModelCollector(Collector):
+    """Reads O(series) rows: the tallies the projection keeps in its own transaction, corrected for the
+    clocks whose warning or due instant has passed and is not recorded yet (found by index on those
+    instants, so a deadline herd shows as breached at 00:00:00, not when the workflows catch up)."""
+
     def __init__(self, engine: Engine, calendars: CalendarSource, clock: Callable[[], datetime]) -> None:
         self.engine = engine
         self.calendars = calendars
@@ -33,70 +38,62 @@ class ReadModelCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         now = self.clock()
-        with Session(self.engine) as session:
-            outcome_labels = [
-                col(ClockOutcomeRow.insurer_id),
-                col(ClockOutcomeRow.vendor_id),
-                col(ClockOutcomeRow.service_id),
-                col(ClockOutcomeRow.clock_id),
-                col(ClockOutcomeRow.outcome),
-            ]
-            outcomes = session.execute(sa_select(*outcome_labels, func.count()).group_by(*outcome_labels)).all()
-            used = session.exec(
-                select(
-                    ClockOutcomeRow.vendor_id,
-                    ClockOutcomeRow.service_id,
-                    ClockOutcomeRow.clock_id,
-                    ClockOutcomeRow.working_days_used,
-                ).where(ClockOutcomeRow.outcome.in_(("met", "breached")))  # type: ignore[attr-defined]
+        at = bindparam("now", now, type_=AwareDateTime())
+        c = CLOCKS.c
+        labels = (c.insurer_id, c.vendor_id, c.service_id, c.clock_id)
+        with self.engine.connect() as connection:
+            outcomes = connection.execute(select(OUTCOME_TALLY)).mappings().all()
+            open_clocks = connection.execute(select(OPEN_TALLY).where(OPEN_TALLY.c.count != 0)).mappings().all()
+            requests_open = connection.execute(select(REQUEST_TALLY).where(REQUEST_TALLY.c.count != 0)).mappings().all()
+            overdue = connection.execute(
+                select(*labels, c.phase, c.provisional, func.count())
+                .where(c.phase.in_((Phase.RUNNING, Phase.AT_RISK)), c.due_at < at)
+                .group_by(*labels, c.phase, c.provisional)
             ).all()
-            known = session.execute(
-                sa_select(
-                    col(ClockRow.insurer_id), col(ClockRow.vendor_id), col(ClockRow.service_id), col(ClockRow.clock_id)
-                ).distinct()
-            ).all()
-            open_clocks = session.exec(
-                select(ClockRow)
-                .join(RequestRow, RequestRow.id == ClockRow.request_id)  # type: ignore[arg-type]
-                .where(RequestRow.status == "open")
-                .where(ClockRow.state.in_(("running", "paused", "breached")))  # type: ignore[attr-defined]
-            ).all()
-            request_labels = [col(RequestRow.insurer_id), col(RequestRow.vendor_id), col(RequestRow.service_id)]
-            requests_open = session.execute(
-                sa_select(*request_labels, func.count())
-                .where(col(RequestRow.status) == "open")
-                .group_by(*request_labels)
+            newly_at_risk = connection.execute(
+                select(*labels, c.provisional, func.count())
+                .where(c.phase == Phase.RUNNING, c.at_risk_from <= at, c.due_at >= at)
+                .group_by(*labels, c.provisional)
             ).all()
 
+        known = {(r["insurer_id"], r["vendor_id"], r["service_id"], r["clock_id"]) for r in [*outcomes, *open_clocks]}
         counter = CounterMetricFamily(
             "sla_clock_outcomes", "Closed SLA clocks by outcome (one per clock).", labels=[*CLOCK_LABELS, "outcome"]
         )
         # Every clock that exists is published at 0 for each outcome before its first outcome: a series
         # that first appears at 1 loses that increment to increase() and rate().
-        counts = {(*labels, outcome): 0 for labels in known for outcome in OUTCOMES}
-        for insurer, vendor, service, clock, outcome, count in outcomes:
-            counts[(insurer, vendor, service, clock, outcome)] = count
-        for labels, count in sorted(counts.items()):
-            counter.add_metric(list(labels), count)
+        counts: Counter[tuple[str, ...]] = Counter({(*series, outcome): 0 for series in known for outcome in OUTCOMES})
+        used: dict[tuple[str, str, str], Counter[int]] = defaultdict(Counter)
+        used_sum: Counter[tuple[str, str, str]] = Counter()
+        for r in outcomes:
+            counts[(r["insurer_id"], r["vendor_id"], r["service_id"], r["clock_id"], r["outcome"])] += r["count"]
+            if r["outcome"] in ("met", "breached"):
+                histogram_series = (r["vendor_id"], r["service_id"], r["clock_id"])
+                used[histogram_series][r["working_days_tenths"]] += r["count"]
+                used_sum[histogram_series] += r["working_days_e4"]
+        for key, count in sorted(counts.items()):
+            counter.add_metric(list(key), count)
         yield counter
 
-        gauge = GaugeMetricFamily(
-            "sla_clocks_open",
-            "Open clocks now; breached and at_risk judged from due_at.",
-            labels=[*CLOCK_LABELS, "state"],
-        )
         states: Counter[tuple[str, ...]] = Counter()
         provisional = 0
-        for c in open_clocks:
-            state = effective_state(c.state, c.due_at, now)
-            if state == "breached" and c.stopped_at is not None:
-                continue
-            if is_at_risk(c.state, c.at_risk_from, c.due_at, now):
-                state = "at_risk"
-            states[(c.insurer_id, c.vendor_id, c.service_id, c.clock_id, state)] += 1
-            provisional += c.provisional
-        for labels, count in states.items():
-            gauge.add_metric(list(labels), count)
+        for r in open_clocks:
+            states[(r["insurer_id"], r["vendor_id"], r["service_id"], r["clock_id"], r["phase"])] += r["count"]
+            provisional += r["count"] if r["provisional"] else 0
+        for insurer, vendor, service, clock_id, phase, _, n in overdue:  # past due_at, breach not recorded yet
+            states[(insurer, vendor, service, clock_id, phase)] -= n
+            states[(insurer, vendor, service, clock_id, Phase.BREACHED.value)] += n
+        for insurer, vendor, service, clock_id, _, n in newly_at_risk:  # past the last warning, not recorded yet
+            states[(insurer, vendor, service, clock_id, Phase.RUNNING.value)] -= n
+            states[(insurer, vendor, service, clock_id, Phase.AT_RISK.value)] += n
+        gauge = GaugeMetricFamily(
+            "sla_clocks_open",
+            "Open clocks now; breached and at_risk judged from due_at and the last warning at this instant.",
+            labels=[*CLOCK_LABELS, "state"],
+        )
+        for key, count in sorted(states.items()):
+            if count:
+                gauge.add_metric(list(key), count)
         yield gauge
 
         histogram = HistogramMetricFamily(
@@ -104,18 +101,16 @@ class ReadModelCollector(Collector):
             "Working days a clock used when it closed (met or breached).",
             labels=["vendor", "service", "clock"],
         )
-        grouped: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-        for vendor, service, clock, days in used:
-            grouped[(vendor, service, clock)].append(days)
-        for labels, values in grouped.items():
-            buckets = [(str(b), sum(v <= b for v in values)) for b in WORKING_DAY_BUCKETS]
-            buckets.append(("+Inf", len(values)))
-            histogram.add_metric(list(labels), buckets, sum(values))
+        for series, bins in sorted(used.items()):
+            # A value in tenths bin t (rounded up) is <= b exactly when t <= 10 b: the buckets are exact.
+            buckets = [(str(b), sum(n for t, n in bins.items() if t <= round(b * 10))) for b in WORKING_DAY_BUCKETS]
+            buckets.append(("+Inf", sum(bins.values())))
+            histogram.add_metric(list(series), buckets, used_sum[series] / 10_000)
         yield histogram
 
         req = GaugeMetricFamily("sla_requests_open", "Open service requests.", labels=["insurer", "vendor", "service"])
-        for insurer, vendor, service, count in requests_open:
-            req.add_metric([insurer, vendor, service], count)
+        for r in requests_open:
+            req.add_metric([r["insurer_id"], r["vendor_id"], r["service_id"]], r["count"])
         yield req
 
         yield GaugeMetricFamily(
@@ -124,10 +119,9 @@ class ReadModelCollector(Collector):
             value=provisional,
         )
         calendar = self.calendars.current()
-        years = GaugeMetricFamily(
+        yield GaugeMetricFamily(
             "sla_calendar_last_official_year", "Last year with official working-day data.", value=max(calendar.years)
         )
-        yield years
         info = GaugeMetricFamily("sla_calendar_info", "The calendar in use.", labels=["fingerprint"])
         info.add_metric([calendar.fingerprint], 1)
         yield info

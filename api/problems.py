@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -20,6 +22,18 @@ from sla.errors import (
 
 PROBLEM = "application/problem+json"
 RETRY_AFTER_SECONDS = "5"
+# The problems every route may answer, for the OpenAPI document.
+PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
+    code: {"description": text, "content": {PROBLEM: {}}}
+    for code, text in {
+        401: "no or bad key",
+        403: "role may not",
+        404: "not found or not visible",
+        409: "not allowed now",
+        422: "invalid",
+        503: "Temporal unreachable or the API overloaded",
+    }.items()
+}
 
 
 class Problem(Exception):
@@ -36,6 +50,10 @@ class Problem(Exception):
         super().__init__(detail)
         self.status, self.title, self.detail = status, title, detail
         self.rule, self.source, self.headers = rule, source, headers or {}
+
+    def with_headers(self, headers: dict[str, str]) -> Problem:
+        self.headers = {**self.headers, **headers}
+        return self
 
     def response(self, instance: str, **extra: Any) -> JSONResponse:
         body: dict[str, Any] = {
@@ -130,6 +148,21 @@ def install(app: FastAPI) -> None:
         )
         headers = dict(exc.headers or {})
         return Problem(exc.status_code, title, str(exc.detail), headers=headers).response(request.url.path)
+
+    @app.exception_handler(SQLAlchemyTimeout)
+    async def _pool(request: Request, exc: SQLAlchemyTimeout) -> JSONResponse:
+        return Problem(
+            503, "Service Unavailable", "the database is busy; retry shortly", headers={"Retry-After": "1"}
+        ).response(request.url.path)
+
+    @app.exception_handler(OperationalError)
+    async def _database(request: Request, exc: OperationalError) -> JSONResponse:
+        return Problem(
+            503,
+            "Service Unavailable",
+            "the read-model database is unavailable; retry shortly",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        ).response(request.url.path)
 
     @app.exception_handler(RPCError)
     async def _rpc(request: Request, exc: RPCError) -> JSONResponse:

@@ -5,10 +5,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+
+from sla.calendar.timeutil import SHANGHAI
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 ServiceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", max_length=128)]
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=SHANGHAI), datetime(2101, 1, 1, tzinfo=SHANGHAI)
+
+
+def _business_range(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("must lie between 2000-01-01 and 2100-12-31 (+08:00)")
+    return value
+
+
+# Every instant the API takes: with an offset, inside the range any business date can have.
+BusinessInstant = Annotated[AwareDatetime, AfterValidator(_business_range)]
+# Every instant the API returns: RFC 3339 with the +08:00 offset, whatever offset it was stored in.
+Instant = Annotated[
+    datetime, PlainSerializer(lambda value: value.astimezone(SHANGHAI).isoformat(), return_type=str, when_used="json")
+]
 
 
 class Strict(BaseModel):
@@ -25,7 +42,7 @@ class RequestCreate(Strict):
     vendor_id: Identifier
     policy_no: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z-]{4,64}$")]
     insured: InsuredIn
-    opened_at: AwareDatetime | None = Field(default=None, description="defaults to now; never in the future")
+    opened_at: BusinessInstant | None = Field(default=None, description="defaults to now; never in the future")
     external_ref: Identifier | None = Field(
         default=None, description="the vendor's own reference; opening twice with it returns the first request"
     )
@@ -33,13 +50,13 @@ class RequestCreate(Strict):
 
 class EventCreate(Strict):
     type: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,64}$")]
-    occurred_at: AwareDatetime = Field(description="effective time, with an offset; never in the future")
+    occurred_at: BusinessInstant = Field(description="effective time, with an offset; never in the future")
     data: dict[str, Any] = Field(default_factory=dict, description="e.g. appointment_at, planned_admission_at")
 
 
 class ThresholdOut(BaseModel):
     fraction: float
-    at: datetime | None
+    at: Instant | None
     fired: bool
 
 
@@ -51,15 +68,17 @@ class ClockOut(BaseModel):
     duration: str
     state: str = Field(description="pending|running|paused|met|breached|exempt|cancelled (breached from due_at)")
     at_risk: bool
-    started_at: datetime | None
-    due_at: datetime | None
-    stopped_at: datetime | None
-    breached_at: datetime | None
+    started_at: Instant | None
+    due_at: Instant | None
+    stopped_at: Instant | None
+    breached_at: Instant | None
     late_by_seconds: int | None
     remaining_seconds: int | None = Field(description="in the clock's own measure (working time for working days)")
     working_days_used: float
     provisional: bool
     cycle: int
+    instance: int = Field(default=1, description="1, or the occurrence of a per-occurrence clock")
+    paused_at: Instant | None = None
     thresholds: list[ThresholdOut]
     source: str
 
@@ -67,8 +86,8 @@ class ClockOut(BaseModel):
 class EventOut(BaseModel):
     seq: int
     type: str
-    occurred_at: datetime
-    received_at: datetime
+    occurred_at: Instant
+    received_at: Instant
     sender: str
     data: dict[str, Any]
 
@@ -79,8 +98,9 @@ class RequestOut(BaseModel):
     insurer_id: str
     vendor_id: str
     status: Literal["open", "completed", "cancelled"]
-    opened_at: datetime
-    closed_at: datetime | None
+    opened_at: Instant
+    closed_at: Instant | None = Field(description="the effective time of the closing event")
+    closed_received_at: Instant | None = Field(default=None, description="when the closing event was sent")
     external_ref: str | None
     revision: int
     calendar_fingerprint: str
@@ -90,9 +110,10 @@ class RequestOut(BaseModel):
 
 class ClockSummary(BaseModel):
     clock_id: str
+    instance: int = 1
     state: str
     at_risk: bool
-    due_at: datetime | None
+    due_at: Instant | None
     provisional: bool
 
 
@@ -102,7 +123,7 @@ class RequestSummary(BaseModel):
     insurer_id: str
     vendor_id: str
     status: str
-    opened_at: datetime
+    opened_at: Instant
     clocks: list[ClockSummary]
 
 
@@ -112,8 +133,8 @@ class RequestPage(BaseModel):
 
 
 class DueOut(BaseModel):
-    start: datetime
-    due_at: datetime
+    start: Instant
+    due_at: Instant
     provisional: bool
     calendar_fingerprint: str
 
@@ -131,8 +152,8 @@ class CalendarYearOut(BaseModel):
 class ClockMove(BaseModel):
     request_id: str
     clock_id: str
-    old_due_at: datetime | None
-    new_due_at: datetime | None
+    old_due_at: Instant | None
+    new_due_at: Instant | None
     moved_by_seconds: int | None
     old_provisional: bool
     new_provisional: bool

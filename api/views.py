@@ -3,36 +3,26 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlmodel import Session, select
-
-from api.problems import not_found
 from api.schemas import ClockOut, ClockSummary, EventOut, RequestOut, RequestSummary, ThresholdOut
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import ClockSpec, ServiceEntry
 from sla.catalog.parse import parse_service
 from sla.engine.reading import effective_state, is_at_risk, remaining
 from store.keys import Principal, Role
-from store.models import ClockRow, EventRow, RequestRow
 
 
-def visible(principal: Principal, row: RequestRow) -> bool:
+def visible(principal: Principal, row: Any) -> bool:
     """Object-level authorization: a key sees its vendor's or insurer's requests, or all."""
     if principal.role is Role.COORDINATOR:
-        return row.vendor_id == principal.vendor_id
+        return bool(row.vendor_id == principal.vendor_id)
     if principal.role is Role.AUDITOR:
-        return row.insurer_id == principal.insurer_id
+        return bool(row.insurer_id == principal.insurer_id)
     return True
-
-
-def load_visible(session: Session, principal: Principal, request_id: str) -> RequestRow:
-    row = session.get(RequestRow, request_id)
-    if row is None or not visible(principal, row):
-        raise not_found(f"request {request_id}")
-    return row
 
 
 @lru_cache(maxsize=256)
@@ -40,61 +30,69 @@ def _entry(digest: str, document_json: str) -> ServiceEntry:
     return parse_service(json.loads(document_json), f"pinned {digest}")
 
 
-def pinned_entry(row: RequestRow) -> ServiceEntry | None:
+def pinned_entry(row: Any) -> ServiceEntry | None:
     if not row.pinned_terms:
         return None
     return _entry(row.catalog_digest, json.dumps(row.pinned_terms, sort_keys=True, ensure_ascii=False))
 
 
-def _clock_out(row: ClockRow, spec: ClockSpec | None, calendar: WorkingCalendar, now: datetime) -> ClockOut:
-    left = (
-        remaining(spec.duration.unit, calendar, effective_state(row.state, row.due_at, now), row.due_at, now)
-        if spec
-        else None
-    )
+def _remaining_seconds(row: Any, spec: ClockSpec | None, calendar: WorkingCalendar, now: datetime) -> int | None:
+    """Working time left for a paused clock is frozen; a running one counts down from now."""
+    if row.state == "paused":
+        return int(row.remaining_seconds)
+    if spec is None:
+        return None
+    left = remaining(spec.duration.unit, calendar, effective_state(row.state, row.due_at, now), row.due_at, now)
+    return int(left.total_seconds()) if left is not None else None
+
+
+def _clock_out(row: Any, spec: ClockSpec | None, calendar: WorkingCalendar, now: datetime) -> ClockOut:
+    state = effective_state(row.state, row.due_at, now)
     return ClockOut(
         clock_id=row.clock_id,
         name_zh=spec.name_zh if spec else row.clock_id,
         name_en=spec.name_en if spec else row.clock_id,
         party=spec.party.value if spec else "",
         duration=spec.duration.describe() if spec else "",
-        state=effective_state(row.state, row.due_at, now),
+        state=state,
         at_risk=is_at_risk(row.state, row.at_risk_from, row.due_at, now),
         started_at=row.started_at,
         due_at=row.due_at,
         stopped_at=row.stopped_at,
-        breached_at=row.breached_at
-        or (row.due_at if effective_state(row.state, row.due_at, now) == "breached" else None),
+        breached_at=row.breached_at or (row.due_at if state == "breached" else None),
         late_by_seconds=row.late_by_seconds,
-        remaining_seconds=int(left.total_seconds()) if left is not None else None,
+        remaining_seconds=_remaining_seconds(row, spec, calendar, now),
         working_days_used=row.working_days_used,
         provisional=row.provisional,
         cycle=row.cycle,
-        thresholds=[ThresholdOut(**t) for t in row.thresholds],
+        instance=row.instance,
+        paused_at=row.paused_at,
+        thresholds=[ThresholdOut(**t) for t in row.thresholds or []],
         source=spec.source.cite() if spec else "",
     )
 
 
-def request_view(session: Session, row: RequestRow, calendar: WorkingCalendar, now: datetime) -> RequestOut:
+def request_out(
+    row: Any, clocks: Sequence[Any], events: Sequence[Any], calendar: WorkingCalendar, now: datetime
+) -> RequestOut:
     entry = pinned_entry(row)
     specs = {c.id: c for c in entry.clocks} if entry else {}
-    clocks = session.exec(select(ClockRow).where(ClockRow.request_id == row.id)).all()
-    events = session.exec(select(EventRow).where(EventRow.request_id == row.id).order_by(EventRow.seq)).all()  # type: ignore[arg-type]
     order = {c.id: i for i, c in enumerate(entry.clocks)} if entry else {}
     return RequestOut(
         id=row.id,
         service_id=row.service_id,
         insurer_id=row.insurer_id,
         vendor_id=row.vendor_id,
-        status=row.status,  # type: ignore[arg-type]
+        status=row.status,
         opened_at=row.opened_at,
         closed_at=row.closed_at,
+        closed_received_at=row.closed_received_at,
         external_ref=row.external_ref,
         revision=row.revision,
         calendar_fingerprint=row.calendar_fingerprint,
         clocks=[
             _clock_out(c, specs.get(c.clock_id), calendar, now)
-            for c in sorted(clocks, key=lambda c: order.get(c.clock_id, 99))
+            for c in sorted(clocks, key=lambda c: (order.get(c.clock_id, 99), c.instance))
         ],
         events=[
             EventOut(
@@ -103,14 +101,14 @@ def request_view(session: Session, row: RequestRow, calendar: WorkingCalendar, n
                 occurred_at=e.occurred_at,
                 received_at=e.received_at,
                 sender=e.sender,
-                data=e.data,
+                data=e.data or {},
             )
             for e in events
         ],
     )
 
 
-def summary(row: RequestRow, clocks: list[ClockRow], now: datetime) -> RequestSummary:
+def summary(row: Any, clocks: Sequence[Any], now: datetime) -> RequestSummary:
     return RequestSummary(
         id=row.id,
         service_id=row.service_id,
@@ -121,12 +119,13 @@ def summary(row: RequestRow, clocks: list[ClockRow], now: datetime) -> RequestSu
         clocks=[
             ClockSummary(
                 clock_id=c.clock_id,
+                instance=c.instance,
                 state=effective_state(c.state, c.due_at, now),
                 at_risk=is_at_risk(c.state, c.at_risk_from, c.due_at, now),
                 due_at=c.due_at,
                 provisional=c.provisional,
             )
-            for c in clocks
+            for c in sorted(clocks, key=lambda c: (c.clock_id, c.instance))
         ],
     )
 

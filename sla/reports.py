@@ -1,20 +1,25 @@
-"""Compliance per vendor x service x clock, from closed clock outcomes."""
+"""Compliance per vendor x service x clock, from closed clock outcomes (counted, with working days used)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from statistics import quantiles
+from math import floor
+
+GRADED = ("met", "breached")  # compliance = met / (met + breached); exempt and cancelled are not graded
 
 
 @dataclass(frozen=True)
-class OutcomeFact:
+class OutcomeCount:
+    """`count` clocks of one series closed with `outcome`, each having used `working_days` (a bin)."""
+
     vendor_id: str
     service_id: str
     clock_id: str
     outcome: str  # met | breached | exempt | cancelled
-    working_days_used: float
+    working_days: float
+    count: int = 1
 
 
 @dataclass(frozen=True)
@@ -31,23 +36,38 @@ class ComplianceLine:
     working_days_p90: float | None
 
 
-def _percentile(values: list[float], q: int) -> float | None:
-    if not values:
+def weighted_percentile(values: Iterable[tuple[float, int]], q: float) -> float | None:
+    """The q-quantile (0..1) of values given as (value, how many), interpolated between closest ranks
+    (what statistics.quantiles(method="inclusive") gives on the expanded list)."""
+    ordered = sorted((v, n) for v, n in values if n > 0)
+    total = sum(n for _, n in ordered)
+    if total == 0:
         return None
-    if len(values) == 1:
-        return values[0]
-    return round(quantiles(values, n=100, method="inclusive")[q - 1], 2)
+    position = q * (total - 1)
+    low_rank, fraction = floor(position), position - floor(position)
+
+    def at_rank(rank: int) -> float:
+        seen = 0
+        for value, n in ordered:
+            seen += n
+            if rank < seen:
+                return value
+        return ordered[-1][0]
+
+    low = at_rank(low_rank)
+    high = at_rank(low_rank + 1) if fraction else low
+    return round(low + (high - low) * fraction, 2)
 
 
-def compliance(facts: Iterable[OutcomeFact]) -> list[ComplianceLine]:
-    groups: dict[tuple[str, str, str], list[OutcomeFact]] = defaultdict(list)
-    for fact in facts:
-        groups[(fact.vendor_id, fact.service_id, fact.clock_id)].append(fact)
+def compliance(counts: Iterable[OutcomeCount]) -> list[ComplianceLine]:
+    groups: dict[tuple[str, str, str], list[OutcomeCount]] = defaultdict(list)
+    for item in counts:
+        groups[(item.vendor_id, item.service_id, item.clock_id)].append(item)
     lines = []
     for (vendor, service, clock), group in sorted(groups.items()):
-        count = {o: sum(f.outcome == o for f in group) for o in ("met", "breached", "exempt", "cancelled")}
+        count = {o: sum(g.count for g in group if g.outcome == o) for o in ("met", "breached", "exempt", "cancelled")}
         graded = count["met"] + count["breached"]
-        used = sorted(f.working_days_used for f in group if f.outcome in ("met", "breached"))
+        used = [(g.working_days, g.count) for g in group if g.outcome in GRADED]
         lines.append(
             ComplianceLine(
                 vendor,
@@ -58,8 +78,8 @@ def compliance(facts: Iterable[OutcomeFact]) -> list[ComplianceLine]:
                 count["exempt"],
                 count["cancelled"],
                 round(count["met"] / graded, 4) if graded else None,
-                _percentile(used, 50),
-                _percentile(used, 90),
+                weighted_percentile(used, 0.5),
+                weighted_percentile(used, 0.9),
             )
         )
     return lines

@@ -1,25 +1,29 @@
 """Audit: the pack (terms, calendar, events, clock timeline, history digest, replay check) and
-the raw history with payloads decoded. Both work from the archive long after Temporal's retention."""
+the raw history with payloads decoded. Both work from the archive long after Temporal's retention.
+Database reads run on the thread pool; the history fetch and the replay are awaited."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
-from sqlmodel import Session, select
+from sqlalchemy import Connection, Row, select
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowHistory
 from temporalio.service import RPCError
 
-from api.deps import PrincipalDep, SessionDep, StateDep, require
-from api.problems import Problem, unavailable
-from api.routes.requests import PROBLEM_RESPONSES
-from api.schemas import Identifier
+from api.deps import PrincipalDep, StateDep, require
+from api.problems import PROBLEM_RESPONSES, Problem, unavailable
+from api.reads import load_request, request_view
+from api.schemas import Identifier, RequestOut
 from api.state import AppState
-from api.views import describe_entry, load_visible, pinned_entry, request_view
+from api.views import describe_entry, pinned_entry
 from runtime.history import decoded_history, verify_replay
 from runtime.temporal import build_data_converter
-from store.keys import Role
+from sla.calendar.timeutil import SHANGHAI
+from store.keys import Principal, Role
 from store.models import (
     ClockOutcomeRow,
     ClockRow,
@@ -27,41 +31,82 @@ from store.models import (
     EventRow,
     HistoryArchiveRow,
     RecomputeRow,
-    RequestRow,
     ThresholdRow,
+    table_of,
 )
 from workflows.ids import request_workflow_id
 
 router = APIRouter(prefix="/v1/requests", tags=["audit"])
+ARCHIVE, EVENTS, WARNINGS = table_of(HistoryArchiveRow), table_of(EventRow), table_of(ThresholdRow)
+OUTCOMES, CORRECTIONS, RECOMPUTES = table_of(ClockOutcomeRow), table_of(CorrectionRow), table_of(RecomputeRow)
+CLOCKS = table_of(ClockRow)
 
 
-async def _history(state: AppState, session: Session, row: RequestRow) -> tuple[WorkflowHistory, str] | None:
+def _plain(value: Any) -> Any:
+    """JSON-ready: instants as RFC 3339 with +08:00, like every other answer of the API."""
+    if hasattr(value, "astimezone") and hasattr(value, "isoformat"):
+        return value.astimezone(SHANGHAI).isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class _Stored:
+    row: Row[Any]
+    view: RequestOut
+    archive: Row[Any] | None
+    rows: dict[str, list[dict[str, Any]]]
+    clocks_timeline: dict[tuple[str, int], list[dict[str, Any]]]
+
+
+def _of(connection: Connection, table: Any, request_id: str, *exclude: str) -> list[dict[str, Any]]:
+    rows = connection.execute(select(table).where(table.c.request_id == request_id)).all()
+    return [{k: v for k, v in r._mapping.items() if k not in ("request_id", *exclude)} for r in rows]
+
+
+def _load(state: AppState, principal: Principal, request_id: str) -> _Stored:
+    with state.engine.connect() as connection:
+        row = load_request(connection, principal, request_id)
+        require(principal, Role.AUDITOR, Role.ADMIN, Role.OPERATIONS)
+        view = request_view(connection, principal, request_id, state.calendars.current(), state.now())
+        archive = connection.execute(select(ARCHIVE).where(ARCHIVE.c.request_id == request_id)).first()
+        clocks = connection.execute(select(CLOCKS).where(CLOCKS.c.request_id == request_id)).all()
+        return _Stored(
+            row,
+            view,
+            archive,
+            {
+                "events": sorted(_of(connection, EVENTS, request_id), key=lambda e: e["seq"]),
+                "warnings": _of(connection, WARNINGS, request_id),
+                "recomputes": _of(connection, RECOMPUTES, request_id),
+                "corrections": _of(connection, CORRECTIONS, request_id),
+                "outcomes": _of(connection, OUTCOMES, request_id),
+            },
+            {(c.clock_id, c.instance): list(c.timeline or []) for c in clocks},
+        )
+
+
+async def _history(state: AppState, request_id: str, archive: Row[Any] | None) -> tuple[WorkflowHistory, str] | None:
     """The archived history, else the live one from Temporal; None if neither can be had."""
-    archive = session.get(HistoryArchiveRow, row.id)
     if archive is not None:
         return WorkflowHistory.from_json(archive.workflow_id, archive.history_json), "archive"
     try:
         client = await state.client()
-        history = await client.get_workflow_handle(request_workflow_id(row.id)).fetch_history()
+        history = await client.get_workflow_handle(request_workflow_id(request_id)).fetch_history()
     except RPCError:
         return None
     return history, "temporal"
 
 
-def _rows(session: Session, model: Any, request_id: str) -> list[Any]:
-    return list(session.exec(select(model).where(model.request_id == request_id)).all())
-
-
 @router.get("/{request_id}/audit", responses=PROBLEM_RESPONSES)
-async def audit_pack(
-    request_id: Identifier, principal: PrincipalDep, state: StateDep, session: SessionDep
-) -> dict[str, Any]:
+async def audit_pack(request_id: Identifier, principal: PrincipalDep, state: StateDep) -> dict[str, Any]:
     """Everything an insurer needs to check one request's SLA decisions."""
-    row = load_visible(session, principal, request_id)
-    require(principal, Role.AUDITOR, Role.ADMIN, Role.OPERATIONS)
-    view = request_view(session, row, state.calendars.current(), state.now())
-    entry = pinned_entry(row)
-    found = await _history(state, session, row)
+    stored = await run_in_threadpool(_load, state, principal, request_id)
+    row, entry = stored.row, pinned_entry(stored.row)
+    found = await _history(state, request_id, stored.archive)
     history_info: dict[str, Any] | None = None
     replay: dict[str, Any] = {
         "verified": False,
@@ -69,17 +114,16 @@ async def audit_pack(
     }
     if found is not None:
         history, origin = found
-        text = history.to_json()
+        text = await run_in_threadpool(history.to_json)
         history_info = {
             "origin": origin,
             "event_count": len(history.events),
             "sha256": hashlib.sha256(text.encode()).hexdigest(),
         }
-        archive = session.get(HistoryArchiveRow, row.id)
-        if archive is not None:
+        if stored.archive is not None:
             history_info |= {
-                "archived_at": archive.archived_at,
-                "archived_sha256_matches": archive.sha256 == history_info["sha256"],
+                "archived_at": stored.archive.archived_at,
+                "archived_sha256_matches": stored.archive.sha256 == history_info["sha256"],
             }
         failure = await verify_replay(history, build_data_converter(state.settings.keys()))
         replay = {
@@ -87,8 +131,7 @@ async def audit_pack(
             "failure": failure,
             "checked": "the history replayed with the current ServiceRequestWorkflow code",
         }
-    events = session.exec(select(EventRow).where(EventRow.request_id == row.id).order_by(EventRow.seq)).all()  # type: ignore[arg-type]
-    return {
+    pack = {
         "request": {
             "id": row.id,
             "service_id": row.service_id,
@@ -97,6 +140,7 @@ async def audit_pack(
             "status": row.status,
             "opened_at": row.opened_at,
             "closed_at": row.closed_at,
+            "closed_received_at": row.closed_received_at,
         },
         "terms": {
             "catalog_digest": row.catalog_digest,
@@ -104,50 +148,33 @@ async def audit_pack(
             "service": describe_entry(entry) if entry else None,
         },
         "calendar": {"fingerprint": row.calendar_fingerprint, "years": row.calendar_sources},
-        "events": [
-            {
-                "seq": e.seq,
-                "type": e.type,
-                "sender": e.sender,
-                "occurred_at": e.occurred_at,
-                "received_at": e.received_at,
-                "idempotency_key": e.idempotency_key,
-                "data": e.data,
-            }
-            for e in events
+        "events": stored.rows["events"],
+        "clocks": [
+            c.model_dump(mode="json") | {"timeline": stored.clocks_timeline.get((c.clock_id, c.instance), [])}
+            for c in stored.view.clocks
         ],
-        "clocks": [c.model_dump() | {"timeline": _timeline(session, row.id, c.clock_id)} for c in view.clocks],
-        "warnings": [
-            {
-                "clock_id": t.clock_id,
-                "cycle": t.cycle,
-                "fraction": t.fraction,
-                "fired_at": t.fired_at,
-                "recorded_at": t.recorded_at,
-            }
-            for t in _rows(session, ThresholdRow, row.id)
-        ],
-        "recomputes": [r.model_dump(exclude={"request_id"}) for r in _rows(session, RecomputeRow, row.id)],
-        "corrections": [c.model_dump(exclude={"request_id"}) for c in _rows(session, CorrectionRow, row.id)],
-        "outcomes": [o.model_dump(exclude={"id", "request_id"}) for o in _rows(session, ClockOutcomeRow, row.id)],
+        "warnings": stored.rows["warnings"],
+        "recomputes": stored.rows["recomputes"],
+        "corrections": stored.rows["corrections"],
+        "outcomes": stored.rows["outcomes"],
         "history": history_info,
         "replay": replay,
     }
-
-
-def _timeline(session: Session, request_id: str, clock_id: str) -> list[dict[str, Any]]:
-    clock = session.get(ClockRow, (request_id, clock_id))
-    return list(clock.timeline) if clock else []
+    return dict(_plain(pack))
 
 
 @router.get("/{request_id}/history", responses=PROBLEM_RESPONSES)
-async def raw_history(
-    request_id: Identifier, principal: PrincipalDep, state: StateDep, session: SessionDep
-) -> dict[str, Any]:
+async def raw_history(request_id: Identifier, principal: PrincipalDep, state: StateDep) -> dict[str, Any]:
     """The raw workflow history, payloads decoded (personal data included): auditors and admins only."""
-    row = load_visible(session, principal, request_id)
-    require(principal, Role.AUDITOR, Role.ADMIN)
-    found = await _history(state, session, row)
+
+    def load() -> Row[Any] | None:
+        with state.engine.connect() as connection:
+            load_request(connection, principal, request_id)
+            require(principal, Role.AUDITOR, Role.ADMIN)
+            return connection.execute(select(ARCHIVE).where(ARCHIVE.c.request_id == request_id)).first()
+
+    archive = await run_in_threadpool(load)
+    found = await _history(state, request_id, archive)
     if found is None:
         raise unavailable("the history is not archived yet and Temporal is unreachable")
     history, origin = found

@@ -7,22 +7,23 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict
-from sqlalchemy import Engine, or_
-from sqlmodel import Session, col, select
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine, bindparam, or_, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.advance import plan_change
 from api.deps import PrincipalDep, StateDep, require
-from api.problems import Problem, is_unreachable, unavailable
-from api.routes.requests import PROBLEM_RESPONSES
-from api.schemas import CalendarLoadOut, CalendarYearOut, ClockMove, DueOut
-from sla.calendar.overlay import dump_overlay, parse_overlay
+from api.problems import PROBLEM_RESPONSES, Problem, is_unreachable, unavailable
+from api.schemas import BusinessInstant, CalendarLoadOut, CalendarYearOut, ClockMove, DueOut
+from sla.calendar.overlay import parse_overlay
 from sla.calendar.timeutil import start_of_day
 from sla.calendar.working import WorkingCalendar
+from sla.engine.reading import Phase
+from store.calendar import store_overlay
 from store.keys import Role
-from store.models import CalendarOverlayRow, ClockRow, RequestRow
+from store.models import ClockRow, RequestRow, table_of
+from store.types import AwareDateTime
 from workflows.ids import request_workflow_id
 from workflows.messages import AdvanceInput, CalendarChanged
 from workflows.service_request import ServiceRequestWorkflow
@@ -30,13 +31,14 @@ from workflows.service_request import ServiceRequestWorkflow
 router = APIRouter(prefix="/v1/calendar", tags=["calendar"])
 Year = Annotated[int, Path(ge=2004, le=2200)]
 SIGNAL_BATCH = 50
+CLOCKS, REQUESTS = table_of(ClockRow), table_of(RequestRow)
 
 
 @router.get("/due", response_model=DueOut, responses=PROBLEM_RESPONSES)
 def due(
     principal: PrincipalDep,
     state: StateDep,
-    start: AwareDatetime,
+    start: BusinessInstant,
     working_days: Annotated[int | None, Query(ge=1, le=1000)] = None,
     calendar_days: Annotated[int | None, Query(ge=1, le=1000)] = None,
     hours: Annotated[int | None, Query(ge=1, le=24000)] = None,
@@ -97,21 +99,23 @@ class OverlayIn(BaseModel):
     makeup_workdays: list[str] = []
 
 
-def _candidates(engine: Engine, year: int) -> list[str]:
-    """Open requests with a ticking clock whose counting can reach `year`: the only clocks a year's
-    data can move (a deadline whose days all lie in other years does not depend on it)."""
+def _candidates(engine: Engine, year: int) -> list[tuple[str, str]]:
+    """(request id, calendar fingerprint) of the open requests with a ticking clock whose counting
+    can reach `year`: the only clocks a year's data can move (a deadline whose days all lie in other
+    years does not depend on it)."""
     year_start, next_year = start_of_day(date(year, 1, 1)), start_of_day(date(year + 1, 1, 1))
-    with Session(engine) as session:
-        rows = session.exec(
-            select(ClockRow.request_id)
-            .join(RequestRow, col(RequestRow.id) == col(ClockRow.request_id))
-            .where(col(RequestRow.status) == "open")
-            .where(col(ClockRow.state).in_(("running", "paused")))
-            .where(or_(col(ClockRow.started_at).is_(None), col(ClockRow.started_at) < next_year))
-            .where(or_(col(ClockRow.due_at).is_(None), col(ClockRow.due_at) > year_start))
-            .distinct()
-        ).all()
-    return sorted(set(rows))
+    c, r = CLOCKS.c, REQUESTS.c
+    query = (
+        select(c.request_id, r.calendar_fingerprint)
+        .join(REQUESTS, r.id == c.request_id)
+        .where(r.status == "open")
+        .where(c.phase.in_((Phase.RUNNING, Phase.AT_RISK, Phase.PAUSED)))
+        .where(or_(c.started_at.is_(None), c.started_at < bindparam("next_year", next_year, type_=AwareDateTime())))
+        .where(or_(c.due_at.is_(None), c.due_at > bindparam("year_start", year_start, type_=AwareDateTime())))
+        .distinct()
+    )
+    with engine.connect() as connection:
+        return sorted({(row.request_id, row.calendar_fingerprint) for row in connection.execute(query)})
 
 
 async def _moves(
@@ -171,8 +175,8 @@ async def load_year(
     reason = f"calendar {year} loaded by {principal.sender}: {overlay.source.describe()}"
     candidates = await asyncio.to_thread(_candidates, state.engine, year)
     client = await state.client()
+    moves = await _moves(client, [rid for rid, _ in candidates], calendar, state.now(), reason)
     if dry_run:
-        moves = await _moves(client, candidates, calendar, state.now(), reason)
         return CalendarLoadOut(
             year=year, dry_run=True, calendar_fingerprint=calendar.fingerprint, moves=moves, requests_signalled=0
         )
@@ -180,30 +184,34 @@ async def load_year(
         await client.service_client.check_health()
     except RPCError:
         raise unavailable("Temporal is unreachable; the overlay was not stored") from None
-    moves = await _moves(client, candidates, calendar, state.now(), reason)
-
-    def store() -> None:
-        with Session(state.engine) as session:
-            session.merge(
-                CalendarOverlayRow(
-                    year=year, document=dump_overlay(overlay), loaded_by=principal.sender, loaded_at=state.now()
-                )
-            )
-            session.commit()
-
-    await asyncio.to_thread(store)
+    generation = await asyncio.to_thread(store_overlay, state.engine, overlay, principal.sender, state.now())
+    state.calendars.current(generation)
+    change = CalendarChanged(reason, generation)
 
     async def signal(request_id: str) -> bool:
         try:
             handle = client.get_workflow_handle_for(ServiceRequestWorkflow.run, request_workflow_id(request_id))
-            await handle.signal(ServiceRequestWorkflow.calendar_changed, CalendarChanged(reason))
+            await handle.signal(ServiceRequestWorkflow.calendar_changed, change)
             return True
         except RPCError:
             return False
 
-    signalled = 0
-    for first in range(0, len(candidates), SIGNAL_BATCH):  # bounded fan-out
-        signalled += sum(await asyncio.gather(*(signal(i) for i in candidates[first : first + SIGNAL_BATCH])))
+    async def fan_out(request_ids: list[str]) -> int:
+        sent = 0
+        for first in range(0, len(request_ids), SIGNAL_BATCH):  # bounded fan-out
+            sent += sum(await asyncio.gather(*(signal(i) for i in request_ids[first : first + SIGNAL_BATCH])))
+        return sent
+
+    signalled_ids = [rid for rid, _ in candidates]
+    signalled = await fan_out(signalled_ids)
+    # A request opened while the year was being stored may have planned with the calendar before it and
+    # not be in the first list: one more pass for those still on another calendar.
+    late = [
+        rid
+        for rid, fingerprint in await asyncio.to_thread(_candidates, state.engine, year)
+        if fingerprint != calendar.fingerprint and rid not in set(signalled_ids)
+    ]
+    signalled += await fan_out(late)
     return CalendarLoadOut(
         year=year, dry_run=False, calendar_fingerprint=calendar.fingerprint, moves=moves, requests_signalled=signalled
     )

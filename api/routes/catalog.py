@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import PrincipalDep, StateDep
-from api.problems import not_found
-from api.routes.requests import PROBLEM_RESPONSES
+from api.problems import PROBLEM_RESPONSES, not_found
 from api.schemas import ServiceId, ServiceOut
 from api.views import describe_entry
 from sla.errors import UnknownServiceError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from temporalio.service import RPCError
 
 from api.deps import StateDep
@@ -21,9 +21,13 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", responses={503: {"description": "database or Temporal unreachable"}})
 async def readyz(state: StateDep) -> JSONResponse:
     checks: dict[str, str] = {}
+
+    def ping() -> None:
+        with state.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
     try:
-        with Session(state.engine) as session:
-            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+        await run_in_threadpool(ping)
         checks["database"] = "ok"
     except Exception as error:
         checks["database"] = f"unreachable: {type(error).__name__}"

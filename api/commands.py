@@ -1,0 +1,211 @@
+"""The API's write side: open a request, send an event. Both go through Temporal and answer with
+the view the workflow's own write produced. Database work runs on the thread pool; no pooled
+connection is held while Temporal is awaited.
+
+Exactly once over HTTP: every call carries a Temporal Update ID made from the Idempotency-Key (one
+is generated when the caller sent none, and returned in the `Idempotency-Key` response header) and
+a digest of the body. A retried call with the same key and body is deduplicated by Temporal; the
+same key with another body reaches the workflow, which refuses it (`event.idempotency_key_reused`).
+When Temporal does not answer in time the outcome is looked up once more; a 503 that remains says
+the event may have been recorded and which key repeats it safely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.problems import Problem, from_application_error, is_unreachable, unavailable
+from api.reads import load_request, request_view
+from api.schemas import EventCreate, RequestCreate, RequestOut
+from api.state import AppState
+from runtime.requests import request_input
+from sla.calendar.timeutil import SHANGHAI
+from sla.engine.rules import CLOCK_SKEW_TOLERANCE
+from store.keys import Principal, Role
+from store.models import RequestRow, VendorRow, table_of
+from workflows.ids import request_workflow_id
+from workflows.messages import Insured, RecordEventInput, RecordEventResult
+from workflows.service_request import ServiceRequestWorkflow
+
+UPDATE_TIMEOUT = timedelta(seconds=15)
+OUTCOME_LOOKUP_TIMEOUT = timedelta(seconds=5)
+EXTERNAL_REF_NAMESPACE = uuid.UUID("6b1f3a52-8d4e-4c9b-9d57-1f1d8c3e2a10")
+REQUESTS, VENDORS = table_of(RequestRow), table_of(VendorRow)
+
+
+@dataclass(frozen=True)
+class Answer:
+    view: RequestOut
+    created: bool  # False: an existing request (external_ref) or a 202-style pending open
+    idempotency_key: str | None = None
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:20]
+
+
+def _rule_problem(failure: WorkflowUpdateFailedError) -> Problem:
+    cause = failure.cause
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else None
+        return from_application_error(cause.type, cause.message, details)
+    return Problem(409, "Conflict", "the workflow refused the event", rule="event.refused")
+
+
+def _view(state: AppState, principal: Principal, request_id: str) -> RequestOut:
+    with state.engine.connect() as connection:
+        result: RequestOut = request_view(connection, principal, request_id, state.calendars.current(), state.now())
+        return result
+
+
+# -- open --------------------------------------------------------------------------------------------
+def _check_open(state: AppState, principal: Principal, body: RequestCreate, now: datetime) -> tuple[str, bool]:
+    """Validate what the database decides; returns (request id, already exists)."""
+    if principal.role is Role.COORDINATOR and body.vendor_id != principal.vendor_id:
+        raise Problem(403, "Forbidden", f"this key opens requests for vendor {principal.vendor_id} only")
+    state.catalog.get(body.service_id)  # UnknownServiceError -> 422
+    opened_at = body.opened_at or now
+    if opened_at > now + CLOCK_SKEW_TOLERANCE:
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            f"opened_at {opened_at.astimezone(SHANGHAI).isoformat()} is in the future",
+            rule="request.opened_in_future",
+        )
+    request_id = (
+        uuid.uuid5(EXTERNAL_REF_NAMESPACE, f"{body.vendor_id}:{body.external_ref}").hex
+        if body.external_ref
+        else uuid.uuid4().hex
+    )
+    with state.engine.connect() as connection:
+        if connection.execute(VENDORS.select().where(VENDORS.c.id == body.vendor_id)).first() is None:
+            raise Problem(
+                422,
+                "Unknown Vendor",
+                f"no vendor {body.vendor_id!r}; an admin adds vendors with `slatrack vendors add`",
+                rule="vendor.unknown",
+            )
+        exists = connection.execute(REQUESTS.select().where(REQUESTS.c.id == request_id)).first() is not None
+    return request_id, exists
+
+
+async def open_service_request(state: AppState, principal: Principal, body: RequestCreate) -> Answer:
+    now = state.now()
+    request_id, exists = await run_in_threadpool(_check_open, state, principal, body, now)
+    if not exists:
+        client = await state.client()
+        start = WithStartWorkflowOperation(
+            ServiceRequestWorkflow.run,
+            request_input(
+                state.catalog,
+                request_id=request_id,
+                service_id=body.service_id,
+                vendor_id=body.vendor_id,
+                policy_no=body.policy_no,
+                insured=Insured(name=body.insured.name, id_number=body.insured.id_number),
+                opened_at=body.opened_at or now,
+                external_ref=body.external_ref,
+            ),
+            id=request_workflow_id(request_id),
+            task_queue=state.settings.task_queue,
+            # Two concurrent opens with one external_ref meet in one workflow; a closed one is never reopened.
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        try:
+            await client.execute_update_with_start_workflow(
+                ServiceRequestWorkflow.wait_opened,
+                start_workflow_operation=start,
+                id=f"open-{request_id}",
+                rpc_timeout=UPDATE_TIMEOUT,
+            )
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise Problem(
+                202,
+                "Accepted",
+                "the request was opened but no worker has computed its clocks yet; "
+                f"GET /v1/requests/{request_id} shortly",
+                headers={"Location": f"/v1/requests/{request_id}"},
+            ) from None
+        except RPCError as error:
+            if is_unreachable(error):
+                raise unavailable() from None
+            if error.status is not RPCStatusCode.ALREADY_EXISTS:
+                raise
+            exists = True  # closed already: the read model has it
+    view = await run_in_threadpool(_view, state, principal, request_id)
+    return Answer(view, created=not exists)
+
+
+# -- events ------------------------------------------------------------------------------------------
+def _check_event(state: AppState, principal: Principal, request_id: str) -> None:
+    with state.engine.connect() as connection:
+        row = load_request(connection, principal, request_id)  # 404 before 403: scope is not revealed
+    if principal.role not in (Role.COORDINATOR, Role.ADMIN):
+        raise Problem(403, "Forbidden", f"a {principal.role.value} key may not send events")
+    if row.status != "open":
+        raise Problem(
+            409, "Conflict", f"request {request_id} is {row.status}; no more events", rule="event.request_closed"
+        )
+
+
+async def _await_outcome(handle: WorkflowHandle[Any, Any], update_id: str, key: str) -> None:
+    """The update call timed out: ask once more whether it completed, else say how to retry safely."""
+    try:
+        await handle.get_update_handle_for(ServiceRequestWorkflow.record_event, update_id).result(
+            rpc_timeout=OUTCOME_LOOKUP_TIMEOUT
+        )
+    except WorkflowUpdateFailedError as failure:
+        raise _rule_problem(failure) from None
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
+        raise unavailable(
+            "no worker answered in time; the event may or may not be recorded: "
+            f"retry with Idempotency-Key {key} (it is applied once)",
+        ).with_headers({"Idempotency-Key": key}) from None
+
+
+async def send_event(
+    state: AppState, principal: Principal, request_id: str, body: EventCreate, idempotency_key: str | None
+) -> Answer:
+    await run_in_threadpool(_check_event, state, principal, request_id)
+    key = idempotency_key or f"gen-{uuid.uuid4().hex}"
+    occurred_at = body.occurred_at.astimezone(SHANGHAI)  # one spelling of an instant, for the digest too
+    command = RecordEventInput(
+        type=body.type, occurred_at=occurred_at, sender=principal.sender, data=body.data, idempotency_key=key
+    )
+    update_id = f"event-{key}-{_digest({'type': body.type, 'occurred_at': occurred_at.isoformat(), 'data': body.data})}"
+    client = await state.client()
+    handle = client.get_workflow_handle_for(ServiceRequestWorkflow.run, request_workflow_id(request_id))
+    try:
+        result: RecordEventResult = await handle.execute_update(
+            ServiceRequestWorkflow.record_event, command, id=update_id, rpc_timeout=UPDATE_TIMEOUT
+        )
+        del result
+    except WorkflowUpdateFailedError as failure:
+        raise _rule_problem(failure) from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        await _await_outcome(handle, update_id, key)
+    except RPCError as error:
+        if is_unreachable(error):
+            raise unavailable().with_headers({"Idempotency-Key": key}) from None
+        if error.status is RPCStatusCode.NOT_FOUND:
+            raise Problem(409, "Conflict", f"request {request_id} is closed", rule="event.request_closed") from None
+        raise
+    view = await run_in_threadpool(_view, state, principal, request_id)
+    return Answer(view, created=False, idempotency_key=key)
