@@ -128,13 +128,16 @@ async def open_service_request(state: AppState, principal: Principal, body: Requ
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
+        caller = uuid.uuid4().hex  # one per HTTP call: the workflow tells the caller that opened it
         try:
-            await client.execute_update_with_start_workflow(
+            opened: RecordEventResult = await client.execute_update_with_start_workflow(
                 ServiceRequestWorkflow.wait_opened,
+                caller,
                 start_workflow_operation=start,
-                id=f"open-{request_id}",
+                id=f"open-{request_id}-{caller}",
                 rpc_timeout=UPDATE_TIMEOUT,
             )
+            exists = opened.duplicate
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             raise Problem(
                 202,

@@ -24,45 +24,51 @@ def nonzero(counts: Counter[tuple[Any, ...]]) -> dict[tuple[Any, ...], int]:
     return {k: v for k, v in counts.items() if v != 0}
 
 
-def recounted(engine: Engine) -> tuple[Counter[tuple[Any, ...]], list[str]]:
+def _snapshot(engine: Engine) -> Any:
+    """One consistent snapshot for every read of a check (writers may still be at work)."""
+    connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+    return connection
+
+
+def recounted(connection: Any) -> tuple[Counter[tuple[Any, ...]], list[str]]:
     """What the tallies must hold, from the request and clock rows; and the requests whose own
     `tallied` disagrees with their rows."""
     total: Counter[tuple[Any, ...]] = Counter()
     wrong: list[str] = []
-    with engine.connect() as connection:
-        clocks: dict[str, list[ClockFacts]] = {}
-        for c in connection.execute(select(table_of(ClockRow))):
-            facts = ClockFacts(
-                c.clock_id, c.state, c.phase, c.outcome, c.working_days_used, c.provisional, c.stopped_at
-            )
-            clocks.setdefault(c.request_id, []).append(facts)
-        for r in connection.execute(select(table_of(RequestRow))):
-            mine = contribution(r.status, r.insurer_id, r.vendor_id, r.service_id, clocks.get(r.id, []))
-            if nonzero(mine) != nonzero(decode(r.tallied)):
-                wrong.append(r.id)
-            total.update(mine)
+    clocks: dict[str, list[ClockFacts]] = {}
+    for c in connection.execute(select(table_of(ClockRow))):
+        facts = ClockFacts(c.clock_id, c.state, c.phase, c.outcome, c.working_days_used, c.provisional, c.stopped_at)
+        clocks.setdefault(c.request_id, []).append(facts)
+    for r in connection.execute(select(table_of(RequestRow))):
+        mine = contribution(r.status, r.insurer_id, r.vendor_id, r.service_id, clocks.get(r.id, []))
+        if nonzero(mine) != nonzero(decode(r.tallied)):
+            wrong.append(r.id)
+        total.update(mine)
     return total, wrong
 
 
-def stored_tallies(engine: Engine) -> Counter[tuple[Any, ...]]:
+def stored_tallies(connection: Any) -> Counter[tuple[Any, ...]]:
     found: Counter[tuple[Any, ...]] = Counter()
-    with engine.connect() as connection:
-        for t in connection.execute(select(table_of(OutcomeTallyRow))).mappings():
-            key = (OUTCOME, t["insurer_id"], t["vendor_id"], t["service_id"], t["clock_id"], t["outcome"])
-            found[(*key, t["working_days_tenths"])] += t["count"]
-            found[(*key, t["working_days_tenths"], "e4")] += t["working_days_e4"]
-        for t in connection.execute(select(table_of(OpenClockTallyRow))).mappings():
-            key = (OPEN_CLOCK, t["insurer_id"], t["vendor_id"], t["service_id"], t["clock_id"], t["phase"])
-            found[(*key, t["provisional"])] += t["count"]
-        for t in connection.execute(select(table_of(OpenRequestTallyRow))).mappings():
-            found[(REQUEST, t["insurer_id"], t["vendor_id"], t["service_id"])] += t["count"]
+    for t in connection.execute(select(table_of(OutcomeTallyRow))).mappings():
+        key = (OUTCOME, t["insurer_id"], t["vendor_id"], t["service_id"], t["clock_id"], t["outcome"])
+        found[(*key, t["working_days_tenths"])] += t["count"]
+        found[(*key, t["working_days_tenths"], "e4")] += t["working_days_e4"]
+    for t in connection.execute(select(table_of(OpenClockTallyRow))).mappings():
+        key = (OPEN_CLOCK, t["insurer_id"], t["vendor_id"], t["service_id"], t["clock_id"], t["phase"])
+        found[(*key, t["provisional"])] += t["count"]
+    for t in connection.execute(select(table_of(OpenRequestTallyRow))).mappings():
+        found[(REQUEST, t["insurer_id"], t["vendor_id"], t["service_id"])] += t["count"]
     return found
 
 
 def assert_tallies_exact(engine: Engine) -> None:
-    expected, wrong = recounted(engine)
+    with _snapshot(engine) as connection, connection.begin():
+        expected, wrong = recounted(connection)
+        found = stored_tallies(connection)
     assert not wrong, f"requests whose tallied column disagrees with their rows: {wrong}"
-    stored, wanted = nonzero(stored_tallies(engine)), nonzero(expected)
+    stored, wanted = nonzero(found), nonzero(expected)
     drift = {
         k: (stored.get(k, 0), wanted.get(k, 0)) for k in stored.keys() | wanted.keys() if stored.get(k) != wanted.get(k)
     }

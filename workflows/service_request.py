@@ -70,6 +70,7 @@ class ServiceRequestWorkflow:
         self._calendar_reasons: list[str] = []
         self._calendar_generation = 0
         self._written: WritePosition | None = None  # the last read-model write this workflow committed
+        self._opened_by: str | None = None  # the HTTP call that opened this request (wait_opened)
         self._lock = asyncio.Lock()
 
     # -- the loop: one updatable timer ------------------------------------------------------------
@@ -136,11 +137,15 @@ class ServiceRequestWorkflow:
             raise rule_failure(error) from None
 
     @workflow.update
-    async def wait_opened(self) -> RecordEventResult:
+    async def wait_opened(self, caller: str) -> RecordEventResult:
         """Returns once the first clock plan is computed and written: the API opens a request with
-        update-with-start on this, so it answers with the view instead of polling the read model."""
+        update-with-start on this, so it answers with the view instead of polling the read model.
+        Of several callers racing to open one request (one external_ref), the first one this
+        workflow sees opened it; the others get `duplicate`."""
+        if self._opened_by is None:
+            self._opened_by = caller
         await workflow.wait_condition(lambda: self._revision > 0)
-        return RecordEventResult(1, self._revision, self._status())
+        return RecordEventResult(1, self._revision, self._status(), duplicate=caller != self._opened_by)
 
     @workflow.signal
     def calendar_changed(self, change: CalendarChanged) -> None:
