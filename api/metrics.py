@@ -17,9 +17,9 @@ from sqlalchemy import Engine, bindparam, func, select
 from activities.calendar_source import CalendarSource
 from sla.engine.reading import Phase
 from store.models import ClockRow, OpenClockTallyRow, OpenRequestTallyRow, OutcomeTallyRow, table_of
+from store.tally import WORKING_DAY_BUCKETS
 from store.types import AwareDateTime
 
-WORKING_DAY_BUCKETS = (0.5, 1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 60)
 CLOCK_LABELS = ["insurer", "vendor", "service", "clock"]
 OUTCOMES = ("met", "breached", "exempt", "cancelled")
 CLOCKS, OUTCOME_TALLY = table_of(ClockRow), table_of(OutcomeTallyRow)
@@ -69,7 +69,7 @@ class ReadModelCollector(Collector):
             counts[(r["insurer_id"], r["vendor_id"], r["service_id"], r["clock_id"], r["outcome"])] += r["count"]
             if r["outcome"] in ("met", "breached"):
                 histogram_series = (r["vendor_id"], r["service_id"], r["clock_id"])
-                used[histogram_series][r["working_days_tenths"]] += r["count"]
+                used[histogram_series][r["working_days_bucket"]] += r["count"]
                 used_sum[histogram_series] += r["working_days_e4"]
         for key, count in sorted(counts.items()):
             counter.add_metric(list(key), count)
@@ -102,8 +102,8 @@ class ReadModelCollector(Collector):
             labels=["vendor", "service", "clock"],
         )
         for series, bins in sorted(used.items()):
-            # A value in tenths bin t (rounded up) is <= b exactly when t <= 10 b: the buckets are exact.
-            buckets = [(str(b), sum(n for t, n in bins.items() if t <= round(b * 10))) for b in WORKING_DAY_BUCKETS]
+            # The tally counts each clock in its own bucket; Prometheus buckets are cumulative.
+            buckets = [(str(b), sum(n for i, n in bins.items() if i <= k)) for k, b in enumerate(WORKING_DAY_BUCKETS)]
             buckets.append(("+Inf", sum(bins.values())))
             histogram.add_metric(list(series), buckets, used_sum[series] / 10_000)
         yield histogram

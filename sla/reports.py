@@ -12,12 +12,22 @@ GRADED = ("met", "breached")  # compliance = met / (met + breached); exempt and 
 
 @dataclass(frozen=True)
 class OutcomeCount:
-    """`count` clocks of one series closed with `outcome`, each having used `working_days` (a bin)."""
+    """`count` clocks of one series closed with `outcome`."""
 
     vendor_id: str
     service_id: str
     clock_id: str
     outcome: str  # met | breached | exempt | cancelled
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class WorkingDaysUsed:
+    """`count` graded (met or breached) clocks of a series that each used `working_days`."""
+
+    vendor_id: str
+    service_id: str
+    clock_id: str
     working_days: float
     count: int = 1
 
@@ -59,15 +69,19 @@ def weighted_percentile(values: Iterable[tuple[float, int]], q: float) -> float 
     return round(low + (high - low) * fraction, 2)
 
 
-def compliance(counts: Iterable[OutcomeCount]) -> list[ComplianceLine]:
+def compliance(counts: Iterable[OutcomeCount], used_days: Iterable[WorkingDaysUsed]) -> list[ComplianceLine]:
     groups: dict[tuple[str, str, str], list[OutcomeCount]] = defaultdict(list)
     for item in counts:
         groups[(item.vendor_id, item.service_id, item.clock_id)].append(item)
+    days: dict[tuple[str, str, str], list[tuple[float, int]]] = defaultdict(list)
+    for used_one in used_days:
+        series = (used_one.vendor_id, used_one.service_id, used_one.clock_id)
+        days[series].append((used_one.working_days, used_one.count))
     lines = []
     for (vendor, service, clock), group in sorted(groups.items()):
         count = {o: sum(g.count for g in group if g.outcome == o) for o in ("met", "breached", "exempt", "cancelled")}
         graded = count["met"] + count["breached"]
-        used = [(g.working_days, g.count) for g in group if g.outcome in GRADED]
+        used = days.get((vendor, service, clock), [])
         lines.append(
             ComplianceLine(
                 vendor,

@@ -180,8 +180,9 @@ class RecomputeRow(SQLModel, table=True):
 
 
 class OutcomeTallyRow(SQLModel, table=True):
-    """Closed clocks counted by series, outcome and working days used (in tenths of a day, rounded up):
-    /metrics reads its counters and histogram here, the compliance report its counts and percentiles."""
+    """Closed clocks counted by series, outcome and histogram bucket of the working days used
+    (store.tally.WORKING_DAY_BUCKETS): /metrics reads its counters and histogram here, the compliance
+    report its counts."""
 
     __tablename__ = "outcome_tally"
 
@@ -190,9 +191,23 @@ class OutcomeTallyRow(SQLModel, table=True):
     service_id: str = Field(primary_key=True)
     clock_id: str = Field(primary_key=True)
     outcome: str = Field(primary_key=True)
-    working_days_tenths: int = Field(primary_key=True)
+    working_days_bucket: int = Field(primary_key=True)  # index into WORKING_DAY_BUCKETS; 12 = +Inf
     count: int = 0
     working_days_e4: int = Field(default=0, sa_type=BigInteger)  # sum of working days used, x 10^4 (exact)
+
+
+class WorkingDaysTallyRow(SQLModel, table=True):
+    """Graded clocks (met or breached) by series and working days used in tenths of a day, rounded up:
+    the compliance report's p50/p90 without reading the outcomes."""
+
+    __tablename__ = "working_days_tally"
+
+    insurer_id: str = Field(primary_key=True)
+    vendor_id: str = Field(primary_key=True)
+    service_id: str = Field(primary_key=True)
+    clock_id: str = Field(primary_key=True)
+    working_days_tenths: int = Field(primary_key=True)
+    count: int = 0
 
 
 class OpenClockTallyRow(SQLModel, table=True):

@@ -14,12 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlmodel import SQLModel
 
 from sla.engine.reading import counts_as_open
-from store.models import OpenClockTallyRow, OpenRequestTallyRow, OutcomeTallyRow
+from store.models import OpenClockTallyRow, OpenRequestTallyRow, OutcomeTallyRow, WorkingDaysTallyRow
 from store.upsert import increment
 
-REQUEST, OUTCOME, OPEN_CLOCK = "request", "outcome", "open"
+REQUEST, OUTCOME, OPEN_CLOCK, DAYS = "request", "outcome", "open", "days"
+GRADED = ("met", "breached")
 Key = tuple[Any, ...]
 
 
@@ -41,8 +43,23 @@ def working_days_e4(days: float) -> int:
     return round(days * 10_000)
 
 
-def tenths_bin(days: float) -> int:
-    """The tenth of a working day a value falls in, rounded up: 7.43 -> 75 (the 7.5 bin)."""
+# The bounds of sla_clock_working_days_used (working days): the outcome tally counts each closed clock
+# in the first bucket whose bound it does not exceed, so a scrape reads at most 13 rows per series.
+# Changing them needs a migration that recounts the tally.
+WORKING_DAY_BUCKETS = (0.5, 1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 60)
+
+
+def bucket_of(days: float) -> int:
+    """Index of the first bucket bound >= days (exact: compared in 10^-4 days); len(buckets) for +Inf."""
+    value = working_days_e4(days)
+    for index, bound in enumerate(WORKING_DAY_BUCKETS):
+        if value <= round(bound * 10_000):
+            return index
+    return len(WORKING_DAY_BUCKETS)
+
+
+def tenths_of(days: float) -> int:
+    """The tenth of a working day a value falls in, rounded up: 7.43 -> 75 (reported as 7.5)."""
     return -(-working_days_e4(days) // 1000)
 
 
@@ -56,9 +73,11 @@ def contribution(
         counts[(REQUEST, *labels)] += 1
     for clock in clocks:
         if clock.outcome is not None:
-            key = (OUTCOME, *labels, clock.clock_id, clock.outcome, tenths_bin(clock.working_days_used))
+            key = (OUTCOME, *labels, clock.clock_id, clock.outcome, bucket_of(clock.working_days_used))
             counts[key] += 1
             counts[(*key, "e4")] += working_days_e4(clock.working_days_used)
+            if clock.outcome in GRADED:
+                counts[(DAYS, *labels, clock.clock_id, tenths_of(clock.working_days_used))] += 1
         if counts_as_open(status, clock.state, clock.stopped_at):
             counts[(OPEN_CLOCK, *labels, clock.clock_id, clock.phase, clock.provisional)] += 1
     return counts
@@ -73,6 +92,14 @@ def decode(stored: list[list[Any]] | None) -> Counter[Key]:
     return Counter({tuple(item[:-1]): int(item[-1]) for item in stored or []})
 
 
+COLUMNS: dict[str, tuple[str, ...]] = {
+    REQUEST: ("insurer_id", "vendor_id", "service_id"),
+    DAYS: ("insurer_id", "vendor_id", "service_id", "clock_id", "working_days_tenths"),
+    OPEN_CLOCK: ("insurer_id", "vendor_id", "service_id", "clock_id", "phase", "provisional"),
+    OUTCOME: ("insurer_id", "vendor_id", "service_id", "clock_id", "outcome", "working_days_bucket"),
+}
+
+
 def apply_difference(connection: Connection, before: Counter[Key], after: Counter[Key]) -> None:
     """Add after - before to the tally tables. Keys are applied in sorted order, so two concurrent
     writers always lock tally rows in the same order (no deadlock on PostgreSQL)."""
@@ -81,28 +108,17 @@ def apply_difference(connection: Connection, before: Counter[Key], after: Counte
     for key, amount in delta.items():
         if key[0] == OUTCOME and key[-1] == "e4":
             outcome_sums[key[:-1]] = amount
+    tables: dict[str, type[SQLModel]] = {
+        REQUEST: OpenRequestTallyRow,
+        DAYS: WorkingDaysTallyRow,
+        OPEN_CLOCK: OpenClockTallyRow,
+    }
     for key in sorted((k for k in delta if not (k[0] == OUTCOME and k[-1] == "e4")), key=repr):
-        amount = delta[key]
-        kind, rest = key[0], key[1:]
-        if kind == REQUEST:
-            if amount:
-                increment(
-                    connection,
-                    OpenRequestTallyRow,
-                    dict(zip(("insurer_id", "vendor_id", "service_id"), rest, strict=True)),
-                    {"count": amount},
-                )
-        elif kind == OPEN_CLOCK:
-            if amount:
-                names = ("insurer_id", "vendor_id", "service_id", "clock_id", "phase", "provisional")
-                increment(connection, OpenClockTallyRow, dict(zip(names, rest, strict=True)), {"count": amount})
-        else:
+        amount, kind = delta[key], key[0]
+        columns = dict(zip(COLUMNS[kind], key[1:], strict=True))
+        if kind == OUTCOME:
             days = outcome_sums.get(key, 0)
             if amount or days:
-                names = ("insurer_id", "vendor_id", "service_id", "clock_id", "outcome", "working_days_tenths")
-                increment(
-                    connection,
-                    OutcomeTallyRow,
-                    dict(zip(names, rest, strict=True)),
-                    {"count": amount, "working_days_e4": days},
-                )
+                increment(connection, OutcomeTallyRow, columns, {"count": amount, "working_days_e4": days})
+        elif amount:
+            increment(connection, tables[kind], columns, {"count": amount})

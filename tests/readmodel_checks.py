@@ -14,9 +14,10 @@ from store.models import (
     OpenRequestTallyRow,
     OutcomeTallyRow,
     RequestRow,
+    WorkingDaysTallyRow,
     table_of,
 )
-from store.tally import OPEN_CLOCK, OUTCOME, REQUEST, ClockFacts, contribution, decode
+from store.tally import DAYS, OPEN_CLOCK, OUTCOME, REQUEST, ClockFacts, contribution, decode
 
 
 def nonzero(counts: Counter[tuple[Any, ...]]) -> dict[tuple[Any, ...], int]:
@@ -53,8 +54,12 @@ def stored_tallies(connection: Any) -> Counter[tuple[Any, ...]]:
     found: Counter[tuple[Any, ...]] = Counter()
     for t in connection.execute(select(table_of(OutcomeTallyRow))).mappings():
         key = (OUTCOME, t["insurer_id"], t["vendor_id"], t["service_id"], t["clock_id"], t["outcome"])
-        found[(*key, t["working_days_tenths"])] += t["count"]
-        found[(*key, t["working_days_tenths"], "e4")] += t["working_days_e4"]
+        found[(*key, t["working_days_bucket"])] += t["count"]
+        found[(*key, t["working_days_bucket"], "e4")] += t["working_days_e4"]
+    for t in connection.execute(select(table_of(WorkingDaysTallyRow))).mappings():
+        found[(DAYS, t["insurer_id"], t["vendor_id"], t["service_id"], t["clock_id"], t["working_days_tenths"])] += t[
+            "count"
+        ]
     for t in connection.execute(select(table_of(OpenClockTallyRow))).mappings():
         key = (OPEN_CLOCK, t["insurer_id"], t["vendor_id"], t["service_id"], t["clock_id"], t["phase"])
         found[(*key, t["provisional"])] += t["count"]

@@ -6,7 +6,8 @@ Rebuilds the read-model tables in their new shape and carries every row over:
 - request_clock, clock_outcome, clock_threshold, outcome_correction, clock_recompute: keyed by clock
   instance (1 for every existing row); request_clock gains phase, opened_at, paused_at and
   remaining_seconds; clock_outcome loses its surrogate id (its key is the clock instance).
-- outcome_tally, open_clock_tally, open_request_tally: counted from the rows carried over.
+- outcome_tally, working_days_tally, open_clock_tally, open_request_tally: counted from the rows
+  carried over.
 - calendar_overlay: a generation per load, in the order the years were loaded.
 
 The rows are read into memory and written back, which is fine for the embedded default and small
@@ -201,10 +202,20 @@ def _create_tables() -> None:
         sa.Column("service_id", STR(), nullable=False),
         sa.Column("clock_id", STR(), nullable=False),
         sa.Column("outcome", STR(), nullable=False),
-        sa.Column("working_days_tenths", sa.Integer(), nullable=False),
+        sa.Column("working_days_bucket", sa.Integer(), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("working_days_e4", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("insurer_id", "vendor_id", "service_id", "clock_id", "outcome", "working_days_tenths"),
+        sa.PrimaryKeyConstraint("insurer_id", "vendor_id", "service_id", "clock_id", "outcome", "working_days_bucket"),
+    )
+    op.create_table(
+        "working_days_tally",
+        sa.Column("insurer_id", STR(), nullable=False),
+        sa.Column("vendor_id", STR(), nullable=False),
+        sa.Column("service_id", STR(), nullable=False),
+        sa.Column("clock_id", STR(), nullable=False),
+        sa.Column("working_days_tenths", sa.Integer(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("insurer_id", "vendor_id", "service_id", "clock_id", "working_days_tenths"),
     )
     op.create_table(
         "open_clock_tally",
@@ -238,6 +249,13 @@ def _e4(days: float) -> int:
     return round(days * 10_000)
 
 
+BUCKETS = (0.5, 1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 60)  # store.tally.WORKING_DAY_BUCKETS when this was written
+
+
+def _bucket(e4: int) -> int:
+    return next((i for i, bound in enumerate(BUCKETS) if e4 <= round(bound * 10_000)), len(BUCKETS))
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     old = {name: _read(bind, name) for name in ("request", *REBUILT)}
@@ -258,6 +276,7 @@ def upgrade() -> None:
     outcome_tally: Counter[tuple[Any, ...]] = Counter()
     outcome_days: Counter[tuple[Any, ...]] = Counter()
     open_clocks: Counter[tuple[Any, ...]] = Counter()
+    working_days: Counter[tuple[Any, ...]] = Counter()
     open_requests: Counter[tuple[Any, ...]] = Counter()
     request_rows, clock_rows = [], []
     for rid, request in requests.items():
@@ -280,11 +299,15 @@ def upgrade() -> None:
             )
             if clock["outcome"] is not None:
                 e4 = _e4(clock["working_days_used"])
-                key = (*labels, clock["clock_id"], clock["outcome"], -(-e4 // 1000))
+                key = (*labels, clock["clock_id"], clock["outcome"], _bucket(e4))
                 outcome_tally[key] += 1
                 outcome_days[key] += e4
                 tallied[("outcome", *key)] += 1
                 tallied[("outcome", *key, "e4")] += e4
+                if clock["outcome"] in ("met", "breached"):
+                    days_key = (*labels, clock["clock_id"], -(-e4 // 1000))
+                    working_days[days_key] += 1
+                    tallied[("days", *days_key)] += 1
             state = clock["state"]
             if request["status"] == "open" and (
                 state in ("running", "paused") or (state == "breached" and clock["stopped_at"] is None)
@@ -308,7 +331,7 @@ def upgrade() -> None:
     tables = {name: sa.Table(name, metadata, autoload_with=bind) for name in ("request", *REBUILT)}
     tally_tables = {
         name: sa.Table(name, metadata, autoload_with=bind)
-        for name in ("outcome_tally", "open_clock_tally", "open_request_tally")
+        for name in ("outcome_tally", "working_days_tally", "open_clock_tally", "open_request_tally")
     }
 
     def insert(name: str, rows: list[dict[str, Any]], table: sa.Table | None = None) -> None:
@@ -338,7 +361,7 @@ def upgrade() -> None:
     insert("clock_outcome", typed("clock_outcome", [{**o, "instance": 1} for o in old["clock_outcome"]]))
     for name in ("clock_threshold", "outcome_correction", "clock_recompute"):
         insert(name, typed(name, [{**r, "instance": 1} for r in old[name]]))
-    names = ("insurer_id", "vendor_id", "service_id", "clock_id", "outcome", "working_days_tenths")
+    names = ("insurer_id", "vendor_id", "service_id", "clock_id", "outcome", "working_days_bucket")
     insert(
         "outcome_tally",
         [
@@ -346,6 +369,12 @@ def upgrade() -> None:
             for k, n in outcome_tally.items()
         ],
         tally_tables["outcome_tally"],
+    )
+    names = ("insurer_id", "vendor_id", "service_id", "clock_id", "working_days_tenths")
+    insert(
+        "working_days_tally",
+        [{**dict(zip(names, k, strict=True)), "count": n} for k, n in working_days.items()],
+        tally_tables["working_days_tally"],
     )
     names = ("insurer_id", "vendor_id", "service_id", "clock_id", "phase", "provisional")
     insert(

@@ -1,0 +1,347 @@
+"""Read-model queries at 1,000 / 10,000 / 100,000 requests: a page of each list filter, one request,
+the compliance report and a /metrics scrape, through the real app (FastAPI over ASGI, no network).
+
+Run: python -m bench.readmodel [--sizes 1000 10000 100000] [--database postgresql] [--repeat 7]
+
+The read model is seeded directly (bulk inserts of realistic rows, tallies included, as the writer
+would leave them): a year of requests over the catalog's services and three vendors, 30 % open with
+their clocks running, paused, at risk, breached, a few past their instant but not recorded yet (the
+herd's lag). Prints the median time per query at each size and the ratio largest / smallest; the
+target is <= 2x for a page and for a scrape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+
+from sla.calendar.timeutil import SHANGHAI
+from sla.catalog.loader import default_catalog
+from store.models import (
+    ClockOutcomeRow,
+    ClockRow,
+    EventRow,
+    OpenClockTallyRow,
+    OpenRequestTallyRow,
+    OutcomeTallyRow,
+    RequestRow,
+    VendorRow,
+    WorkingDaysTallyRow,
+    table_of,
+)
+from store.tally import DAYS, OPEN_CLOCK, OUTCOME, REQUEST, ClockFacts, contribution, encode
+
+VENDORS = ("vendor-reliable", "vendor-late", "vendor-forgetful")
+DAY = timedelta(days=1)
+
+
+LAGGING = 40  # clocks past their instant but not recorded yet: a herd's size, not the table's
+
+
+def _clock_state(rng: random.Random, open_request: bool, lagging: int) -> str:
+    if not open_request:
+        return rng.choices(["met", "breached", "exempt", "cancelled"], [80, 14, 3, 3])[0]
+    if lagging < LAGGING:
+        return rng.choice(["lag_breach", "lag_risk"])
+    return rng.choices(["running", "at_risk", "paused", "pending", "breached"], [56, 10, 8, 14, 12])[0]
+
+
+def seed(engine: Engine, count: int, now: datetime, *, seed_value: int = 7) -> None:
+    """`count` requests as the projection would have written them, tallies included."""
+    rng = random.Random(seed_value)
+    catalog = default_catalog()
+    entries = [e for e in catalog if e.clocks]
+    pinned = {e.id: catalog.pin(e.id) for e in entries}
+    requests, clocks, events, outcomes = [], [], [], []
+    tallies: Counter[tuple[Any, ...]] = Counter()
+    lagging = 0
+    for n in range(count):
+        entry = rng.choice(entries)
+        vendor = rng.choice(VENDORS)
+        opened_at = now - timedelta(seconds=rng.randrange(365 * 86400))
+        is_open = rng.random() < 0.3
+        status = "open" if is_open else rng.choices(["completed", "cancelled"], [9, 1])[0]
+        rid = f"seed{n:07d}{seed_value}"
+        facts = []
+        for spec in entry.clocks[: rng.randint(1, min(3, len(entry.clocks)))]:
+            state = _clock_state(rng, is_open, lagging)
+            lagging += state.startswith("lag_")
+            budget = 10 * 86400
+            due = now + timedelta(seconds=rng.randrange(1, 20 * 86400))
+            at_risk_from = due - timedelta(days=2)
+            phase = state
+            if state == "at_risk":
+                state, at_risk_from = "running", now - timedelta(hours=rng.randrange(1, 40))
+                due = at_risk_from + timedelta(days=2)
+            elif state == "lag_breach":  # due has passed, the breach is not recorded yet
+                state = phase = "running"
+                due, at_risk_from = now - timedelta(seconds=rng.randrange(1, 60)), now - timedelta(days=2)
+            elif state == "lag_risk":  # the last warning has passed, not recorded yet
+                state = phase = "running"
+                at_risk_from, due = now - timedelta(seconds=rng.randrange(1, 60)), now + timedelta(days=1)
+            elif state in ("met", "breached", "exempt", "cancelled"):
+                due = opened_at + timedelta(days=rng.randrange(1, 15))
+            outcome = state if state in ("met", "breached", "exempt", "cancelled") else None
+            used = round(rng.uniform(0.2, 14.0), 4)
+            stopped = due - timedelta(hours=rng.randrange(1, 48)) if outcome in ("met", "exempt", "cancelled") else None
+            if outcome == "breached" or (state == "breached" and rng.random() < 0.5):
+                stopped = due + timedelta(hours=rng.randrange(1, 48))
+            if state == "breached" and is_open:
+                stopped = None
+            clocks.append(
+                {
+                    "request_id": rid,
+                    "clock_id": spec.id,
+                    "instance": 1,
+                    "insurer_id": entry.insurer,
+                    "vendor_id": vendor,
+                    "service_id": entry.id,
+                    "opened_at": opened_at,
+                    "state": state,
+                    "phase": phase,
+                    "outcome": outcome,
+                    "started_at": opened_at,
+                    "due_at": None if state in ("pending", "paused") else due,
+                    "stopped_at": stopped,
+                    "breached_at": due if state == "breached" else None,
+                    "paused_at": now - DAY if state == "paused" else None,
+                    "late_by_seconds": None,
+                    "budget_seconds": budget,
+                    "elapsed_seconds": int(used * 86400),
+                    "remaining_seconds": budget - int(used * 86400),
+                    "working_days_used": used,
+                    "provisional": rng.random() < 0.05,
+                    "cycle": 1,
+                    "at_risk_from": at_risk_from if state == "running" else None,
+                    "thresholds": [],
+                    "timeline": [],
+                }
+            )
+            facts.append(ClockFacts(spec.id, state, phase, outcome, used, clocks[-1]["provisional"], stopped))
+            if outcome is not None:
+                outcomes.append(
+                    {
+                        key: clocks[-1][key]
+                        for key in ("request_id", "clock_id", "instance", "insurer_id", "vendor_id", "service_id")
+                    }
+                    | {
+                        "outcome": outcome,
+                        "outcome_at": due if outcome == "breached" else (stopped or due),
+                        "due_at": due,
+                        "started_at": opened_at,
+                        "working_days_used": used,
+                        "late_by_seconds": None,
+                        "recorded_at": due,
+                        "corrected": False,
+                    }
+                )
+        mine = contribution(status, entry.insurer, vendor, entry.id, facts)
+        tallies.update(mine)
+        requests.append(
+            {
+                "id": rid,
+                "service_id": entry.id,
+                "catalog_version": entry.version,
+                "catalog_digest": pinned[entry.id].digest,
+                "insurer_id": entry.insurer,
+                "vendor_id": vendor,
+                "external_ref": None,
+                "status": status,
+                "opened_at": opened_at,
+                "closed_at": None if is_open else opened_at + 10 * DAY,
+                "closed_received_at": None if is_open else opened_at + 10 * DAY,
+                "revision": 3,
+                "written_history_length": 20,
+                "written_attempt_ns": 1,
+                "calendar_fingerprint": "seed",
+                "calendar_sources": {},
+                "pinned_terms": pinned[entry.id].document,
+                "tallied": encode(mine),
+                "sealed_personal_data": None,
+                "updated_at": now,
+            }
+        )
+        events.append(
+            {
+                "request_id": rid,
+                "seq": 1,
+                "type": "request_opened",
+                "occurred_at": opened_at,
+                "received_at": opened_at,
+                "sender": "system",
+                "idempotency_key": None,
+                "data": {},
+            }
+        )
+    tally_rows: dict[str, list[dict[str, Any]]] = {"outcome": [], "days": [], "open": [], "request": []}
+    names: tuple[str, ...]
+    for key, amount in tallies.items():
+        if key[0] == OUTCOME and key[-1] != "e4":
+            names = ("insurer_id", "vendor_id", "service_id", "clock_id", "outcome", "working_days_bucket")
+            tally_rows["outcome"].append(
+                dict(zip(names, key[1:], strict=True)) | {"count": amount, "working_days_e4": tallies[(*key, "e4")]}
+            )
+        elif key[0] == DAYS:
+            names = ("insurer_id", "vendor_id", "service_id", "clock_id", "working_days_tenths")
+            tally_rows["days"].append(dict(zip(names, key[1:], strict=True)) | {"count": amount})
+        elif key[0] == OPEN_CLOCK:
+            names = ("insurer_id", "vendor_id", "service_id", "clock_id", "phase", "provisional")
+            tally_rows["open"].append(dict(zip(names, key[1:], strict=True)) | {"count": amount})
+        elif key[0] == REQUEST:
+            names = ("insurer_id", "vendor_id", "service_id")
+            tally_rows["request"].append(dict(zip(names, key[1:], strict=True)) | {"count": amount})
+    with engine.begin() as connection:
+        existing = {r.id for r in connection.execute(table_of(VendorRow).select())}
+        vendors = [{"id": v, "name": v} for v in VENDORS if v not in existing]
+        for table, rows in (
+            (VendorRow, vendors),
+            (RequestRow, requests),
+            (EventRow, events),
+            (ClockRow, clocks),
+            (ClockOutcomeRow, outcomes),
+            (OutcomeTallyRow, tally_rows["outcome"]),
+            (WorkingDaysTallyRow, tally_rows["days"]),
+            (OpenClockTallyRow, tally_rows["open"]),
+            (OpenRequestTallyRow, tally_rows["request"]),
+        ):
+            for first in range(0, len(rows), 5000):
+                if rows[first : first + 5000]:
+                    connection.execute(table_of(table).insert(), rows[first : first + 5000])
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("ANALYZE")
+    else:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+
+
+# Every list filter the API offers, with a coordinator's and an auditor's scope, and the reads besides.
+QUERIES: list[tuple[str, str, str, dict[str, str]]] = [
+    ("list", "operations", "/v1/requests", {}),
+    ("list vendor", "operations", "/v1/requests", {"vendor": "vendor-late"}),
+    ("list service", "operations", "/v1/requests", {"service": "axa.green_channel.inpatient"}),
+    ("list insurer", "operations", "/v1/requests", {"insurer": "zhongan"}),
+    ("list state=open", "operations", "/v1/requests", {"state": "open"}),
+    ("list opened range", "operations", "/v1/requests", {"opened_from": "2026-06-01T00:00:00+08:00"}),
+    *[
+        (f"list clock_state={s}", "operations", "/v1/requests", {"clock_state": s})
+        for s in ("pending", "running", "paused", "met", "breached", "exempt", "cancelled", "at_risk")
+    ],
+    ("list open & at_risk", "operations", "/v1/requests", {"state": "open", "clock_state": "at_risk"}),
+    ("list vendor & breached", "operations", "/v1/requests", {"vendor": "vendor-late", "clock_state": "breached"}),
+    ("coordinator list", "coordinator", "/v1/requests", {}),
+    ("coordinator at_risk", "coordinator", "/v1/requests", {"clock_state": "at_risk"}),
+    ("auditor list", "auditor", "/v1/requests", {}),
+    ("one request", "operations", "/v1/requests/{id}", {}),
+    ("compliance report", "operations", "/v1/reports/compliance", {}),
+    (
+        "compliance, one month",
+        "operations",
+        "/v1/reports/compliance",
+        {"period_from": "2026-10-01T00:00:00+08:00", "period_to": "2026-11-01T00:00:00+08:00"},
+    ),
+    ("/metrics scrape", "none", "/metrics", {}),
+]
+PAGE_AND_SCRAPE = [
+    name for name, *_ in QUERIES if name.startswith(("list", "coordinator", "auditor")) or name == "/metrics scrape"
+]
+
+
+async def measure(app: Any, keys: dict[str, str], request_id: str, repeat: int) -> dict[str, float]:
+    """Median seconds per query (one warm-up call first)."""
+    transport = httpx.ASGITransport(app=app)
+    results = {}
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+        for name, role, path, params in QUERIES:
+            headers = {"Authorization": f"Bearer {keys[role]}"} if role != "none" else {}
+            url = path.replace("{id}", request_id)
+            answer = await http.get(url, params=params, headers=headers)
+            assert answer.status_code == 200, (name, answer.status_code, answer.text[:300])
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                await http.get(url, params=params, headers=headers)
+                times.append(time.perf_counter() - started)
+            results[name] = statistics.median(times)
+    return results
+
+
+def build(database: str, directory: Path, count: int, now: datetime) -> tuple[Any, dict[str, str], Any]:
+    from api.app import create_app
+    from runtime.settings import Settings, TemporalSettings
+    from store.db import init_schema, make_engine
+    from store.keys import Role, create_key
+    from tests.histories import TEST_KEYS_SETTING
+
+    server = None
+    if database == "postgresql":
+        from tests.postgres import PostgresServer
+
+        server = PostgresServer()
+        server.init()
+        server.start()
+        url = server.new_database("readmodel")
+    else:
+        url = f"sqlite:///{directory / f'readmodel-{count}.db'}"
+    engine = make_engine(url)
+    init_schema(engine)
+    seed(engine, count, now)
+    keys = {
+        "operations": create_key(engine, Role.OPERATIONS),
+        "coordinator": create_key(engine, Role.COORDINATOR, vendor_id="vendor-late"),
+        "auditor": create_key(engine, Role.AUDITOR, insurer_id="zhongan"),
+    }
+    engine.dispose()
+    settings = Settings(database_url=url, calendar_dir=directory, payload_keys=TEST_KEYS_SETTING)
+    app = create_app(settings, TemporalSettings(address="127.0.0.1:1"), clock=lambda: now)
+    return app, keys, server
+
+
+async def _main(args: argparse.Namespace) -> None:
+    now = datetime(2026, 11, 20, 10, tzinfo=SHANGHAI)
+    directory = Path(tempfile.mkdtemp(prefix="bench-readmodel-"))
+    table: dict[int, dict[str, float]] = {}
+    for count in args.sizes:
+        started = time.perf_counter()
+        app, keys, server = build(args.database, directory, count, now)
+        print(f"seeded {count:,} requests in {time.perf_counter() - started:.1f} s", flush=True)
+        try:
+            table[count] = await measure(app, keys, f"seed{0:07d}7", args.repeat)
+        finally:
+            app.state.slatrack.engine.dispose()
+            if server is not None:
+                server.stop()
+                server.remove()
+    sizes = sorted(table)
+    print(f"\nmedian ms per call ({args.database}); ratio = {sizes[-1]:,} / {sizes[0]:,}")
+    print(f"{'query':28}" + "".join(f"{s:>10,}" for s in sizes) + f"{'ratio':>8}")
+    worst = 0.0
+    for name, *_ in QUERIES:
+        ratio = table[sizes[-1]][name] / table[sizes[0]][name]
+        if name in PAGE_AND_SCRAPE:
+            worst = max(worst, ratio)
+        print(f"{name:28}" + "".join(f"{table[s][name] * 1000:10.1f}" for s in sizes) + f"{ratio:8.2f}")
+    print(f"\nworst ratio for a page or a scrape: {worst:.2f} (target <= 2)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--repeat", type=int, default=7)
+    asyncio.run(_main(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
