@@ -14,12 +14,16 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Debian packages the tests run for real: promtool/prometheus, and docker-compose v1 (validates the
-# compose file without an engine). Installed once; root or sudo needed on a fresh machine.
+# Debian packages the tests run for real: promtool/prometheus, amtool (prometheus-alertmanager),
+# docker-compose v1 (validates the compose file without an engine) and chromium (renders the Temporal
+# web UI with payloads decoded by the codec server). Installed once; root or sudo needed on a fresh machine.
+SYSTEM_TOOLS := promtool prometheus amtool docker-compose chromium
 system-deps:
-	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v docker-compose >/dev/null; then \
+	@missing=; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus docker-compose >/dev/null; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			prometheus prometheus-alertmanager docker-compose chromium >/dev/null; \
 	fi
 
 # The workflow sandbox imports the workflow modules again for every workflow run (a replay after a

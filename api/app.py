@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import problems
+from api import metrics_auth, problems
 from api.metrics import build_registry
 from api.problems import Problem
 from api.routes import audit, calendar, catalog, codec, health, reports, requests
@@ -75,7 +75,7 @@ def create_app(
         app.include_router(router)
     app.include_router(codec.router)  # Temporal's codec server protocol, for the web UI and CLI
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_auth.guard(state.settings))])
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
