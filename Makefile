@@ -14,14 +14,18 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Debian packages the tests run for real: promtool/prometheus, docker-compose v1 (validates the
-# compose file without an engine) and PostgreSQL 15 (the end-to-end suite runs on it too; the tests
-# start their own server with initdb/pg_ctl). Installed once; root or sudo needed on a fresh machine.
+# Debian packages the tests run for real: promtool/prometheus, amtool (prometheus-alertmanager),
+# docker-compose v1 (validates the compose file without an engine), chromium (renders the Temporal
+# web UI with payloads decoded by the codec server) and PostgreSQL 15 (the end-to-end suite runs on it
+# too; the tests start their own server with initdb/pg_ctl). Installed once; root or sudo needed on a
+# fresh machine.
+SYSTEM_TOOLS := promtool prometheus amtool docker-compose chromium /usr/lib/postgresql/15/bin/initdb
 system-deps:
-	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v docker-compose >/dev/null \
-		|| ! test -x /usr/lib/postgresql/15/bin/initdb; then \
+	@missing=; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus docker-compose postgresql >/dev/null; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			prometheus prometheus-alertmanager docker-compose chromium postgresql >/dev/null; \
 	fi
 
 # The workflow sandbox imports the workflow modules again for every workflow run (a replay after a

@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import problems
+from api import metrics_auth, problems
 from api.metrics import build_registry
 from api.problems import Problem
-from api.routes import audit, calendar, catalog, health, reports, requests
+from api.routes import audit, calendar, catalog, codec, health, reports, requests
 from api.state import AppState
 from runtime.settings import Settings, TemporalSettings, get_settings
 
@@ -102,8 +102,9 @@ def create_app(
     problems.install(app)
     for router in (requests.router, audit.router, catalog.router, calendar.router, reports.router, health.router):
         app.include_router(router)
+    app.include_router(codec.router)  # Temporal's codec server protocol, for the web UI and CLI
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_auth.guard(state.settings))])
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -20,11 +21,24 @@ def worker() -> None:
     main()
 
 
-def up() -> None:
-    """Run the embedded stack: Temporal dev server on SQLite under .data/, the worker (Ctrl-C stops)."""
-    from worker.stack import run
+def up(
+    api_port: Annotated[int | None, typer.Option(help="the HTTP API [SLA_API_PORT, 8000]", min=1, max=65535)] = None,
+    temporal_port: Annotated[
+        int | None, typer.Option(help="the dev server's gRPC [SLA_TEMPORAL_PORT, 7233]", min=1, max=65535)
+    ] = None,
+    ui_port: Annotated[
+        int | None, typer.Option(help="the Temporal web UI [SLA_UI_PORT, 8233]", min=1, max=65535)
+    ] = None,
+    worker_metrics_port: Annotated[
+        int | None, typer.Option(help="the worker's SDK metrics [SLA_WORKER_METRICS_PORT, 9464]", min=1, max=65535)
+    ] = None,
+) -> None:
+    """Run the embedded stack: Temporal dev server on SQLite under .data/, the worker, the API (Ctrl-C stops).
 
-    run()
+    A port already taken stops it before anything starts, with the process that holds the port."""
+    from worker.stack import run, stack_from_settings
+
+    run(stack_from_settings(api_port, temporal_port, ui_port, worker_metrics_port))
 
 
 @db_app.command("init")

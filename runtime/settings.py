@@ -31,6 +31,21 @@ class Settings(BaseSettings):
     worker_cache_budget_mib: int = 256
     # bench/worker_memory.py measured ~172 KiB per cached ServiceRequestWorkflow (300 open requests).
     worker_kib_per_cached_workflow: int = 200
+    # Set only by `slatrack up` (worker/stack.py) for the processes it starts: the embedded default on
+    # loopback. There, and only there, /metrics may be served without SLA_METRICS_TOKEN.
+    embedded: bool = False
+    # Bearer token Prometheus sends to /metrics; or a file holding it (a compose secret, the same file
+    # Prometheus reads as credentials_file). Without either, /metrics refuses every scrape (but embedded).
+    metrics_token: str = ""
+    metrics_token_file: Path | None = None
+    # Origins of the Temporal web UI allowed to call the codec server (/codec), comma-separated.
+    codec_cors_origins: str = "http://127.0.0.1:8233,http://localhost:8233"
+    # `slatrack up`: where the embedded stack keeps its files, and its ports (flags override these).
+    data_dir: Path = ROOT / ".data"
+    api_port: int = 8000
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    worker_metrics_port: int = 9464
 
     @field_validator("payload_keys")
     @classmethod
@@ -49,6 +64,18 @@ class Settings(BaseSettings):
             )
         pairs = [item.partition(":") for item in self.payload_keys.split(",") if item]
         return [(key_id, base64.b64decode(encoded)) for key_id, _, encoded in pairs]
+
+    def metrics_bearer_token(self) -> str:
+        """The /metrics token: SLA_METRICS_TOKEN, else the content of SLA_METRICS_TOKEN_FILE, else ""."""
+        if self.metrics_token:
+            return self.metrics_token
+        if self.metrics_token_file is not None:
+            return self.metrics_token_file.read_text().strip()
+        return ""
+
+    @property
+    def codec_origins(self) -> frozenset[str]:
+        return frozenset(origin.strip().rstrip("/") for origin in self.codec_cors_origins.split(",") if origin.strip())
 
     @property
     def max_cached_workflows(self) -> int:

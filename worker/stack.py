@@ -1,7 +1,10 @@
 """The embedded default, one command: Temporal dev server (SQLite under .data/), worker, API.
 
 Ctrl-C (or SIGTERM) stops everything cleanly; a second run keeps the data. Not for production:
-the dev server is a single process on SQLite (see README, Production).
+the dev server is a single process on SQLite (see README, Production). Every process it starts gets
+SLA_EMBEDDED=true: that is how the API knows it is the embedded default (loopback only), where
+/metrics may go without a token. Its ports come from flags or SLA_*_PORT; a busy port stops it before
+it starts anything, naming the process that holds the port.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from worker.ports import check_ports
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / ".data"
 console = Console()
 
 
@@ -29,24 +33,65 @@ class Stack:
     ui_port: int = 8233
     api_port: int = 8000
     worker_metrics_port: int = 9464
+    data: Path = ROOT / ".data"
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+
+    @property
+    def ports(self) -> dict[str, tuple[int, str]]:
+        return {
+            "Temporal gRPC": (self.temporal_port, "--temporal-port"),
+            "Temporal web UI": (self.ui_port, "--ui-port"),
+            "API": (self.api_port, "--api-port"),
+            "worker metrics": (self.worker_metrics_port, "--worker-metrics-port"),
+        }
+
+    @property
+    def codec_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}/codec"
+
+    def temporal_command(self) -> list[str]:
+        return [
+            str(Path(sys.executable).parent / "temporal"),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.temporal_port),
+            "--ui-port",
+            str(self.ui_port),
+            # the UI sends payloads to the API's codec server, which decodes them for signed-in auditors
+            "--ui-codec-endpoint",
+            self.codec_endpoint,
+            "--db-filename",
+            str(self.data / "temporal.db"),
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=full",
+            "--log-level",
+            "warn",
+        ]
 
     def payload_keys(self) -> str:
         """A local AES key for the embedded default, created once; production sets SLA_PAYLOAD_KEYS."""
         if os.environ.get("SLA_PAYLOAD_KEYS"):
             return os.environ["SLA_PAYLOAD_KEYS"]
-        path = DATA / "payload.key"
+        path = self.data / "payload.key"
         if not path.exists():
             path.write_text(f"local1:{base64.b64encode(os.urandom(32)).decode()}\n")
             path.chmod(0o600)
         return path.read_text().strip()
 
     def environment(self) -> dict[str, str]:
+        ui_origins = f"http://127.0.0.1:{self.ui_port},http://localhost:{self.ui_port}"
         return os.environ | {
             "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
-            "SLA_DATABASE_URL": os.environ.get("SLA_DATABASE_URL", f"sqlite:///{DATA / 'slatrack.db'}"),
+            "SLA_DATABASE_URL": os.environ.get("SLA_DATABASE_URL", f"sqlite:///{self.data / 'slatrack.db'}"),
             "SLA_PAYLOAD_KEYS": self.payload_keys(),
             "SLA_WORKER_METRICS_BIND": f"127.0.0.1:{self.worker_metrics_port}",
+            "SLA_EMBEDDED": "true",
+            "SLA_CODEC_CORS_ORIGINS": os.environ.get("SLA_CODEC_CORS_ORIGINS", ui_origins),
         }
 
     def start(self, name: str, command: list[str], log: Path) -> None:
@@ -59,7 +104,7 @@ class Stack:
         while time.monotonic() < deadline:
             for proc_name, process in self.processes:
                 if process.poll() is not None:
-                    raise SystemExit(f"{proc_name} exited (code {process.returncode}); see .data/{proc_name}.log")
+                    raise SystemExit(f"{proc_name} exited (code {process.returncode}); see {self.data / proc_name}.log")
             with socket.socket() as sock:
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
                     return
@@ -90,13 +135,19 @@ def demo_keys(stack: Stack) -> dict[str, str]:
 
 def print_welcome(stack: Stack, keys: dict[str, str]) -> None:
     api = f"http://127.0.0.1:{stack.api_port}"
-    console.print("[bold green]slatrack is running[/bold green] (Ctrl-C stops everything; data stays in .data/)")
+    console.print(f"[bold green]slatrack is running[/bold green] (Ctrl-C stops everything; data stays in {stack.data})")
     console.print(f"  API docs          {api}/docs")
+    guarded = "bearer SLA_METRICS_TOKEN" if os.environ.get("SLA_METRICS_TOKEN") else "open: embedded default"
     console.print(
-        f"  metrics           {api}/metrics (SLA), http://127.0.0.1:{stack.worker_metrics_port}/metrics (worker)"
+        f"  metrics           {api}/metrics (SLA, {guarded}), "
+        f"http://127.0.0.1:{stack.worker_metrics_port}/metrics (worker)"
     )
     console.print(f"  Temporal web UI   http://127.0.0.1:{stack.ui_port}")
-    console.print("  logs              .data/temporal.log, .data/worker.log, .data/api.log")
+    console.print(
+        f"  decoded payloads  sign in at {api}/codec/login with the auditor key, then in the UI's Codec Server "
+        "settings tick 'Include cross-origin credentials' (README: Auditors)"
+    )
+    console.print(f"  logs              {stack.data}/temporal.log, worker.log, api.log")
     # plain print from here: rich would wrap keys and commands at the terminal width
     print("\nDemo API keys (new on every run; stored hashed, shown only now):")
     for role, key in keys.items():
@@ -117,10 +168,34 @@ def print_welcome(stack: Stack, keys: dict[str, str]) -> None:
     )
 
 
-def run() -> None:
-    DATA.mkdir(exist_ok=True)
-    stack = Stack()
-    bin_dir = Path(sys.executable).parent
+def stack_from_settings(
+    api_port: int | None = None,
+    temporal_port: int | None = None,
+    ui_port: int | None = None,
+    worker_metrics_port: int | None = None,
+) -> Stack:
+    """Flags win over SLA_API_PORT, SLA_TEMPORAL_PORT, SLA_UI_PORT, SLA_WORKER_METRICS_PORT, SLA_DATA_DIR."""
+    from runtime.settings import Settings
+
+    settings = Settings()
+    return Stack(
+        temporal_port=temporal_port or settings.temporal_port,
+        ui_port=ui_port or settings.ui_port,
+        api_port=api_port or settings.api_port,
+        worker_metrics_port=worker_metrics_port or settings.worker_metrics_port,
+        data=settings.data_dir,
+    )
+
+
+def run(stack: Stack | None = None) -> None:
+    stack = stack or stack_from_settings()
+    problems = check_ports(stack.ports)
+    if problems:
+        for problem in problems:
+            print(f"slatrack up: {problem}", file=sys.stderr)
+        print("slatrack up: nothing was started", file=sys.stderr)
+        raise SystemExit(1)
+    stack.data.mkdir(parents=True, exist_ok=True)
     stop_requested = False
 
     def request_stop(*_: object) -> None:
@@ -130,35 +205,14 @@ def run() -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
-        stack.start(
-            "temporal",
-            [
-                str(bin_dir / "temporal"),
-                "server",
-                "start-dev",
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(stack.temporal_port),
-                "--ui-port",
-                str(stack.ui_port),
-                "--db-filename",
-                str(DATA / "temporal.db"),
-                "--sqlite-pragma",
-                "journal_mode=wal",
-                "--sqlite-pragma",
-                "synchronous=full",
-                "--log-level",
-                "warn",
-            ],
-            DATA / "temporal.log",
-        )
+        stack.start("temporal", stack.temporal_command(), stack.data / "temporal.log")
         stack.wait_port(stack.temporal_port, "Temporal dev server")
         subprocess.run([sys.executable, "-m", "cli.main", "db", "init"], cwd=ROOT, env=stack.environment(), check=True)
-        stack.start("worker", [sys.executable, "-m", "worker"], DATA / "worker.log")
+        stack.start("worker", [sys.executable, "-m", "worker"], stack.data / "worker.log")
         stack.wait_port(stack.worker_metrics_port, "worker")
         keys = demo_keys(stack)
-        stack.start("api", [sys.executable, "-m", "cli.main", "api", "--port", str(stack.api_port)], DATA / "api.log")
+        api = [sys.executable, "-m", "cli.main", "api", "--port", str(stack.api_port)]
+        stack.start("api", api, stack.data / "api.log")
         stack.wait_port(stack.api_port, "API")
         print_welcome(stack, keys)
         while not stop_requested:
