@@ -28,6 +28,7 @@ from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
 from worker.build import build_worker
 from worker.main import metrics_runtime
 
+METRICS_TOKEN = "live-stack-metrics-token"
 VENDORS = {"vendor-reliable": "Reliable (test)", "vendor-late": "Late (test)", "vendor-forgetful": "Forgetful (test)"}
 
 
@@ -123,6 +124,7 @@ class LiveStack:
             calendar_dir=directory / "calendars",
             payload_keys=TEST_KEYS_SETTING,
             task_queue="api-tests",
+            metrics_token=METRICS_TOKEN,
         )
         (directory / "calendars").mkdir(exist_ok=True)
         engine = make_engine(settings.database_url)
@@ -175,3 +177,8 @@ class LiveStack:
 
     def headers(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[role]}"}
+
+    @staticmethod
+    def metrics_headers() -> dict[str, str]:
+        """What Prometheus sends to /metrics (SLA_METRICS_TOKEN)."""
+        return {"Authorization": f"Bearer {METRICS_TOKEN}"}

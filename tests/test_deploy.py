@@ -222,7 +222,7 @@ def metrics_api(live: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """The live read model behind an API configured as in production: /metrics wants the token file's token."""
     token_file = tmp_path / "metrics_token"
     token_file.write_text(secrets.token_hex(32) + "\n")
-    settings = live.settings.model_copy(update={"metrics_token_file": token_file})
+    settings = live.settings.model_copy(update={"metrics_token": "", "metrics_token_file": token_file})
     with serving(create_app(settings, TemporalSettings(address=live.temporal.address))) as url:
         yield url, token_file
 
