@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from sla.catalog.loader import default_catalog, load_catalog
-from sla.catalog.model import DurationUnit
+from sla.catalog.model import CLOCK_UNITS, WINDOW_UNITS, DurationUnit
 from sla.errors import CatalogError, UnknownServiceError
 
 CATALOG = default_catalog()
@@ -24,9 +24,12 @@ def test_every_manual_is_covered() -> None:
     assert {"axa_tianping", "zhongan", "pingan_health", "pingan_pc", "ruitai", "xintai", "anxin"} <= insurers
 
 
-def test_the_three_duration_units_all_occur() -> None:
-    units = {c.duration.unit for e in CATALOG for c in e.clocks}
-    assert units == set(DurationUnit)
+def test_every_duration_unit_occurs_clocks_in_theirs_and_windows_in_theirs() -> None:
+    clock_units = {c.duration.unit for e in CATALOG for c in e.clocks}
+    window_units = {w.duration.unit for e in CATALOG for w in e.windows if w.duration}
+    assert clock_units == set(CLOCK_UNITS)
+    assert window_units == set(WINDOW_UNITS)
+    assert clock_units | window_units == set(DurationUnit)
 
 
 def test_every_clock_cites_its_lines() -> None:
