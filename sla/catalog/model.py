@@ -51,7 +51,8 @@ class Duration:
     def describe(self) -> str:
         if self.unit is DurationUnit.SAME_DAY:
             return "same day (by 24:00)"
-        return f"{self.amount} {self.unit.value.replace('_', ' ')}"
+        unit = self.unit.value.replace("_", " ")
+        return f"{self.amount} {unit[:-1] if self.amount == 1 else unit}"
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ from sla.calendar.timeutil import DAY, end_of_day, local_date, start_of_day
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import Duration, DurationUnit, WarnThreshold
 
-_MICROSECOND = timedelta(microseconds=1)
+_SECOND = timedelta(seconds=1)
 
 
 def share_of(budget: timedelta, share: Fraction) -> timedelta:
-    """`share` of `budget`, exact to the microsecond (rounded down), never through a float."""
-    micros = budget // _MICROSECOND
-    return timedelta(microseconds=micros * share.numerator // share.denominator)
+    """`share` of `budget` in whole seconds (rounded down: a warning is never late), never through a float."""
+    seconds = budget // _SECOND
+    return timedelta(seconds=seconds * share.numerator // share.denominator)
 
 
 class Measure:
