@@ -187,3 +187,14 @@ def test_a_pinned_version_one_document_with_float_warnings_still_parses(tmp_path
     # 3 days + 8 h 0 min 14.4 s -> 11-04, 05, 06, then Fri 11-07 08:00:14 (whole seconds, rounded down).
     assert view.thresholds[1].at == at(2025, 11, 7, 8, 0, 14)
     assert EventType.MATERIALS_COMPLETE in load_catalog(tmp_path).get("test.svc").accepts
+
+
+def test_a_calendar_day_warning_on_a_rest_day_stays_there_while_the_due_moves_to_the_next_working_day() -> None:
+    # [003:L4751] 平均1-3天送达，部分偏远地区5天内: paid Wed 2025-12-03 10:00: 12-04, 05, 06 -> the 3-day warning
+    # is 24:00 of Sat 12-06 (art. 203 moves the end of a period, not a point inside it); 5 days end Mon 12-08,
+    # a working day -> due 12-09 00:00. (Moved like a deadline, the warning would have fallen on the due.)
+    view = clock(
+        "zhongan.direct_drug_settlement", "deliver_drug", log(("order_paid", at(2025, 12, 3, 10))), at(2025, 12, 4)
+    )
+    assert warnings(view) == [(at(2025, 12, 7), "after 3 calendar days")]
+    assert view.due_at == at(2025, 12, 9)

@@ -69,7 +69,7 @@ class _ClockRun:
                 continue
             mark = self.measure.mark(threshold, self.budget)
             if mark > self.used:
-                at, _ = self.measure.add(self.segment_origin, mark - self.used)
+                at, _ = self.measure.add(self.segment_origin, mark - self.used, period_end=False)
                 self.pending_thresholds[threshold] = at
 
     def _begin_cycle(self, at: datetime, kind: str, event: RecordedEvent | None) -> None:

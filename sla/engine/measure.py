@@ -62,14 +62,17 @@ class Measure:
             return self.calendar.working_time_between(start, end).length
         return end - start
 
-    def add(self, start: datetime, amount: timedelta) -> tuple[datetime, bool]:
-        """The instant `amount` of this unit's time after `start`, and whether it is provisional."""
+    def add(self, start: datetime, amount: timedelta, *, period_end: bool = True) -> tuple[datetime, bool]:
+        """The instant `amount` of this unit's time after `start`, and whether it is provisional.
+
+        `period_end=False` for a warning: art. 203 moves the end of a period off a rest day, not a warning
+        inside it (3 calendar days into a 5-day delivery is 24:00 of day 3, whatever day that is)."""
         if self.unit is DurationUnit.WORKING_DAYS:
             return self.calendar.add_working_time(start, amount)
         at = start + amount
         if self.unit is DurationUnit.SAME_DAY:
             return at, False  # 24:00 of the start's own date: no calendar data involved
-        if self.unit is DurationUnit.CALENDAR_DAYS and at == start_of_day(local_date(at)):
+        if period_end and self.unit is DurationUnit.CALENDAR_DAYS and at == start_of_day(local_date(at)):
             # Art. 203: a period whose last day is a rest day ends at 24:00 of the next working day.
             last_day = local_date(at) - DAY
             moved = self.calendar.next_working_day_on_or_after(last_day)
