@@ -11,7 +11,8 @@ import pytest
 
 from sla.calendar.sources import default_calendar
 from sla.catalog.loader import default_catalog
-from sla.engine import ClockState, ClockView, RecordedEvent, compute_clocks
+from sla.engine import ClockState, ClockView, Outcome, RecordedEvent, compute_clocks, outcome_changes
+from sla.engine.changes import due_changes
 from sla.engine.rules import precheck_event
 from sla.errors import EventNotAllowedError
 from sla.events import EventType
@@ -194,3 +195,26 @@ def test_a_zhongan_mdt_no_show_closes_the_report_clock_without_breach() -> None:
     events = log(("customer_confirmed", at(2025, 11, 3, 10)), ("customer_no_show", at(2025, 11, 6, 9)))
     byid = {v.clock_id: v for v in views("zhongan.mdt", events, at(2025, 11, 20))}
     assert byid["issue_report"].state is ClockState.EXEMPT
+
+
+def test_corrections_and_moved_dues_are_told_per_instance_when_keyed_by_clock_and_instance() -> None:
+    # [001:L565] two top-ups: a late-recorded payment dated Tue 9-30 15:00 turns top-up 1 from breached to met.
+    requests = log(("payment_requested", at(2025, 9, 29, 17)), ("payment_requested", at(2025, 9, 30, 11)))
+    before = instances(DIRECT, "deposit_top_up", requests, at(2025, 10, 2))
+    late = RecordedEvent(EventType.PAYMENT_ADVANCED, at(2025, 9, 30, 15), 3)
+    after = instances(DIRECT, "deposit_top_up", [*requests, late], at(2025, 10, 2))
+    [change] = outcome_changes(
+        {v.key: v.outcome for v in before}, {v.key: v.outcome for v in after}, "payment recorded late"
+    )
+    assert (change.clock_id, change.instance, change.previous, change.current) == (
+        "deposit_top_up",
+        1,
+        Outcome.BREACHED,
+        Outcome.MET,
+    )
+    assert (
+        due_changes(
+            {v.key: (v.due_at, v.provisional) for v in before}, [(v.key, v.due_at, v.provisional) for v in after]
+        )
+        == []
+    )
