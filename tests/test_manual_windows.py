@@ -263,3 +263,23 @@ def test_advisories_come_back_in_shanghai_time_whatever_offset_the_events_arrive
     ]
     [advice] = advisories(SPECIAL_DRUG, events, CAL)
     assert advice.at.utcoffset() == advice.limit.utcoffset() == at(2025, 1, 1).utcoffset()
+
+
+def test_an_application_is_judged_against_the_planned_admission_as_last_announced() -> None:
+    # [004:131] 入院前5个工作日预约. Applied Mon 2025-11-03 10:00; the first notice plans Mon 11-17 (5 working
+    # days before: 11-10 -> apply by 11-10 24:00, kept). A second notice moves the admission to Fri 11-07:
+    # 5 working days before it is Fri 10-31 -> the application of 11-03 is late, and the notice is refused.
+    entry = CATALOG.get("axa.advance_payment")
+    first = log(
+        ("request_opened", at(2025, 11, 3, 10)),
+        ("admission_notice_issued", at(2025, 11, 3, 11), {"planned_admission_at": "2025-11-17T08:00:00+08:00"}),
+    )
+    check_customer_windows(entry, first[:1], first[1], CAL)
+    moved = RecordedEvent(
+        EventType.ADMISSION_NOTICE_ISSUED,
+        at(2025, 11, 4, 9),
+        3,
+        data={"planned_admission_at": "2025-11-07T08:00:00+08:00"},
+    )
+    with pytest.raises(CustomerWindowError, match="limit 2025-11-01T00:00:00"):
+        check_customer_windows(entry, first, moved, CAL)

@@ -6,8 +6,9 @@ event before anything reaches history. `check_customer_windows` needs the calend
 activity. `advisories` is pure too: it never refuses anything, it says what the request shows.
 
 A window pairs each of its subject events with one reference: the latest reference event at or
-before the subject (by effective time, then arrival), or, when none precedes it, the first one after
-it (a lead time announced later, e.g. the planned admission on a notice sent after the application).
+before the subject (by effective time, then arrival), or, when none precedes it, the latest one after
+it (a lead time announced later, e.g. the planned admission on a notice sent after the application,
+as last announced).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ def _window_limit(window: CustomerWindow, reference: datetime, calendar: Working
 
 
 def _pairs(window: CustomerWindow, events: Sequence[RecordedEvent]) -> list[tuple[RecordedEvent, RecordedEvent]]:
-    """(subject, reference in force for it): the latest reference at or before it, else the first after."""
+    """(subject, reference in force for it): the latest reference at or before it, else the latest after."""
     ordered = sorted(events, key=_key)
     references = [e for e in ordered if e.type in window.reference.events]
     pairs = []
@@ -168,7 +169,7 @@ def _pairs(window: CustomerWindow, events: Sequence[RecordedEvent]) -> list[tupl
         before = [r for r in references if r.sort_key <= subject.sort_key]
         after = [r for r in references if r.sort_key > subject.sort_key]
         if before or after:
-            pairs.append((subject, before[-1] if before else after[0]))
+            pairs.append((subject, before[-1] if before else after[-1]))
     return pairs
 
 
