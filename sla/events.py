@@ -7,6 +7,8 @@ from enum import StrEnum
 
 
 class EventType(StrEnum):
+    # The customer's materials arrived, before anyone judged them complete or in scope (001:L548-552).
+    MATERIALS_RECEIVED = "materials_received"
     MATERIALS_INCOMPLETE = "materials_incomplete"
     MATERIALS_COMPLETE = "materials_complete"
     ELIGIBILITY_APPROVED = "eligibility_approved"
@@ -22,11 +24,15 @@ class EventType(StrEnum):
     REPORT_ISSUED = "report_issued"
     PATIENT_ADMITTED = "patient_admitted"
     PATIENT_DISCHARGED = "patient_discharged"
+    # The customer asks for a (further) payment, e.g. a deposit top-up (续费, 001:L565).
+    PAYMENT_REQUESTED = "payment_requested"
     PAYMENT_ADVANCED = "payment_advanced"
     ORDER_PAID = "order_paid"
     DRUG_DELIVERED = "drug_delivered"
     FOLLOW_UP_DONE = "follow_up_done"
     CUSTOMER_NO_SHOW = "customer_no_show"
+    # The customer asks to change the agreed time or content of the service (改期/变更, 003:L3340).
+    CUSTOMER_RESCHEDULED = "customer_rescheduled"
     CUSTOMER_CANCELLED = "customer_cancelled"
     SERVICE_COMPLETED = "service_completed"
     # Recorded by the system when the request opens; never sent by a coordinator.

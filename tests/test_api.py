@@ -72,6 +72,7 @@ async def test_open_send_events_met_completed_and_the_audit_pack_replays(
     for event, when in [
         ("admission_notice_issued", at(2025, 9, 24)),
         ("eligibility_approved", at(2025, 9, 26, 15)),
+        ("materials_complete", at(2025, 9, 26, 15)),  # 004:67: the start needs complete materials
         ("materials_incomplete", at(2025, 9, 30, 10)),
         ("materials_complete", at(2025, 10, 9, 10)),
     ]:
@@ -117,6 +118,7 @@ async def test_a_breached_clock_reads_breached_and_the_late_stop_says_how_late(
 ) -> None:
     request_id = (await open_request(http, live, opened_at=at(2025, 9, 25, 9).isoformat())).json()["id"]
     await send(http, live, request_id, "admission_notice_issued", at(2025, 9, 24))
+    await send(http, live, request_id, "materials_complete", at(2025, 9, 25, 10))  # 004:67: needed to start
     breached = await send(http, live, request_id, "eligibility_approved", at(2025, 9, 26, 15))
     admission = clock(breached.json(), "arrange_admission")
     # 10 working days from Fri 2025-09-26: ... -> 2025-10-17 00:00 +08:00 (DESIGN.md's example)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from sla.catalog.loader import default_catalog, load_catalog
-from sla.catalog.model import DurationUnit
+from sla.catalog.model import CLOCK_UNITS, WINDOW_UNITS, DurationUnit
 from sla.errors import CatalogError, UnknownServiceError
 
 CATALOG = default_catalog()
@@ -24,9 +24,12 @@ def test_every_manual_is_covered() -> None:
     assert {"axa_tianping", "zhongan", "pingan_health", "pingan_pc", "ruitai", "xintai", "anxin"} <= insurers
 
 
-def test_the_three_duration_units_all_occur() -> None:
-    units = {c.duration.unit for e in CATALOG for c in e.clocks}
-    assert units == set(DurationUnit)
+def test_every_duration_unit_occurs_clocks_in_theirs_and_windows_in_theirs() -> None:
+    clock_units = {c.duration.unit for e in CATALOG for c in e.clocks}
+    window_units = {w.duration.unit for e in CATALOG for w in e.windows if w.duration}
+    assert clock_units == set(CLOCK_UNITS)
+    assert window_units == set(WINDOW_UNITS)
+    assert clock_units | window_units == set(DurationUnit)
 
 
 def test_every_clock_cites_its_lines() -> None:
@@ -138,3 +141,81 @@ def test_a_window_on_an_event_the_service_does_not_accept_is_rejected(tmp_path: 
     ]
     with pytest.raises(CatalogError, match="does not accept 'eligibility_approved'"):
         load_catalog(write(tmp_path, doc))
+
+
+def with_window(tmp_path: Path, window: dict) -> Path:  # type: ignore[type-arg]
+    doc = yaml.safe_load(yaml.safe_dump(VALID))
+    doc["services"][0]["accepts"].append("eligibility_approved")
+    doc["services"][0]["customer_windows"] = [
+        {"id": "w", "event": "customer_cancelled", "source": {"document": "004", "lines": "75"}, **window}
+    ]
+    return write(tmp_path, doc)
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (broken(per_occurrence=True, start=["materials_complete", "materials_incomplete"]), "exactly one event"),
+        (broken(per_occurrence=True, start=["request_opened"]), "exactly one event"),
+        (broken(per_occurrence=True, pause=["materials_incomplete"]), "no pause, resume or restart"),
+        (broken(per_occurrence="yes"), "per_occurrence is true or false"),
+        (broken(duration={"same_day": 2}), "same_day is 1"),
+        (broken(duration={"calendar_months": 1}), "calendar_months duration is not allowed here"),
+        (broken(exempt=["materials_complete"]), "exempts on its own start event"),
+    ],
+)
+def test_bad_occurrence_and_unit_settings_are_rejected(tmp_path: Path, document: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(CatalogError, match=message):
+        load_catalog(write(tmp_path, document))
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        (
+            {"kind": "lead_time", "reference": {"any_of": ["eligibility_approved"]}, "duration": {"working_days": 2}},
+            "any_of references are for forbidden_after",
+        ),
+        (
+            {
+                "kind": "forbidden_after",
+                "reference": {"event": "eligibility_approved", "any_of": ["hospital_confirmed"]},
+            },
+            "either an event or any_of",
+        ),
+        (
+            {"kind": "forbidden_after", "reference": {"any_of": ["eligibility_approved", "report_issued"]}},
+            "report_issued",
+        ),
+        (
+            {"kind": "within_after", "reference": {"event": "eligibility_approved"}, "duration": {"same_day": 1}},
+            "same_day",
+        ),
+        ({"kind": "forbidden_after", "reference": {"event": "eligibility_approved"}, "advisory": "no"}, "advisory is"),
+    ],
+)
+def test_bad_windows_are_rejected(tmp_path: Path, window: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(CatalogError, match=message):
+        load_catalog(with_window(tmp_path, window))
+
+
+def test_a_forbidden_after_window_may_be_marked_by_any_of_several_events(tmp_path: Path) -> None:
+    window = {"kind": "forbidden_after", "reference": {"any_of": ["eligibility_approved", "hospital_confirmed"]}}
+    [parsed] = load_catalog(with_window(tmp_path, window)).get("test.svc").windows
+    assert [e.value for e in parsed.reference.events] == ["eligibility_approved", "hospital_confirmed"]
+
+
+def test_every_window_cites_its_lines_and_every_changed_entry_says_so_in_its_version() -> None:
+    for entry in CATALOG:
+        for window in entry.windows:
+            assert window.source.lines and window.description, (entry.id, window.id)
+    # Entries that changed against the manuals carry version 2 (requests keep the version they pinned).
+    changed = {
+        "axa.green_channel.inpatient",
+        "pingan_health.cancer.admission",
+        "zhongan.green_channel.inpatient",
+        "zhongan.second_opinion.domestic",
+        "zhongan.mdt",
+        "unnamed.ci_inpatient.direct_pay",
+    }
+    assert {CATALOG.get(service_id).version for service_id in changed} == {2}

@@ -39,24 +39,51 @@ AXA_INPATIENT = log(
 )
 
 
-def test_axa_green_channel_inpatient_restarts_on_complete_materials_and_is_met() -> None:
-    # Start = later of notice (9-24) and audit passed (9-26 15:00) -> 9-26 15:00, due 10-17 00:00.
-    # Paused 9-30 10:00; materials complete Thu 10-09 10:00 restarts 10 working days:
-    # 10-10, 10-11 (Sat, make-up), 10-13, 14, 15, 16, 17, 20, 21, 22 -> due 2025-10-23 00:00 +08:00.
+def test_axa_green_channel_inpatient_starts_when_the_materials_are_complete_and_is_met() -> None:
+    # [004:67] 审核通过且客户提供完整资料及住院通知单开具之日起10个工作日: the latest of the notice (9-24),
+    # audit passed (9-26 15:00) and complete materials (Thu 10-09 10:00) -> 10-09 10:00. The incomplete
+    # materials of 9-30 come before the start and change nothing. 10 working days: 10-10, 10-11 (Sat,
+    # make-up), 10-13, 14, 15, 16, 17, 20, 21, 22 -> due 2025-10-23 00:00 +08:00.
     events = [*AXA_INPATIENT, RecordedEvent(EventType.HOSPITAL_CONFIRMED, at(2025, 10, 22, 18), 6)]
     view = clocks("axa.green_channel.inpatient", events, at(2025, 10, 25))["arrange_admission"]
     assert view.state is ClockState.MET and view.outcome is Outcome.MET
-    assert view.started_at == at(2025, 9, 26, 15)
+    assert view.started_at == at(2025, 10, 9, 10)
     assert view.due_at == at(2025, 10, 23)
     assert view.stopped_at == at(2025, 10, 22, 18)
-    assert view.cycle == 2
-    assert [e.kind for e in view.timeline] == ["started", "paused", "restarted", "warning", "warning", "stopped"]
-    # warnings: 50% after 5 working days of the new cycle (10-10..10-15) -> 10-16 00:00; 80% -> 10-21 00:00
+    assert view.cycle == 1
+    assert [e.kind for e in view.timeline] == ["started", "warning", "warning", "stopped"]
+    # warnings: 1/2 after 5 working days (10-10, 11, 13, 14, 15) -> 10-16 00:00; 4/5 after 8 -> 10-21 00:00
     assert [(t.fraction, t.at, t.fired) for t in view.thresholds] == [
         (0.5, at(2025, 10, 16), True),
         (0.8, at(2025, 10, 21), True),
     ]
     assert view.working_days_used == pytest.approx(9.75)  # 10-10..10-21 (9 days) + 18 h on 10-22
+
+
+def test_axa_green_channel_inpatient_restarts_when_materials_turn_out_incomplete_after_the_start() -> None:
+    # [004:67] 如因被保险人提供资料不齐全导致服务延迟，本服务时效更改为客户提供完整相关资料起10个工作日内安排.
+    # Materials complete 9-25 10:00, notice 9-24, audit passed Fri 9-26 15:00 -> start 9-26 15:00, due
+    # 10-17 00:00 (DESIGN.md's example). Found incomplete Tue 9-30 10:00: paused, no due instant.
+    # Complete again Thu 10-09 10:00: the full 10 working days again -> due 2025-10-23 00:00.
+    events = log(
+        ("request_opened", at(2025, 9, 25, 9)),
+        ("admission_notice_issued", at(2025, 9, 24)),
+        ("materials_complete", at(2025, 9, 25, 10)),
+        ("eligibility_approved", at(2025, 9, 26, 15)),
+        ("materials_incomplete", at(2025, 9, 30, 10)),
+        ("materials_complete", at(2025, 10, 9, 10)),
+        ("hospital_confirmed", at(2025, 10, 22, 18)),
+    )
+    running = clocks("axa.green_channel.inpatient", events[:4], at(2025, 9, 29))["arrange_admission"]
+    assert (running.started_at, running.due_at) == (at(2025, 9, 26, 15), at(2025, 10, 17))
+    paused = clocks("axa.green_channel.inpatient", events[:5], at(2025, 10, 5))["arrange_admission"]
+    assert paused.state is ClockState.PAUSED and paused.due_at is None and paused.paused_at == at(2025, 9, 30, 10)
+    view = clocks("axa.green_channel.inpatient", events, at(2025, 10, 25))["arrange_admission"]
+    assert view.state is ClockState.MET and view.cycle == 2
+    assert view.started_at == at(2025, 10, 9, 10)  # the current cycle's start; the first stays in the timeline
+    assert view.due_at == at(2025, 10, 23)
+    assert [e.kind for e in view.timeline] == ["started", "paused", "restarted", "warning", "warning", "stopped"]
+    assert view.timeline[0].at == at(2025, 9, 26, 15)
 
 
 def test_a_running_clock_wakes_at_its_next_warning_and_breaches_at_due() -> None:
@@ -82,12 +109,14 @@ def test_a_clock_stopped_after_due_stays_breached_and_says_how_late() -> None:
 
 
 def test_a_retroactive_event_recomputes_and_reports_the_changed_outcome() -> None:
-    # Without the materials events: due 10-17 00:00; confirmed 10-20 -> breached.
+    # Materials complete 9-25, audit passed 9-26 15:00 -> due 10-17 00:00 [004:67]; confirmed 10-20 -> breached.
     base = [e for e in AXA_INPATIENT if e.type not in (EventType.MATERIALS_INCOMPLETE, EventType.MATERIALS_COMPLETE)]
+    base.append(RecordedEvent(EventType.MATERIALS_COMPLETE, at(2025, 9, 25, 10), 9))
     base.append(RecordedEvent(EventType.HOSPITAL_CONFIRMED, at(2025, 10, 20, 12), 10))
     before = clocks("axa.green_channel.inpatient", base, at(2025, 10, 21))
     assert before["arrange_admission"].outcome is Outcome.BREACHED
-    # The coordinator then records, late, that materials were incomplete 9-30 and complete 10-09.
+    # The coordinator then records, late, that materials were incomplete 9-30 and complete 10-09:
+    # paused 9-30, restarted 10-09 -> due 10-23 00:00, and 10-20 12:00 is in time.
     late = [
         RecordedEvent(EventType.MATERIALS_INCOMPLETE, at(2025, 9, 30, 10), 11),
         RecordedEvent(EventType.MATERIALS_COMPLETE, at(2025, 10, 9, 10), 12),
@@ -126,8 +155,10 @@ def test_pause_and_resume_keep_elapsed_time() -> None:
     paused = clocks("axa.zhuoyue.advance_payment", events[:2], at(2025, 10, 5))["arrange_advance"]
     assert paused.state is ClockState.PAUSED
     assert paused.elapsed_seconds == int(1.5 * 86400)
-    assert paused.remaining_seconds == int(3.5 * 86400)
+    assert paused.remaining_seconds == int(3.5 * 86400)  # frozen: the working time left when it resumes
     assert paused.next_wake_at is None
+    assert paused.due_at is None and paused.paused_at == at(2025, 9, 26, 12)  # no due while nothing counts
+    assert [t.at for t in paused.thresholds] == [None, None]  # unknown until it resumes
 
 
 def test_a_clock_that_starts_when_the_request_opens_and_breaches() -> None:

@@ -46,6 +46,7 @@ async def test_axa_inpatient_across_national_day_2025_met(
     async with build_worker(env.client, settings, engine):
         handle = await open_test_request(env.client, settings.task_queue, INPATIENT, at(2025, 9, 25, 9))
         await send(handle, "admission_notice_issued", at(2025, 9, 24))
+        await send(handle, "materials_complete", at(2025, 9, 25, 10))  # 004:67: the start needs complete materials
         await send(handle, "eligibility_approved", at(2025, 9, 26, 15))
         await send(handle, "materials_incomplete", at(2025, 9, 30, 10))
         await send(handle, "materials_complete", at(2025, 10, 9, 10))
@@ -96,6 +97,7 @@ async def test_live_timers_fire_the_warning_and_the_breach_at_their_exact_instan
         now = (await env.get_current_time()).astimezone(CST)
         handle = await open_test_request(env.client, settings.task_queue, INPATIENT, now)
         await send(handle, "admission_notice_issued", now)
+        await send(handle, "materials_complete", now)  # 004:67: the start needs complete materials
         result = await send(handle, "eligibility_approved", now)
         request_id = result.view.request_id
         due = calendar.due_working_days(now, 10).due_at
@@ -140,6 +142,7 @@ async def test_pause_and_resume_keep_elapsed_and_a_retroactive_admission_notice_
 
         # Retroactive: the notice is sent after the approval but dated earlier; the start is the later one.
         inpatient = await open_test_request(env.client, settings.task_queue, INPATIENT, at(2025, 9, 25, 9))
+        await send(inpatient, "materials_complete", at(2025, 9, 25, 10))  # 004:67: the start needs complete materials
         await send(inpatient, "eligibility_approved", at(2025, 9, 26, 15))
         late_notice = await send(inpatient, "admission_notice_issued", at(2025, 9, 29, 8))
         admission = clock(late_notice.view, "arrange_admission")
@@ -258,6 +261,7 @@ async def test_an_invalid_event_is_rejected_with_its_rule_and_history_is_unchang
         now = await env.get_current_time()
         handle = await open_test_request(env.client, settings.task_queue, INPATIENT, now)
         await send(handle, "admission_notice_issued", now)
+        await send(handle, "materials_complete", now)  # 004:67: the start needs complete materials
         await send(handle, "eligibility_approved", now)  # the clock runs: 10 working days from now
         accepted_before = await accepted_updates(handle)
         with pytest.raises(WorkflowUpdateFailedError) as failure:
@@ -268,7 +272,7 @@ async def test_an_invalid_event_is_rejected_with_its_rule_and_history_is_unchang
         # a rejected update is never written: no accepted update was added for it
         assert await accepted_updates(handle) == accepted_before
         view = await handle.query(ServiceRequestWorkflow.get_status)
-        assert len(view.events) == 3
+        assert len(view.events) == 4
 
 
 async def test_a_customer_window_needing_the_calendar_fails_the_update_with_rule_and_source(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from fractions import Fraction
 
 from sla.events import EventType
 
@@ -12,6 +13,18 @@ class DurationUnit(StrEnum):
     WORKING_DAYS = "working_days"
     CALENDAR_DAYS = "calendar_days"
     HOURS = "hours"
+    # 当日: by 24:00 of the start's own local date (amount 1). Clocks only.
+    SAME_DAY = "same_day"
+    # 个月: the corresponding date N months on (Civil Code art. 202), art. 203 for a rest day. Windows only.
+    CALENDAR_MONTHS = "calendar_months"
+
+
+CLOCK_UNITS = frozenset(
+    {DurationUnit.WORKING_DAYS, DurationUnit.CALENDAR_DAYS, DurationUnit.HOURS, DurationUnit.SAME_DAY}
+)
+WINDOW_UNITS = frozenset(
+    {DurationUnit.WORKING_DAYS, DurationUnit.CALENDAR_DAYS, DurationUnit.HOURS, DurationUnit.CALENDAR_MONTHS}
+)
 
 
 class Party(StrEnum):
@@ -36,7 +49,31 @@ class Duration:
     amount: int
 
     def describe(self) -> str:
-        return f"{self.amount} {self.unit.value.replace('_', ' ')}"
+        if self.unit is DurationUnit.SAME_DAY:
+            return "same day (by 24:00)"
+        unit = self.unit.value.replace("_", " ")
+        return f"{self.amount} {unit[:-1] if self.amount == 1 else unit}"
+
+
+@dataclass(frozen=True)
+class WarnThreshold:
+    """A warning before the due instant, exact: `share` of the budget, or `after` of the clock's own unit.
+
+    `after` (e.g. 5 working days of a 10-working-day clock) is the commitment's lower bound as the manual
+    states it; `share` is then exactly after / duration. A warning is never a float.
+    """
+
+    share: Fraction
+    after: Duration | None = None
+
+    @property
+    def label(self) -> str:
+        if self.after is not None:
+            return f"after {self.after.describe()}"
+        return f"{self.share.numerator}/{self.share.denominator} of the budget"
+
+
+DEFAULT_WARNINGS = (WarnThreshold(Fraction(1, 2)), WarnThreshold(Fraction(4, 5)))
 
 
 @dataclass(frozen=True)
@@ -49,15 +86,27 @@ class ClockSpec:
     start_all_of: tuple[EventType, ...]
     stop: tuple[EventType, ...]
     source: Source
+    # Display only (fractions of the budget as floats); the engine reads `thresholds()`.
     warn_at: tuple[float, ...] = (0.5, 0.8)
     pause: tuple[EventType, ...] = ()
     resume: tuple[EventType, ...] = ()
     restart: tuple[EventType, ...] = ()
     exempt: tuple[EventType, ...] = ()
     notes: str = ""
+    warnings: tuple[WarnThreshold, ...] | None = None  # exact; None = derived from warn_at
+    # Each occurrence of the (single) start event opens its own instance with its own due, stop and
+    # outcome. A stop or exempt event closes the instance named by its data `instance` (1, 2, ...), or
+    # else the oldest open one.
+    per_occurrence: bool = False
 
     def events(self) -> set[EventType]:
         return {*self.start_all_of, *self.stop, *self.pause, *self.resume, *self.restart, *self.exempt}
+
+    def thresholds(self) -> tuple[WarnThreshold, ...]:
+        if self.warnings is not None:
+            return self.warnings
+        # A spec built without exact warnings: read each float as the decimal it was written as.
+        return tuple(WarnThreshold(Fraction(str(f))) for f in self.warn_at)
 
 
 class WindowKind(StrEnum):
@@ -70,6 +119,11 @@ class WindowKind(StrEnum):
 class WindowReference:
     event: EventType
     field: str | None = None  # an ISO instant in that event's data; None = its occurred_at
+    any_of: tuple[EventType, ...] = ()  # forbidden_after: further events that mark the same point
+
+    @property
+    def events(self) -> tuple[EventType, ...]:
+        return (self.event, *self.any_of)
 
 
 @dataclass(frozen=True)
@@ -82,6 +136,11 @@ class CustomerWindow:
     source: Source
     duration: Duration | None = None
     cutoff: str | None = None  # "16:00": a lead-time deadline falls at this time, not 24:00
+    # The subject's instant: an ISO instant in the event's data (e.g. the visit's appointment_at);
+    # None = the event's occurred_at.
+    event_field: str | None = None
+    # Advisory windows never refuse an event: `sla.engine.rules.advisories` reports them on the request.
+    advisory: bool = False
 
     @property
     def needs_calendar(self) -> bool:

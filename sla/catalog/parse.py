@@ -5,9 +5,14 @@ Pure: no files, no YAML. Workflows pin the mapping at opening and parse it again
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from fractions import Fraction
 from typing import Any
 
 from sla.catalog.model import (
+    CLOCK_UNITS,
+    DEFAULT_WARNINGS,
+    WINDOW_UNITS,
     ClockSpec,
     CustomerWindow,
     Duration,
@@ -15,6 +20,7 @@ from sla.catalog.model import (
     Party,
     ServiceEntry,
     Source,
+    WarnThreshold,
     WindowKind,
     WindowReference,
 )
@@ -55,17 +61,59 @@ def _source(value: Any, where: _Where, context: str) -> Source:
     return Source(str(value["document"]), str(value["lines"]))
 
 
-def _duration(value: Any, where: _Where, context: str) -> Duration:
+def _duration(value: Any, where: _Where, context: str, units: Collection[DurationUnit] = CLOCK_UNITS) -> Duration:
     if not isinstance(value, dict) or len(value) != 1:
-        raise where.error(f"{context}: duration is one of working_days, calendar_days, hours: N")
+        names = ", ".join(sorted(u.value for u in units))
+        raise where.error(f"{context}: duration is one of {names}: N")
     ((unit, amount),) = value.items()
     try:
         parsed_unit = DurationUnit(unit)
     except ValueError:
         raise where.error(f"{context}: unknown duration unit {unit!r}") from None
-    if not isinstance(amount, int) or amount < 1:
+    if parsed_unit not in units:
+        raise where.error(f"{context}: a {parsed_unit.value} duration is not allowed here")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 1:
         raise where.error(f"{context}: duration must be a positive whole number, got {amount!r}")
+    if parsed_unit is DurationUnit.SAME_DAY and amount != 1:
+        raise where.error(f"{context}: same_day is 1 (by 24:00 of the start's own date), got {amount!r}")
     return Duration(parsed_unit, amount)
+
+
+def _fraction(value: Any, where: _Where, context: str) -> Fraction:
+    """An exact share: "2/3", "0.5", 0.5 (a YAML number is read as the decimal written, never as a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise where.error(f"{context}: warn_at entries are fractions such as '2/3' or 0.5, got {value!r}")
+    try:
+        return Fraction(str(value).strip())
+    except (ValueError, ZeroDivisionError):
+        raise where.error(f"{context}: {value!r} is not a fraction") from None
+
+
+def _warnings(doc: dict[str, Any], duration: Duration, where: _Where, context: str) -> tuple[WarnThreshold, ...]:
+    """`warn_at` (exact shares of the budget) and `warn_after` (amounts of the clock's own unit)."""
+    if "warn_at" not in doc and "warn_after" not in doc:
+        return DEFAULT_WARNINGS
+    warnings: list[WarnThreshold] = []
+    shares = doc.get("warn_at") or []
+    if not isinstance(shares, list):
+        shares = [shares]
+    given = [_fraction(v, where, context) for v in shares]
+    warnings += [WarnThreshold(f) for f in given]
+    afters = doc.get("warn_after") or []
+    if not isinstance(afters, list):
+        afters = [afters]
+    for value in afters:
+        after = _duration(value, where, f"{context} warn_after", (duration.unit,))
+        if after.unit is DurationUnit.SAME_DAY:
+            raise where.error(f"{context}: a same-day clock warns at fractions (warn_at), not warn_after")
+        warnings.append(WarnThreshold(Fraction(after.amount, duration.amount), after))
+    ordered = sorted(warnings, key=lambda w: w.share)
+    shown = [f"{w.share}" for w in warnings]
+    if any(not 0 < w.share < 1 for w in warnings):
+        raise where.error(f"{context}: warnings must fall strictly inside the budget, got {shown}")
+    if len({w.share for w in warnings}) != len(warnings) or given != sorted(given):
+        raise where.error(f"{context}: warn_at must be increasing fractions between 0 and 1, got {shown}")
+    return tuple(ordered)
 
 
 def _names(value: Any, where: _Where, context: str) -> tuple[str, str]:
@@ -85,22 +133,28 @@ def _clock(doc: Any, accepts: frozenset[EventType], where: _Where) -> ClockSpec:
         raise where.error(f"{context}: unknown party {doc.get('party')!r}") from None
     start = _events(doc.get("start"), where, f"{context} start")
     stop = _events(doc.get("stop"), where, f"{context} stop")
-    warn_at = tuple(float(f) for f in doc.get("warn_at", (0.5, 0.8)))
+    duration = _duration(doc.get("duration"), where, context)
+    warnings = _warnings(doc, duration, where, context)
+    per_occurrence = doc.get("per_occurrence", False)
+    if not isinstance(per_occurrence, bool):
+        raise where.error(f"{context}: per_occurrence is true or false, got {per_occurrence!r}")
     spec = ClockSpec(
         id=str(doc["id"]),
         name_zh=name_zh,
         name_en=name_en,
         party=party,
-        duration=_duration(doc.get("duration"), where, context),
+        duration=duration,
         start_all_of=start,
         stop=stop,
         source=_source(doc.get("source"), where, context),
-        warn_at=warn_at,
+        warn_at=tuple(float(w.share) for w in warnings),
         pause=_events(doc.get("pause"), where, f"{context} pause"),
         resume=_events(doc.get("resume"), where, f"{context} resume"),
         restart=_events(doc.get("restart"), where, f"{context} restart"),
         exempt=_events(doc.get("exempt"), where, f"{context} exempt"),
         notes=str(doc.get("notes", "")).strip(),
+        warnings=warnings,
+        per_occurrence=per_occurrence,
     )
     if not start:
         raise where.error(f"{context}: 'start' needs at least one event (request_opened for the opening)")
@@ -122,8 +176,12 @@ def _clock(doc: Any, accepts: frozenset[EventType], where: _Where) -> ClockSpec:
         raise where.error(f"{context}: uses events the service does not accept: {sorted(set(others))}")
     if (spec.resume or spec.restart) and not spec.pause:
         raise where.error(f"{context}: resume/restart without a pause can never apply")
-    if any(not 0 < f < 1 for f in warn_at) or list(warn_at) != sorted(set(warn_at)):
-        raise where.error(f"{context}: warn_at must be increasing fractions between 0 and 1, got {warn_at}")
+    if per_occurrence and (len(start) != 1 or start[0] in SYSTEM_EVENTS):
+        raise where.error(f"{context}: a per_occurrence clock starts on exactly one event a coordinator sends")
+    if per_occurrence and (spec.pause or spec.resume or spec.restart):
+        raise where.error(f"{context}: a per_occurrence clock has no pause, resume or restart")
+    if set(spec.exempt) & set(start):
+        raise where.error(f"{context}: exempts on its own start event {sorted(set(spec.exempt) & set(start))}")
     return spec
 
 
@@ -137,18 +195,30 @@ def _window(doc: Any, accepts: frozenset[EventType], where: _Where) -> CustomerW
         raise where.error(f"{context}: kind must be one of {[k.value for k in WindowKind]}") from None
     event = _event(doc.get("event"), where, context)
     ref = doc.get("reference")
-    if not isinstance(ref, dict):
-        raise where.error(f"{context}: 'reference' needs an event (and optionally a data field)")
-    reference = WindowReference(_event(ref.get("event"), where, context), ref.get("field"))
-    for e in (event, reference.event):
+    if not isinstance(ref, dict) or not (ref.get("event") or ref.get("any_of")):
+        raise where.error(f"{context}: 'reference' needs an event, or any_of: [events] (and optionally a data field)")
+    if ref.get("event") and ref.get("any_of"):
+        raise where.error(f"{context}: 'reference' has either an event or any_of, not both")
+    if ref.get("any_of"):
+        marks = _events(ref.get("any_of"), where, f"{context} reference")
+        if kind is not WindowKind.FORBIDDEN_AFTER:
+            raise where.error(f"{context}: any_of references are for forbidden_after windows")
+        reference = WindowReference(marks[0], ref.get("field"), marks[1:])
+    else:
+        reference = WindowReference(_event(ref.get("event"), where, context), ref.get("field"))
+    for e in (event, *reference.events):
         if e not in accepts and e not in SYSTEM_EVENTS:
             raise where.error(f"{context}: the service does not accept {e.value!r}")
-    duration = _duration(doc["duration"], where, context) if doc.get("duration") else None
+    duration = _duration(doc["duration"], where, context, WINDOW_UNITS) if doc.get("duration") else None
     if kind is not WindowKind.FORBIDDEN_AFTER and duration is None:
         raise where.error(f"{context}: a {kind.value} window needs a duration")
     cutoff = doc.get("cutoff")
     if cutoff is not None and (len(str(cutoff)) != 5 or str(cutoff)[2] != ":"):
         raise where.error(f"{context}: cutoff is a time HH:MM, got {cutoff!r}")
+    advisory = doc.get("advisory", False)
+    if not isinstance(advisory, bool):
+        raise where.error(f"{context}: advisory is true or false, got {advisory!r}")
+    event_field = doc.get("event_field")
     return CustomerWindow(
         id=str(doc["id"]),
         kind=kind,
@@ -158,6 +228,8 @@ def _window(doc: Any, accepts: frozenset[EventType], where: _Where) -> CustomerW
         source=_source(doc.get("source"), where, context),
         duration=duration,
         cutoff=str(cutoff) if cutoff else None,
+        event_field=str(event_field) if event_field else None,
+        advisory=advisory,
     )
 
 
@@ -176,6 +248,9 @@ def parse_service(doc: Any, origin: str) -> ServiceEntry:
     if len(ids) != len(set(ids)):
         raise where.error(f"duplicate clock ids {sorted({i for i in ids if ids.count(i) > 1})}")
     windows = tuple(_window(w, accepts, where) for w in doc.get("customer_windows") or [])
+    window_ids = [w.id for w in windows]
+    if len(window_ids) != len(set(window_ids)):
+        raise where.error(f"duplicate customer window ids {sorted({i for i in window_ids if window_ids.count(i) > 1})}")
     quota = doc.get("quota_per_policy_year")
     if quota is not None and (not isinstance(quota, int) or quota < 1):
         raise where.error(f"quota_per_policy_year must be a positive number or null, got {quota!r}")

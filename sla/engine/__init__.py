@@ -3,6 +3,7 @@
 from sla.engine.changes import outcome_changes
 from sla.engine.clocks import compute_clocks, sort_events
 from sla.engine.model import (
+    Advisory,
     ClockState,
     ClockView,
     Outcome,
@@ -11,8 +12,10 @@ from sla.engine.model import (
     ThresholdView,
     TimelineEntry,
 )
+from sla.engine.rules import advisories
 
 __all__ = [
+    "Advisory",
     "ClockState",
     "ClockView",
     "Outcome",
@@ -20,6 +23,7 @@ __all__ = [
     "RecordedEvent",
     "ThresholdView",
     "TimelineEntry",
+    "advisories",
     "compute_clocks",
     "outcome_changes",
     "sort_events",

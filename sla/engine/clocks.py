@@ -1,8 +1,12 @@
 """The clock engine: every clock of a request, folded from its event log sorted by effective time.
 
 One place for the rules (start on all of several events, pause/resume, restart, exempt, stop,
-breach at the due instant). Events that arrive late with an earlier effective time are handled by
-recomputing from the sorted log; `sla.engine.changes` says which outcomes and due instants moved.
+breach at the due instant, one instance per occurrence for per-occurrence clocks). Events that
+arrive late with an earlier effective time are handled by recomputing from the sorted log;
+`sla.engine.changes` says which outcomes and due instants moved.
+
+Every instant returned is in Asia/Shanghai (+08:00): events are converted at the door
+(`RecordedEvent`), `now` here, and the calendar only builds instants in that zone.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sla.calendar.timeutil import require_aware
 from sla.calendar.working import WorkingCalendar
-from sla.catalog.model import ClockSpec, ServiceEntry
+from sla.catalog.model import ClockSpec, ServiceEntry, WarnThreshold
 from sla.engine.measure import Measure
 from sla.engine.model import (
     ClockState,
@@ -29,23 +33,26 @@ _CLOSED_BY_COMPLETION = EventType.SERVICE_COMPLETED
 
 
 class _ClockRun:
-    """Mutable state of one clock while folding the log."""
+    """Mutable state of one clock (or one instance of a per-occurrence clock) while folding the log."""
 
-    def __init__(self, spec: ClockSpec, measure: Measure) -> None:
-        self.spec, self.measure = spec, measure
+    def __init__(self, spec: ClockSpec, measure: Measure, instance: int = 1) -> None:
+        self.spec, self.measure, self.instance = spec, measure, instance
+        self.thresholds = spec.thresholds()
         self.state = ClockState.PENDING
         self.seen_start: set[EventType] = set()
         self.stop_seen_at: datetime | None = None
-        self.started_at: datetime | None = None
+        self.started_at: datetime | None = None  # the current cycle's start
         self.segment_origin: datetime | None = None
+        self.budget = measure.budget  # the current cycle's budget (same-day clocks: the rest of that day)
         self.used = timedelta(0)  # budget used in earlier segments of this cycle
-        self.due_at: datetime | None = None
+        self.due_at: datetime | None = None  # None until started and while paused
         self.provisional = False
+        self.paused_at: datetime | None = None
         self.stopped_at: datetime | None = None
         self.breached_at: datetime | None = None
         self.cycle = 0
-        self.fired: dict[float, datetime] = {}
-        self.pending_thresholds: dict[float, datetime] = {}
+        self.fired: dict[WarnThreshold, datetime] = {}
+        self.pending_thresholds: dict[WarnThreshold, datetime] = {}
         self.timeline: list[TimelineEntry] = []
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -53,28 +60,27 @@ class _ClockRun:
         self.timeline.append(TimelineEntry(at, kind, detail, event.seq if event else None))
 
     def _arm(self) -> None:
-        """Compute the due and threshold instants of the running segment."""
+        """Compute the due and threshold instants of the running segment, exactly."""
         assert self.segment_origin is not None
-        budget = self.measure.budget
-        self.due_at, self.provisional = self.measure.add(self.segment_origin, budget - self.used)
+        self.due_at, self.provisional = self.measure.add(self.segment_origin, self.budget - self.used)
         self.pending_thresholds = {}
-        for fraction in self.spec.warn_at:
-            if fraction in self.fired:
+        for threshold in self.thresholds:
+            if threshold in self.fired:
                 continue
-            mark = budget * fraction
+            mark = self.measure.mark(threshold, self.budget)
             if mark > self.used:
-                at, _ = self.measure.add(self.segment_origin, mark - self.used)
-                self.pending_thresholds[fraction] = at
+                at, _ = self.measure.add(self.segment_origin, mark - self.used, period_end=False)
+                self.pending_thresholds[threshold] = at
 
     def _begin_cycle(self, at: datetime, kind: str, event: RecordedEvent | None) -> None:
         self.cycle += 1
-        if self.started_at is None:
-            # the latest of the start events: the one that completes the set
-            self.started_at = at
+        self.started_at = at  # the latest of the start events (or the restart): this cycle's start
         self.state = ClockState.RUNNING
         self.used = timedelta(0)
         self.fired = {}
+        self.paused_at = None
         self.segment_origin = max(self.measure.origin(at), at)
+        self.budget = self.measure.budget_from(self.segment_origin)
         self._arm()
         self._note(
             at, kind, f"cycle {self.cycle}: {self.spec.duration.describe()}, due {self.due_at:%Y-%m-%d %H:%M}", event
@@ -84,11 +90,11 @@ class _ClockRun:
         """Let time pass on a running clock: fire warnings, and breach once `due_at` is passed."""
         if self.state is not ClockState.RUNNING:
             return
-        for fraction, at in sorted(self.pending_thresholds.items(), key=lambda kv: kv[1]):
+        for threshold, at in sorted(self.pending_thresholds.items(), key=lambda kv: kv[1]):
             if at <= instant:
-                self.fired[fraction] = at
-                del self.pending_thresholds[fraction]
-                self._note(at, "warning", f"{fraction:.0%} of {self.spec.duration.describe()} used")
+                self.fired[threshold] = at
+                del self.pending_thresholds[threshold]
+                self._note(at, "warning", f"{threshold.label} of {self.spec.duration.describe()}")
         assert self.due_at is not None
         if instant > self.due_at or (inclusive and instant >= self.due_at):
             self.state = ClockState.BREACHED
@@ -109,6 +115,13 @@ class _ClockRun:
         self.stopped_at = at
         self.pending_thresholds = {}
         self._note(at, kind, detail, event)
+
+    @property
+    def is_open_instance(self) -> bool:
+        """Still owes its stop: running, paused, or breached without its stop."""
+        return self.state in (ClockState.RUNNING, ClockState.PAUSED) or (
+            self.state is ClockState.BREACHED and self.stopped_at is None
+        )
 
     # -- the rules -------------------------------------------------------------------------------
     def apply(self, event: RecordedEvent) -> None:
@@ -139,12 +152,14 @@ class _ClockRun:
             self.used += self.measure.between(self.segment_origin, at)
             self.state = ClockState.PAUSED
             self.pending_thresholds = {}
-            self._note(at, "paused", f"{kind.value}: {self.used} of {self.measure.budget} used", event)
+            self.due_at, self.provisional, self.paused_at = None, False, at  # no due while nothing counts
+            self._note(at, "paused", f"{kind.value}: {self.used} of {self.budget} used", event)
         elif state is ClockState.PAUSED and kind in spec.restart:
             self._begin_cycle(at, "restarted", event)
         elif state is ClockState.PAUSED and kind in spec.resume:
             self.state = ClockState.RUNNING
             self.segment_origin = at
+            self.paused_at = None
             self._arm()
             self._note(at, "resumed", f"{kind.value}: due {self.due_at:%Y-%m-%d %H:%M}", event)
         elif kind in (*spec.restart, *spec.resume, *spec.pause):
@@ -168,10 +183,9 @@ class _ClockRun:
         self.advance_to(now, inclusive=True)
         end = self.stopped_at or now
         elapsed = self._elapsed_until(now)
-        budget = self.measure.budget
         thresholds = tuple(
-            ThresholdView(f, self.fired.get(f) or self.pending_thresholds.get(f), f in self.fired)
-            for f in self.spec.warn_at
+            ThresholdView(float(t.share), self.fired.get(t) or self.pending_thresholds.get(t), t in self.fired, t.label)
+            for t in self.thresholds
         )
         next_wake = None
         if self.state is ClockState.RUNNING:
@@ -191,15 +205,17 @@ class _ClockRun:
             stopped_at=self.stopped_at,
             breached_at=self.breached_at,
             late_by_seconds=late_by,
-            budget_seconds=int(budget.total_seconds()),
+            budget_seconds=int(self.budget.total_seconds()),
             elapsed_seconds=int(elapsed.total_seconds()),
-            remaining_seconds=int((budget - elapsed).total_seconds()),
+            remaining_seconds=int((self.budget - elapsed).total_seconds()),
             working_days_used=self.measure.working_days_used(elapsed, self.started_at, end),
             thresholds=thresholds,
             provisional=self.provisional,
             cycle=self.cycle,
             timeline=tuple(sorted(self.timeline, key=lambda e: e.at)),
             next_wake_at=next_wake,
+            instance=self.instance,
+            paused_at=self.paused_at if self.state is ClockState.PAUSED else None,
         )
 
 
@@ -216,15 +232,67 @@ def sort_events(events: Iterable[RecordedEvent]) -> list[RecordedEvent]:
     return sorted(events, key=lambda e: e.sort_key)
 
 
+def _instance_named(event: RecordedEvent) -> int | None:
+    value = event.data.get("instance")
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _fold_occurrences(
+    spec: ClockSpec, measure: Measure, ordered: Sequence[RecordedEvent], now: datetime
+) -> list[ClockView]:
+    """A per-occurrence clock: each start event opens instance n+1; a stop or exempt event closes the
+    instance its data names (`instance`: n), or else the oldest open one; a stop with no open instance
+    to close changes nothing. Cancelling the request cancels every open instance."""
+    (start,) = spec.start_all_of
+    runs: list[_ClockRun] = []
+    placeholder = _ClockRun(spec, measure)  # shown (pending) until the first occurrence
+    for event in ordered:
+        if event.occurred_at > now:
+            break
+        kind = event.type
+        if kind is start:
+            run = _ClockRun(spec, measure, len(runs) + 1)
+            run.apply(event)
+            runs.append(run)
+        elif kind in spec.stop or kind in spec.exempt:
+            named = _instance_named(event)
+            if named is not None:
+                if 1 <= named <= len(runs):
+                    runs[named - 1].apply(event)
+                continue
+            for run in runs:
+                run.advance_to(event.occurred_at, inclusive=False)
+                if run.is_open_instance:
+                    run.apply(event)
+                    break
+        elif kind in (_CLOSED_BY_CANCEL, _CLOSED_BY_COMPLETION):
+            for run in runs or [placeholder]:
+                run.apply(event)
+    return [run.view(now) for run in runs] or [placeholder.view(now)]
+
+
 def compute_clocks(
     entry: ServiceEntry, events: Sequence[RecordedEvent], calendar: WorkingCalendar, now: datetime
 ) -> list[ClockView]:
-    """Every clock of `entry` as of `now`, from the request's whole event log."""
+    """Every clock of `entry` as of `now`, from the request's whole event log.
+
+    One view per clock in catalog order; a per-occurrence clock gives one view per occurrence
+    (instance 1, 2, ...), or a single pending view (instance 1) before its first occurrence.
+    """
     now = require_aware(now, "now")
     ordered = sort_events(events)
-    views = []
+    views: list[ClockView] = []
     for spec in entry.clocks:
-        run = _ClockRun(spec, Measure(spec.duration, calendar))
+        measure = Measure(spec.duration, calendar)
+        if spec.per_occurrence:
+            views.extend(_fold_occurrences(spec, measure, ordered, now))
+            continue
+        run = _ClockRun(spec, measure)
         for event in ordered:
             if event.occurred_at > now:
                 break

@@ -63,9 +63,10 @@ class TimelineEntry:
 
 @dataclass(frozen=True)
 class ThresholdView:
-    fraction: float
+    fraction: float  # display and key: the exact share of the budget, as a float
     at: datetime | None  # None while paused: the instant is unknown until the clock resumes
     fired: bool
+    label: str = ""  # how the manual states it, e.g. "after 5 working days"
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,19 @@ class ClockView:
     cycle: int  # 0 before start, 1 at start, +1 per restart
     timeline: tuple[TimelineEntry, ...]
     next_wake_at: datetime | None  # the next warning or due instant while running
+    # 1 for ordinary clocks; 1, 2, ... for the occurrences of a per-occurrence clock (its start event
+    # happening again opens a new instance). A clock's identity is (clock_id, instance).
+    instance: int = 1
+    paused_at: datetime | None = None  # while paused: since when (due_at is then None)
 
     @property
     def is_open(self) -> bool:
         """Still waiting for something: pending, running, paused, or breached without its stop."""
         return self.state in OPEN_STATES or (self.state is ClockState.BREACHED and self.stopped_at is None)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.clock_id, self.instance)
 
 
 @dataclass(frozen=True)
@@ -102,3 +111,16 @@ class OutcomeChange:
     previous: Outcome
     current: Outcome | None
     reason: str
+    instance: int = 1
+
+
+@dataclass(frozen=True)
+class Advisory:
+    """A customer-side recommendation the request's log does not meet: shown on the request, never a refusal."""
+
+    rule: str  # customer_window.<id>
+    message: str
+    source: str  # "[002:344] (catalog axa.zhuoyue.special_drug)"
+    event_seq: int  # the event that is late
+    at: datetime  # the late instant
+    limit: datetime  # the latest instant the manual recommends

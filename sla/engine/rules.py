@@ -1,20 +1,27 @@
-"""Whether an event may be recorded: checks without the calendar, then customer windows with it.
+"""Whether an event may be recorded: checks without the calendar, then customer windows with it;
+and the advisories (customer-side recommendations) a request's log does not meet.
 
 `precheck_event` needs no calendar, so a workflow's update validator can call it and reject a bad
 event before anything reaches history. `check_customer_windows` needs the calendar and runs in an
-activity.
+activity. `advisories` is pure too: it never refuses anything, it says what the request shows.
+
+A window pairs each of its subject events with one reference: the latest reference event at or
+before the subject (by effective time, then arrival), or, when none precedes it, the latest one after
+it (a lead time announced later, e.g. the planned admission on a notice sent after the application,
+as last announced).
 """
 
 from __future__ import annotations
 
+import calendar as month_calendar
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sla.calendar.timeutil import SHANGHAI, end_of_day, local_date, require_aware
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import CustomerWindow, DurationUnit, ServiceEntry, WindowKind
-from sla.engine.model import RecordedEvent
+from sla.engine.model import Advisory, RecordedEvent
 from sla.errors import (
     CustomerWindowError,
     EventNotAcceptedError,
@@ -76,15 +83,24 @@ def precheck_event(
             rule="event.completion_with_running_clocks",
         )
     for window in entry.windows:
-        if window.kind is WindowKind.FORBIDDEN_AFTER and window.event is kind:
-            earlier = [e for e in log if e.type is window.reference.event and e.occurred_at <= occurred_at]
+        if window.kind is WindowKind.FORBIDDEN_AFTER and window.event is kind and not window.advisory:
+            marks = window.reference.events
+            earlier = sorted((e for e in log if e.type in marks and e.occurred_at <= occurred_at), key=_key)
             if earlier:
                 raise CustomerWindowError(
-                    f"{window.description} ({window.reference.event.value} at {earlier[0].occurred_at.isoformat()})",
+                    f"{window.description} ({earlier[0].type.value} at {earlier[0].occurred_at.isoformat()})",
                     rule=f"customer_window.{window.id}",
-                    source=f"{window.source.cite()} (catalog {entry.id})",
+                    source=_cite(window, entry),
                 )
     return kind
+
+
+def _key(event: RecordedEvent) -> tuple[datetime, int]:
+    return event.sort_key
+
+
+def _cite(window: CustomerWindow, entry: ServiceEntry) -> str:
+    return f"{window.source.cite()} (catalog {entry.id})"
 
 
 def _instant_of(event: RecordedEvent, field: str | None) -> datetime | None:
@@ -97,6 +113,27 @@ def _instant_of(event: RecordedEvent, field: str | None) -> datetime | None:
     return require_aware(instant, f"data.{field}")
 
 
+def _subject_instant(window: CustomerWindow, subject: RecordedEvent) -> datetime | None:
+    """The instant the window judges: the event's own time, or the instant in its data field.
+
+    Without that field a within-after window falls back to the event's own time (a visit is never
+    earlier than its booking, so a booking past the limit is a visit past it); a lead-time window
+    cannot judge and is skipped.
+    """
+    instant = _instant_of(subject, window.event_field)
+    if instant is None and window.kind is WindowKind.WITHIN_AFTER:
+        return subject.occurred_at
+    return instant
+
+
+def _add_months(day: date, months: int) -> date:
+    """The corresponding date `months` on (or back); the month's last day when it has none (art. 202)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = month_calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
 def _window_limit(window: CustomerWindow, reference: datetime, calendar: WorkingCalendar) -> datetime:
     """The latest allowed instant for the window's event, given the reference instant."""
     assert window.duration is not None
@@ -106,6 +143,8 @@ def _window_limit(window: CustomerWindow, reference: datetime, calendar: Working
             return reference - timedelta(hours=amount)
         if unit is DurationUnit.WORKING_DAYS:
             day = calendar.add_working_days(local_date(reference), -amount)
+        elif unit is DurationUnit.CALENDAR_MONTHS:
+            day = _add_months(local_date(reference), -amount)
         else:
             day = local_date(reference) - timedelta(days=amount)
         if window.cutoff:
@@ -115,34 +154,92 @@ def _window_limit(window: CustomerWindow, reference: datetime, calendar: Working
         return reference + timedelta(hours=amount)
     if unit is DurationUnit.WORKING_DAYS:
         return calendar.due_working_days(reference, amount).due_at
+    if unit is DurationUnit.CALENDAR_MONTHS:
+        # Art. 202/203: the corresponding date N months on, 24:00; a rest day moves to the next working day.
+        return end_of_day(calendar.next_working_day_on_or_after(_add_months(local_date(reference), amount)))
     return calendar.due_calendar_days(reference, amount).due_at
+
+
+def _pairs(window: CustomerWindow, events: Sequence[RecordedEvent]) -> list[tuple[RecordedEvent, RecordedEvent]]:
+    """(subject, reference in force for it): the latest reference at or before it, else the latest after."""
+    ordered = sorted(events, key=_key)
+    references = [e for e in ordered if e.type in window.reference.events]
+    pairs = []
+    for subject in (e for e in ordered if e.type is window.event):
+        before = [r for r in references if r.sort_key <= subject.sort_key]
+        after = [r for r in references if r.sort_key > subject.sort_key]
+        if before or after:
+            pairs.append((subject, before[-1] if before else after[-1]))
+    return pairs
+
+
+def _late(
+    window: CustomerWindow, subject: RecordedEvent, reference: RecordedEvent, calendar: WorkingCalendar
+) -> tuple[datetime, datetime] | None:
+    """(subject instant, limit) when the subject breaks the window; None when it keeps it or cannot be judged."""
+    if window.kind is WindowKind.FORBIDDEN_AFTER:
+        if reference.sort_key <= subject.sort_key:
+            return subject.occurred_at, reference.occurred_at
+        return None
+    ref_at = _instant_of(reference, window.reference.field)
+    subject_at = _subject_instant(window, subject)
+    if ref_at is None or subject_at is None:
+        return None
+    limit = _window_limit(window, ref_at, calendar)
+    return (subject_at, limit) if subject_at > limit else None
 
 
 def check_customer_windows(
     entry: ServiceEntry, log: Sequence[RecordedEvent], new_event: RecordedEvent, calendar: WorkingCalendar
 ) -> None:
-    """Raise `CustomerWindowError` if `new_event` completes a pair that breaks a window."""
+    """Raise `CustomerWindowError` if `new_event` completes a pair that breaks a window.
+
+    Advisory windows never raise (see `advisories`); forbidden-after windows are `precheck_event`'s.
+    """
+    events = [*log, new_event]
     for window in entry.windows:
-        if not window.needs_calendar:
+        if not window.needs_calendar or window.advisory:
             continue
-        if new_event.type is window.event:
-            subjects = [new_event]
-            references = [e for e in log if e.type is window.reference.event]
-        elif new_event.type is window.reference.event:
-            subjects = [e for e in log if e.type is window.event]
-            references = [new_event]
-        else:
+        if new_event.type is not window.event and new_event.type not in window.reference.events:
             continue
-        for reference in references[-1:]:
-            ref_at = _instant_of(reference, window.reference.field)
-            if ref_at is None:
+        for subject, reference in _pairs(window, events):
+            if subject is not new_event and reference is not new_event:
                 continue
-            limit = _window_limit(window, ref_at, calendar)
-            for subject in subjects:
-                if subject.occurred_at > limit:
-                    raise CustomerWindowError(
-                        f"{window.description}: {subject.type.value} at {subject.occurred_at.isoformat()} "
-                        f"is after the limit {limit.isoformat()}",
-                        rule=f"customer_window.{window.id}",
-                        source=f"{window.source.cite()} (catalog {entry.id})",
-                    )
+            late = _late(window, subject, reference, calendar)
+            if late is not None:
+                at, limit = late
+                raise CustomerWindowError(
+                    f"{window.description}: {subject.type.value} at {at.isoformat()} "
+                    f"is after the limit {limit.isoformat()}",
+                    rule=f"customer_window.{window.id}",
+                    source=_cite(window, entry),
+                )
+
+
+def advisories(entry: ServiceEntry, events: Sequence[RecordedEvent], calendar: WorkingCalendar) -> list[Advisory]:
+    """The advisory windows the request's log does not keep, in the order of the late events.
+
+    Pure and total: it never raises for a late event (the manual only recommends), so the request
+    can show "applied 2 days before the planned purchase; the manual asks for 4" with its source.
+    """
+    found = []
+    for window in entry.windows:
+        if not window.advisory:
+            continue
+        for subject, reference in _pairs(window, events):
+            late = _late(window, subject, reference, calendar)
+            if late is None:
+                continue
+            at, limit = late
+            found.append(
+                Advisory(
+                    rule=f"customer_window.{window.id}",
+                    message=f"{window.description}: {subject.type.value} at {at.isoformat()} "
+                    f"is after the recommended {limit.isoformat()}",
+                    source=_cite(window, entry),
+                    event_seq=subject.seq,
+                    at=at,
+                    limit=limit,
+                )
+            )
+    return sorted(found, key=lambda a: (a.at, a.event_seq, a.rule))
