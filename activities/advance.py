@@ -131,6 +131,7 @@ class RequestActivities:
             recomputes=[*before.recomputes, *recomputes],
             corrections=[*before.corrections, *corrections],
             calendar_sources=plan.calendar_sources,
+            advisories=plan.advisories,
         )
         # Two attempts of one failed workflow task share its history length: the later one is the one
         # Temporal may commit, so the attempt's schedule time breaks the tie.

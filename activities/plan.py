@@ -5,7 +5,7 @@ Its result is recorded in the workflow's history, so replay never touches calend
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +15,8 @@ from sla.calendar.working import WorkingCalendar
 from sla.catalog.parse import parse_service
 from sla.engine.clocks import compute_clocks
 from sla.engine.model import ClockView
-from sla.engine.rules import check_customer_windows
-from workflows.messages import ClockSnapshot, EventRecord, ThresholdSnapshot, TimelineSnapshot
+from sla.engine.rules import advisories, check_customer_windows
+from workflows.messages import AdvisoryRecord, ClockSnapshot, EventRecord, ThresholdSnapshot, TimelineSnapshot
 
 
 def snapshot(view: ClockView) -> ClockSnapshot:
@@ -36,10 +36,10 @@ def snapshot(view: ClockView) -> ClockSnapshot:
         provisional=view.provisional,
         cycle=view.cycle,
         next_wake_at=view.next_wake_at,
-        thresholds=[ThresholdSnapshot(t.fraction, t.at, t.fired) for t in view.thresholds],
+        thresholds=[ThresholdSnapshot(t.fraction, t.at, t.fired, t.label) for t in view.thresholds],
         timeline=[TimelineSnapshot(e.at, e.kind, e.detail, e.event_seq) for e in view.timeline],
-        instance=getattr(view, "instance", 1),
-        paused_at=getattr(view, "paused_at", None),
+        instance=view.instance,
+        paused_at=view.paused_at,
     )
 
 
@@ -51,6 +51,7 @@ class ClockPlan:
     clocks: list[ClockSnapshot]
     calendar_fingerprint: str
     calendar_sources: dict[str, str]  # year -> notice, for the years the deadlines touch
+    advisories: list[AdvisoryRecord] = field(default_factory=list)
 
 
 def plan_clocks(
@@ -67,6 +68,10 @@ def plan_clocks(
         check_customer_windows(entry, domain_events, new_event.to_domain(), calendar)
         domain_events.append(new_event.to_domain())
     views = compute_clocks(entry, domain_events, calendar, now)
+    advice = [
+        AdvisoryRecord(a.rule, a.message, a.source, a.event_seq, a.at, a.limit)
+        for a in advisories(entry, domain_events, calendar)
+    ]
     years: set[int] = set()
     for view in views:
         if view.started_at is not None and view.due_at is not None:
@@ -75,7 +80,7 @@ def plan_clocks(
         str(year): calendar.years[year].source.describe() if year in calendar.years else PROVISIONAL
         for year in sorted(years)
     }
-    return ClockPlan([snapshot(v) for v in views], calendar.fingerprint, sources)
+    return ClockPlan([snapshot(v) for v in views], calendar.fingerprint, sources, advice)
 
 
 class ClockPlanner:

@@ -160,6 +160,7 @@ class ProjectionWriter:
             "written_attempt_ns": change.position.attempt_ns,
             "calendar_fingerprint": view.calendar_fingerprint,
             "calendar_sources": view.calendar_sources,
+            "advisories": [_json(asdict(a)) for a in view.advisories],
             "tallied": tallied,
             "updated_at": now,
         }

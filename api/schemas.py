@@ -58,6 +58,18 @@ class ThresholdOut(BaseModel):
     fraction: float
     at: Instant | None
     fired: bool
+    label: str = ""
+
+
+class AdvisoryOut(BaseModel):
+    """A customer-side recommendation this request does not keep: shown, never a refusal."""
+
+    rule: str
+    message: str
+    source: str
+    event_seq: int
+    at: Instant
+    limit: Instant
 
 
 class ClockOut(BaseModel):
@@ -106,6 +118,7 @@ class RequestOut(BaseModel):
     calendar_fingerprint: str
     clocks: list[ClockOut]
     events: list[EventOut]
+    advisories: list[AdvisoryOut] = []
 
 
 class ClockSummary(BaseModel):

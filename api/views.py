@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from api.schemas import ClockOut, ClockSummary, EventOut, RequestOut, RequestSummary, ThresholdOut
+from api.schemas import AdvisoryOut, ClockOut, ClockSummary, EventOut, RequestOut, RequestSummary, ThresholdOut
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import ClockSpec, ServiceEntry
 from sla.catalog.parse import parse_service
@@ -94,6 +94,7 @@ def request_out(
             _clock_out(c, specs.get(c.clock_id), calendar, now)
             for c in sorted(clocks, key=lambda c: (order.get(c.clock_id, 99), c.instance))
         ],
+        advisories=[AdvisoryOut(**a) for a in row.advisories or []],
         events=[
             EventOut(
                 seq=e.seq,

@@ -51,6 +51,8 @@ class RequestRow(SQLModel, table=True):
     calendar_fingerprint: str
     calendar_sources: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
     pinned_terms: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # Customer-side recommendations the log does not keep (e.g. apply 4 days before purchase, [002:344]).
+    advisories: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     # What this request adds to the tallies, so any write can take it back exactly.
     tallied: list[list[Any]] = Field(default_factory=list, sa_column=Column(JSON))
     # Personal data, AES-GCM sealed with the payload keys (runtime.codec): never in clear at rest.

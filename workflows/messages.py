@@ -65,6 +65,7 @@ class ThresholdSnapshot:
     fraction: float
     at: datetime | None
     fired: bool
+    label: str = ""  # as the manual states it, e.g. "after 5 working days"
 
 
 @dataclass
@@ -121,6 +122,18 @@ class CorrectionRecord:
 
 
 @dataclass
+class AdvisoryRecord:
+    """A customer-side recommendation the log does not keep (shown on the request, never a refusal)."""
+
+    rule: str
+    message: str
+    source: str
+    event_seq: int
+    at: datetime
+    limit: datetime
+
+
+@dataclass
 class RequestView:
     request_id: str
     service_id: str
@@ -137,6 +150,9 @@ class RequestView:
     corrections: list[CorrectionRecord] = field(default_factory=list)
     calendar_sources: dict[str, str] = field(default_factory=dict)
     external_ref: str | None = None
+    # Worked out by the activity from the whole log and written to the read model; the workflow keeps
+    # none (its history stays small), so this is empty in the workflow's own view.
+    advisories: list[AdvisoryRecord] = field(default_factory=list)
 
 
 @dataclass

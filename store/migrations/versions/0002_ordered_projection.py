@@ -1,7 +1,7 @@
 """ordered projection: write positions, clock instances, tallies, indexes in list order
 
 Rebuilds the read-model tables in their new shape and carries every row over:
-- request: write position (history length, attempt), `tallied`, `closed_received_at`; `closed_at`
+- request: write position (history length, attempt), `tallied`, `advisories`, `closed_received_at`; `closed_at`
   becomes the closing event's effective time; composite indexes in list order.
 - request_clock, clock_outcome, clock_threshold, outcome_correction, clock_recompute: keyed by clock
   instance (1 for every existing row); request_clock gains phase, opened_at, paused_at and
@@ -76,6 +76,7 @@ def _create_tables() -> None:
         sa.Column("calendar_fingerprint", STR(), nullable=False),
         sa.Column("calendar_sources", sa.JSON(), nullable=True),
         sa.Column("pinned_terms", sa.JSON(), nullable=True),
+        sa.Column("advisories", sa.JSON(), nullable=True),
         sa.Column("tallied", sa.JSON(), nullable=True),
         sa.Column("sealed_personal_data", STR(), nullable=True),
         sa.Column("updated_at", INSTANT, nullable=False),
