@@ -12,11 +12,11 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, bindparam, func, select
+from sqlalchemy import Engine, bindparam, func, select, text
 
 from activities.calendar_source import CalendarSource
 from sla.engine.reading import Phase
-from store.models import ClockRow, OpenClockTallyRow, OpenRequestTallyRow, OutcomeTallyRow, table_of
+from store.models import COUNTING, RUNNING, ClockRow, OpenClockTallyRow, OpenRequestTallyRow, OutcomeTallyRow, table_of
 from store.tally import WORKING_DAY_BUCKETS
 from store.types import AwareDateTime
 
@@ -47,12 +47,12 @@ class ReadModelCollector(Collector):
             requests_open = connection.execute(select(REQUEST_TALLY).where(REQUEST_TALLY.c.count != 0)).mappings().all()
             overdue = connection.execute(
                 select(*labels, c.phase, c.provisional, func.count())
-                .where(c.phase.in_((Phase.RUNNING, Phase.AT_RISK)), c.due_at < at)
+                .where(text(COUNTING), c.due_at < at)
                 .group_by(*labels, c.phase, c.provisional)
             ).all()
             newly_at_risk = connection.execute(
                 select(*labels, c.provisional, func.count())
-                .where(c.phase == Phase.RUNNING, c.at_risk_from <= at, c.due_at >= at)
+                .where(text(RUNNING), c.at_risk_from <= at, c.due_at >= at)
                 .group_by(*labels, c.provisional)
             ).all()
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, bindparam, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, select, text, tuple_
 
 from api.problems import Problem, not_found
 from api.schemas import RequestPage
@@ -24,7 +24,7 @@ from api.views import request_out, summary, visible
 from sla.calendar.working import WorkingCalendar
 from sla.engine.reading import Phase
 from store.keys import Principal, Role
-from store.models import ClockRow, EventRow, RequestRow, table_of
+from store.models import COUNTING, RUNNING, ClockRow, EventRow, RequestRow, table_of
 from store.types import AwareDateTime
 
 REQUESTS, CLOCKS, EVENTS = table_of(RequestRow), table_of(ClockRow), table_of(EventRow)
@@ -130,12 +130,12 @@ def _clock_streams(wanted: ListFilter, now: datetime) -> list[tuple[list[ColumnE
     if state == "breached":
         return [
             ([phase == Phase.BREACHED], True),
-            ([phase.in_((Phase.RUNNING, Phase.AT_RISK)), c.due_at < at], False),
+            ([text(COUNTING), c.due_at < at], False),
         ]
     if state == "at_risk":
         return [
             ([phase == Phase.AT_RISK, c.due_at >= at], True),
-            ([phase == Phase.RUNNING, c.at_risk_from <= at, c.due_at >= at], False),
+            ([text(RUNNING), c.at_risk_from <= at, c.due_at >= at], False),
         ]
     if state == "running":  # running includes at risk (a flag on a running clock)
         return [([phase == Phase.RUNNING, c.due_at >= at], True), ([phase == Phase.AT_RISK, c.due_at >= at], True)]
@@ -145,9 +145,11 @@ def _clock_streams(wanted: ListFilter, now: datetime) -> list[tuple[list[ColumnE
 
 
 def _stream(
-    connection: Connection, wanted: ListFilter, conditions: list[ColumnElement[bool]], fetch: int
+    connection: Connection, wanted: ListFilter, conditions: list[ColumnElement[bool]], ordered: bool, fetch: int
 ) -> list[tuple[datetime, str]]:
     c = CLOCKS.c
+    if not ordered:
+        return _lagging(connection, wanted, conditions)
     query = select(c.opened_at, c.request_id).where(*conditions, *_common(CLOCKS, wanted, c.request_id))
     if wanted.status is not None:
         query = query.join(REQUESTS, REQUESTS.c.id == c.request_id).where(REQUESTS.c.status == wanted.status)
@@ -155,20 +157,54 @@ def _stream(
     return [(r.opened_at, r.request_id) for r in rows]
 
 
+def _lagging(
+    connection: Connection, wanted: ListFilter, conditions: list[ColumnElement[bool]]
+) -> list[tuple[datetime, str]]:
+    """The clocks past an instant the workflow has not recorded yet, newest request first. Selected on
+    the partial index's predicate and the instant alone (any other condition can lead a planner to a
+    wider index, since it cannot know the set is small), then filtered here: the set is a herd's lag."""
+    c, r = CLOCKS.c, REQUESTS.c
+    query = select(c.opened_at, c.request_id, c.vendor_id, c.insurer_id, c.service_id).where(*conditions)
+    rows = connection.execute(query).all()
+    cursor = decode_cursor(wanted.cursor) if wanted.cursor else None
+    kept = [
+        row
+        for row in rows
+        if all(
+            v is None or row._mapping[k] == v
+            for k, v in (("vendor_id", wanted.vendor), ("insurer_id", wanted.insurer), ("service_id", wanted.service))
+        )
+        and (wanted.opened_from is None or row.opened_at >= wanted.opened_from)
+        and (wanted.opened_to is None or row.opened_at < wanted.opened_to)
+        and (cursor is None or (row.opened_at, row.request_id) < cursor)
+    ]
+    if wanted.status is not None and kept:
+        ids = {row.request_id for row in kept}
+        with_status = {i for (i,) in connection.execute(select(r.id).where(r.id.in_(ids), r.status == wanted.status))}
+        kept = [row for row in kept if row.request_id in with_status]
+    return sorted(((row.opened_at, row.request_id) for row in kept), reverse=True)
+
+
 def _page_ids_by_clock(connection: Connection, wanted: ListFilter, now: datetime) -> list[tuple[datetime, str]]:
     """The first limit + 1 distinct requests, newest first, with a clock in the wanted state."""
     fetch = wanted.limit + 1
     while True:
-        streams = [_stream(connection, wanted, conds, fetch) for conds, _ in _clock_streams(wanted, now)]
+        kinds = _clock_streams(wanted, now)
+        streams = [_stream(connection, wanted, conds, ordered, fetch) for conds, ordered in kinds]
         merged: Iterator[tuple[datetime, str]] = heapq.merge(*streams, key=lambda r: (r[0], r[1]), reverse=True)
+        # A stream cut at `fetch` rows says nothing about what lies past its last row: the merged order
+        # holds only down to the newest of those last rows.
+        cut = [s[-1] for s, (_, ordered) in zip(streams, kinds, strict=True) if ordered and len(s) == fetch]
+        boundary = max(cut) if cut else None
         page: list[tuple[datetime, str]] = []
         seen: set[str] = set()
-        for opened_at, request_id in merged:
-            if request_id not in seen:
-                seen.add(request_id)
-                page.append((opened_at, request_id))
-        # A stream cut at `fetch` rows may hide requests: fetch more when duplicates ate the page.
-        if len(page) > wanted.limit or all(len(s) < fetch for s in streams):
+        for entry in merged:
+            if boundary is not None and entry < boundary:
+                break
+            if entry[1] not in seen:
+                seen.add(entry[1])
+                page.append(entry)
+        if len(page) > wanted.limit or boundary is None:
             return page[: wanted.limit + 1]
         fetch *= 2
 

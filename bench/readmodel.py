@@ -43,6 +43,7 @@ from store.models import (
 from store.tally import DAYS, OPEN_CLOCK, OUTCOME, REQUEST, ClockFacts, contribution, encode
 
 VENDORS = ("vendor-reliable", "vendor-late", "vendor-forgetful")
+METRICS_TOKEN = "bench-metrics-token"
 DAY = timedelta(days=1)
 
 
@@ -251,7 +252,7 @@ QUERIES: list[tuple[str, str, str, dict[str, str]]] = [
         "/v1/reports/compliance",
         {"period_from": "2026-10-01T00:00:00+08:00", "period_to": "2026-11-01T00:00:00+08:00"},
     ),
-    ("/metrics scrape", "none", "/metrics", {}),
+    ("/metrics scrape", "metrics", "/metrics", {}),
 ]
 PAGE_AND_SCRAPE = [
     name for name, *_ in QUERIES if name.startswith(("list", "coordinator", "auditor")) or name == "/metrics scrape"
@@ -264,7 +265,7 @@ async def measure(app: Any, keys: dict[str, str], request_id: str, repeat: int) 
     results = {}
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
         for name, role, path, params in QUERIES:
-            headers = {"Authorization": f"Bearer {keys[role]}"} if role != "none" else {}
+            headers = {"Authorization": f"Bearer {keys[role]}"}
             url = path.replace("{id}", request_id)
             answer = await http.get(url, params=params, headers=headers)
             assert answer.status_code == 200, (name, answer.status_code, answer.text[:300])
@@ -301,9 +302,12 @@ def build(database: str, directory: Path, count: int, now: datetime) -> tuple[An
         "operations": create_key(engine, Role.OPERATIONS),
         "coordinator": create_key(engine, Role.COORDINATOR, vendor_id="vendor-late"),
         "auditor": create_key(engine, Role.AUDITOR, insurer_id="zhongan"),
+        "metrics": METRICS_TOKEN,
     }
     engine.dispose()
-    settings = Settings(database_url=url, calendar_dir=directory, payload_keys=TEST_KEYS_SETTING)
+    settings = Settings(
+        database_url=url, calendar_dir=directory, payload_keys=TEST_KEYS_SETTING, metrics_token=METRICS_TOKEN
+    )
     app = create_app(settings, TemporalSettings(address="127.0.0.1:1"), clock=lambda: now)
     return app, keys, server
 

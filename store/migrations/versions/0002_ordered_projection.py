@@ -138,8 +138,21 @@ def _create_tables() -> None:
     op.create_index(
         "ix_clock_service_phase_opened", "request_clock", ["service_id", "phase", "opened_at", "request_id"]
     )
-    op.create_index("ix_clock_phase_due", "request_clock", ["phase", "due_at"])
-    op.create_index("ix_clock_phase_at_risk", "request_clock", ["phase", "at_risk_from"])
+    counting, running = "request_clock.phase IN ('running', 'at_risk')", "request_clock.phase = 'running'"
+    op.create_index(
+        "ix_clock_counting_due",
+        "request_clock",
+        ["due_at"],
+        sqlite_where=sa.text(counting),
+        postgresql_where=sa.text(counting),
+    )
+    op.create_index(
+        "ix_clock_running_at_risk",
+        "request_clock",
+        ["at_risk_from"],
+        sqlite_where=sa.text(running),
+        postgresql_where=sa.text(running),
+    )
     op.create_table(
         "clock_outcome",
         sa.Column("request_id", STR(), nullable=False),
