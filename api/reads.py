@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import heapq
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, bindparam, select, text, tuple_
+from sqlalchemy import ColumnElement, Connection, Row, TextClause, bindparam, select, text, tuple_
 
 from api.problems import Problem, not_found
 from api.schemas import RequestPage
@@ -121,84 +121,99 @@ def _common(table: Any, wanted: ListFilter, id_column: Any) -> list[ColumnElemen
     return conditions
 
 
-def _clock_streams(wanted: ListFilter, now: datetime) -> list[tuple[list[ColumnElement[bool]], bool]]:
-    """(conditions, ordered) per stream: ordered streams walk an index in list order; the others are
-    the few clocks whose instant has passed but whose new phase is not recorded yet."""
+@dataclass(frozen=True)
+class Stream:
+    """One source of a clock-state list. Ordered streams walk an index in list order on the phase
+    alone (and the scope), with `keep` applied to the rows fetched: a planner given an instant too
+    may prefer that instant's index and sort everything it matches. Lag streams are the few clocks
+    past an instant the workflow has not recorded yet, found by that instant."""
+
+    conditions: list[ColumnElement[bool] | TextClause]
+    ordered: bool
+    keep: Callable[[Any], bool] = lambda row: True
+
+
+def _clock_streams(wanted: ListFilter, now: datetime) -> list[Stream]:
     c, at = CLOCKS.c, _instant("now", now)
-    phase = c.phase
+
+    def not_due(row: Any) -> bool:
+        return bool(row.due_at is None or row.due_at >= now)
+
     state = wanted.clock_state
     if state == "breached":
-        return [
-            ([phase == Phase.BREACHED], True),
-            ([text(COUNTING), c.due_at < at], False),
-        ]
+        return [Stream([c.phase == Phase.BREACHED], True), Stream([text(COUNTING), c.due_at < at], False)]
     if state == "at_risk":
         return [
-            ([phase == Phase.AT_RISK, c.due_at >= at], True),
-            ([text(RUNNING), c.at_risk_from <= at, c.due_at >= at], False),
+            Stream([c.phase == Phase.AT_RISK], True, not_due),
+            Stream([text(RUNNING), c.at_risk_from <= at, c.due_at >= at], False),
         ]
     if state == "running":  # running includes at risk (a flag on a running clock)
-        return [([phase == Phase.RUNNING, c.due_at >= at], True), ([phase == Phase.AT_RISK, c.due_at >= at], True)]
+        return [Stream([c.phase == Phase.RUNNING], True, not_due), Stream([c.phase == Phase.AT_RISK], True, not_due)]
     assert state is not None
-    stored: ColumnElement[bool] = phase == Phase(state)
-    return [([stored], True)]
+    return [Stream([c.phase == Phase(state)], True)]
 
 
-def _stream(
-    connection: Connection, wanted: ListFilter, conditions: list[ColumnElement[bool]], ordered: bool, fetch: int
-) -> list[tuple[datetime, str]]:
+def _ordered(
+    connection: Connection, wanted: ListFilter, stream: Stream, fetch: int
+) -> tuple[list[tuple[datetime, str]], tuple[datetime, str] | None]:
+    """The rows `keep` accepts among the newest `fetch`, and the last row fetched when `fetch` cut it."""
     c = CLOCKS.c
-    if not ordered:
-        return _lagging(connection, wanted, conditions)
-    query = select(c.opened_at, c.request_id).where(*conditions, *_common(CLOCKS, wanted, c.request_id))
+    query = select(c.opened_at, c.request_id, c.due_at).where(
+        *stream.conditions, *_common(CLOCKS, wanted, c.request_id)
+    )
     if wanted.status is not None:
         query = query.join(REQUESTS, REQUESTS.c.id == c.request_id).where(REQUESTS.c.status == wanted.status)
     rows = connection.execute(query.order_by(c.opened_at.desc(), c.request_id.desc()).limit(fetch)).all()
-    return [(r.opened_at, r.request_id) for r in rows]
+    cut = (rows[-1].opened_at, rows[-1].request_id) if len(rows) == fetch else None
+    return [(r.opened_at, r.request_id) for r in rows if stream.keep(r)], cut
 
 
-def _lagging(
-    connection: Connection, wanted: ListFilter, conditions: list[ColumnElement[bool]]
-) -> list[tuple[datetime, str]]:
+def _lagging(connection: Connection, wanted: ListFilter, stream: Stream) -> list[tuple[datetime, str]]:
     """The clocks past an instant the workflow has not recorded yet, newest request first. Selected on
     the partial index's predicate and the instant alone (any other condition can lead a planner to a
     wider index, since it cannot know the set is small), then filtered here: the set is a herd's lag."""
     c, r = CLOCKS.c, REQUESTS.c
-    query = select(c.opened_at, c.request_id, c.vendor_id, c.insurer_id, c.service_id).where(*conditions)
-    rows = connection.execute(query).all()
+    rows = connection.execute(
+        select(c.opened_at, c.request_id, c.vendor_id, c.insurer_id, c.service_id).where(*stream.conditions)
+    ).all()
     cursor = decode_cursor(wanted.cursor) if wanted.cursor else None
+    scope = (("vendor_id", wanted.vendor), ("insurer_id", wanted.insurer), ("service_id", wanted.service))
     kept = [
         row
         for row in rows
-        if all(
-            v is None or row._mapping[k] == v
-            for k, v in (("vendor_id", wanted.vendor), ("insurer_id", wanted.insurer), ("service_id", wanted.service))
-        )
+        if all(value is None or row._mapping[column] == value for column, value in scope)
         and (wanted.opened_from is None or row.opened_at >= wanted.opened_from)
         and (wanted.opened_to is None or row.opened_at < wanted.opened_to)
         and (cursor is None or (row.opened_at, row.request_id) < cursor)
     ]
     if wanted.status is not None and kept:
         ids = {row.request_id for row in kept}
-        with_status = {i for (i,) in connection.execute(select(r.id).where(r.id.in_(ids), r.status == wanted.status))}
+        query = select(r.id).where(r.id.in_(ids), r.status == wanted.status)
+        with_status = set(connection.execute(query).scalars())
         kept = [row for row in kept if row.request_id in with_status]
     return sorted(((row.opened_at, row.request_id) for row in kept), reverse=True)
 
 
 def _page_ids_by_clock(connection: Connection, wanted: ListFilter, now: datetime) -> list[tuple[datetime, str]]:
     """The first limit + 1 distinct requests, newest first, with a clock in the wanted state."""
+    streams = _clock_streams(wanted, now)
     fetch = wanted.limit + 1
     while True:
-        kinds = _clock_streams(wanted, now)
-        streams = [_stream(connection, wanted, conds, ordered, fetch) for conds, ordered in kinds]
-        merged: Iterator[tuple[datetime, str]] = heapq.merge(*streams, key=lambda r: (r[0], r[1]), reverse=True)
+        found, cuts = [], []
+        for stream in streams:
+            if stream.ordered:
+                rows, cut = _ordered(connection, wanted, stream, fetch)
+                found.append(rows)
+                if cut is not None:
+                    cuts.append(cut)
+            else:
+                found.append(_lagging(connection, wanted, stream))
         # A stream cut at `fetch` rows says nothing about what lies past its last row: the merged order
         # holds only down to the newest of those last rows.
-        cut = [s[-1] for s, (_, ordered) in zip(streams, kinds, strict=True) if ordered and len(s) == fetch]
-        boundary = max(cut) if cut else None
+        boundary = max(cuts) if cuts else None
         page: list[tuple[datetime, str]] = []
         seen: set[str] = set()
-        for entry in merged:
+        for entry in heapq.merge(*found, reverse=True):
             if boundary is not None and entry < boundary:
                 break
             if entry[1] not in seen:
