@@ -8,6 +8,7 @@ import pytest
 
 from sla.calendar.overlay import load_overlay_file
 from sla.calendar.sources import build_calendar, default_calendar
+from sla.calendar.timeutil import iso_duration
 from sla.catalog.loader import default_catalog
 from sla.engine import ClockState, Outcome, RecordedEvent, compute_clocks, outcome_changes
 from sla.engine.rules import check_customer_windows, precheck_event
@@ -368,3 +369,38 @@ def test_due_changes_lists_only_clocks_whose_due_or_provisional_flag_moved() -> 
         True,
         False,
     )
+
+
+def test_audit_lines_state_durations_in_iso_8601_and_working_days() -> None:
+    # 004:67: started 9-26 15:00 (the latest of approval, materials, notice), due 10-17 00:00.
+    # Paused 9-30 10:00: used 9-28 (make-up Sunday) + 9-29 + 10 h of 9-30 = 58 h of working time.
+    # Restarted 10-09 10:00 (10 wd again) -> due 10-23 00:00; confirmed Sat 10-25 11:00: 2 days 11 h
+    # late, of which 10-23 (Thu) and 10-24 (Fri) are working days and 10-25 (Sat) is not -> 2 working days.
+    events = log(
+        ("request_opened", at(2025, 9, 25, 9)),
+        ("admission_notice_issued", at(2025, 9, 24)),
+        ("materials_complete", at(2025, 9, 25, 10)),
+        ("eligibility_approved", at(2025, 9, 26, 15)),
+        ("materials_incomplete", at(2025, 9, 30, 10)),
+        ("materials_complete", at(2025, 10, 9, 10)),
+        ("hospital_confirmed", at(2025, 10, 25, 11)),
+    )
+    view = clocks("axa.green_channel.inpatient", events, at(2025, 10, 26))["arrange_admission"]
+    details = {e.kind: e.detail for e in view.timeline}
+    assert details["paused"] == "materials_incomplete: P2DT10H of P10D (2.4167 working days) used"
+    assert details["stopped"] == "hospital_confirmed: delivered P2DT11H (2 working days) late"
+
+
+@pytest.mark.parametrize(
+    ("span", "text"),
+    [
+        (timedelta(0), "P0D"),
+        (timedelta(seconds=5), "PT5S"),
+        (timedelta(minutes=36, seconds=12), "PT36M12S"),
+        (timedelta(days=1, hours=11), "P1DT11H"),
+        (timedelta(days=10), "P10D"),
+        (-timedelta(seconds=5), "-PT5S"),
+    ],
+)
+def test_durations_are_written_in_iso_8601(span: timedelta, text: str) -> None:
+    assert iso_duration(span) == text

@@ -24,6 +24,19 @@ def require_aware(instant: datetime, what: str = "instant") -> datetime:
     return instant.astimezone(SHANGHAI)
 
 
+def iso_duration(span: timedelta) -> str:
+    """ISO 8601: P1DT11H, PT36M12S, -PT5S; P0D for nothing. Days are 24 h (the span is elapsed or
+    working time, never a calendar month)."""
+    seconds = int(span.total_seconds())
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
+    text = (f"{days}D" if days else "") + (f"T{clock}" if clock else "")
+    return f"{sign}P{text or '0D'}"
+
+
 def local_date(instant: datetime) -> date:
     return require_aware(instant).date()
 

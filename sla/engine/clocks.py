@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sla.calendar.timeutil import require_aware
+from sla.calendar.timeutil import iso_duration, require_aware
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import ClockSpec, ServiceEntry, WarnThreshold
 from sla.engine.measure import Measure
@@ -133,7 +133,8 @@ class _ClockRun:
             if kind in spec.stop:
                 self.stopped_at = at
                 assert self.due_at is not None
-                self._note(at, "stopped", f"{kind.value}: delivered {at - self.due_at} late", event)
+                late = f"{iso_duration(at - self.due_at)} ({self.measure.working_days_between(self.due_at, at)})"
+                self._note(at, "stopped", f"{kind.value}: delivered {late} late", event)
             return
         if state in (ClockState.MET, ClockState.EXEMPT, ClockState.CANCELLED, ClockState.BREACHED):
             return
@@ -153,7 +154,8 @@ class _ClockRun:
             self.state = ClockState.PAUSED
             self.pending_thresholds = {}
             self.due_at, self.provisional, self.paused_at = None, False, at  # no due while nothing counts
-            self._note(at, "paused", f"{kind.value}: {self.used} of {self.budget} used", event)
+            used = f"{iso_duration(self.used)} of {iso_duration(self.budget)} ({self.measure.describe_used(self.used)})"
+            self._note(at, "paused", f"{kind.value}: {used} used", event)
         elif state is ClockState.PAUSED and kind in spec.restart:
             self._begin_cycle(at, "restarted", event)
         elif state is ClockState.PAUSED and kind in spec.resume:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-from sla.calendar.timeutil import DAY, end_of_day, local_date, start_of_day
+from sla.calendar.timeutil import DAY, end_of_day, iso_duration, local_date, start_of_day
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import Duration, DurationUnit, WarnThreshold
 
@@ -16,6 +16,11 @@ def share_of(budget: timedelta, share: Fraction) -> timedelta:
     """`share` of `budget` in whole seconds (rounded down: a warning is never late), never through a float."""
     seconds = budget // _SECOND
     return timedelta(seconds=seconds * share.numerator // share.denominator)
+
+
+def _working_days(days: float) -> str:
+    days = round(days, 4)
+    return f"{days:g} working day" + ("" if days == 1 else "s")
 
 
 class Measure:
@@ -87,3 +92,14 @@ class Measure:
         if start is None or end is None:
             return 0.0
         return round(self.calendar.working_time_between(start, end).length / DAY, 4)
+
+    def working_days_between(self, start: datetime, end: datetime) -> str:
+        """How many working days lie between two instants, for an audit line: "1.5 working days"."""
+        days = self.calendar.working_time_between(start, end).length / DAY if end > start else 0.0
+        return _working_days(days)
+
+    def describe_used(self, used: timedelta) -> str:
+        """What a paused clock has used, in working days (its own measure for working-day clocks)."""
+        if self.unit is DurationUnit.WORKING_DAYS:
+            return _working_days(used / DAY)
+        return f"{iso_duration(used)} elapsed"
