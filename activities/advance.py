@@ -66,7 +66,7 @@ def plan_change(calendar: WorkingCalendar, change: AdvanceInput) -> PlannedChang
     every change, and a calendar dry run runs it on each workflow's own state with the overlay, so
     what a dry run predicts is what the load does. Raises SlaError for a refused event."""
     before = change.view
-    plan = plan_clocks(calendar, change.catalog_document, before.events, change.new_event, change.now)
+    plan = plan_clocks(calendar, change.catalog_document, before.events, change.new_event, change.now, change.backfill)
     corrections = []
     for c in outcome_changes(
         _outcomes(before.clocks), _outcomes(plan.clocks), _correction_reason(change.new_event, change.reason)
@@ -114,13 +114,14 @@ class RequestActivities:
         plan, corrections, recomputes = planned.plan, planned.corrections, planned.recomputes
         changed = (
             change.new_event is not None
+            or bool(change.backfill)
             or plan.clocks != before.clocks
             or plan.calendar_fingerprint != before.calendar_fingerprint
         )
         if not changed and before.revision > 0:
             return AdvanceResult(plan.clocks, plan.calendar_fingerprint, plan.calendar_sources, before.revision)
         revision = before.revision + 1
-        events = [*before.events, change.new_event] if change.new_event else before.events
+        events = [*before.events, *change.backfill, *([change.new_event] if change.new_event else [])]
         after = replace(
             before,
             status=request_status(e.type for e in events),

@@ -5,6 +5,7 @@ Its result is recorded in the workflow's history, so replay never touches calend
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -60,13 +61,15 @@ def plan_clocks(
     events: list[EventRecord],
     new_event: EventRecord | None,
     now: datetime,
+    backfill: Sequence[EventRecord] = (),
 ) -> ClockPlan:
-    """Raises SlaError when `new_event` breaks a customer window (a rule that needs the calendar)."""
+    """Raises SlaError when a new event (the backfilled ones in order, then `new_event`) breaks a
+    customer window (a rule that needs the calendar)."""
     entry = parse_service(catalog_document, "pinned catalog entry")
     domain_events = [e.to_domain() for e in events]
-    if new_event is not None:
-        check_customer_windows(entry, domain_events, new_event.to_domain(), calendar)
-        domain_events.append(new_event.to_domain())
+    for added in [*backfill, *([new_event] if new_event else [])]:
+        check_customer_windows(entry, domain_events, added.to_domain(), calendar)
+        domain_events.append(added.to_domain())
     views = compute_clocks(entry, domain_events, calendar, now)
     advice = [
         AdvisoryRecord(a.rule, a.message, a.source, a.event_seq, a.at, a.limit)

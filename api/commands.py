@@ -36,6 +36,7 @@ from api.schemas import EventCreate, RequestCreate, RequestOut
 from api.state import AppState
 from runtime.requests import request_input
 from sla.calendar.timeutil import SHANGHAI
+from sla.engine.backfill import PastEvent, check_backfill
 from sla.engine.rules import CLOCK_SKEW_TOLERANCE
 from store.keys import Principal, Role
 from store.models import RequestRow, VendorRow, table_of
@@ -93,6 +94,9 @@ def _check_open(state: AppState, principal: Principal, body: RequestCreate, now:
         if body.external_ref
         else uuid.uuid4().hex
     )
+    if body.events:  # every past event checked in order, as if sent then; the first broken rule answers
+        past = [PastEvent(e.type, e.occurred_at.astimezone(SHANGHAI), e.data) for e in body.events]
+        check_backfill(state.catalog.get(body.service_id), opened_at, past, state.calendars.current(), now)
     with state.engine.connect() as connection:
         if connection.execute(VENDORS.select().where(VENDORS.c.id == body.vendor_id)).first() is None:
             raise Problem(
@@ -121,6 +125,10 @@ async def open_service_request(state: AppState, principal: Principal, body: Requ
                 insured=Insured(name=body.insured.name, id_number=body.insured.id_number),
                 opened_at=body.opened_at or now,
                 external_ref=body.external_ref,
+                backfill=[
+                    RecordEventInput(e.type, e.occurred_at.astimezone(SHANGHAI), principal.sender, e.data)
+                    for e in body.events
+                ],
             ),
             id=request_workflow_id(request_id),
             task_queue=state.settings.task_queue,

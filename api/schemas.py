@@ -37,6 +37,12 @@ class InsuredIn(Strict):
     id_number: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{6,32}$")]
 
 
+class EventCreate(Strict):
+    type: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,64}$")]
+    occurred_at: BusinessInstant = Field(description="effective time, with an offset; never in the future")
+    data: dict[str, Any] = Field(default_factory=dict, description="e.g. appointment_at, planned_admission_at")
+
+
 class RequestCreate(Strict):
     service_id: ServiceId
     vendor_id: Identifier
@@ -46,12 +52,13 @@ class RequestCreate(Strict):
     external_ref: Identifier | None = Field(
         default=None, description="the vendor's own reference; opening twice with it returns the first request"
     )
-
-
-class EventCreate(Strict):
-    type: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,64}$")]
-    occurred_at: BusinessInstant = Field(description="effective time, with an offset; never in the future")
-    data: dict[str, Any] = Field(default_factory=dict, description="e.g. appointment_at, planned_admission_at")
+    events: list[EventCreate] = Field(
+        default_factory=list,
+        max_length=200,
+        description="past events of a request moved over from elsewhere, in the order they happened: "
+        "checked one by one as if sent then, and planned together, so the first plan already holds "
+        "the outcomes they imply",
+    )
 
 
 class ThresholdOut(BaseModel):

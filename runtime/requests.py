@@ -15,7 +15,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from sla.calendar.timeutil import require_aware
 from sla.catalog.loader import Catalog
 from workflows.ids import request_workflow_id
-from workflows.messages import Insured, RequestView, ServiceRequestInput
+from workflows.messages import Insured, RecordEventInput, RequestView, ServiceRequestInput
 from workflows.service_request import ServiceRequestWorkflow
 
 
@@ -33,6 +33,7 @@ def request_input(
     insured: Insured,
     opened_at: datetime,
     external_ref: str | None = None,
+    backfill: list[RecordEventInput] | None = None,
 ) -> ServiceRequestInput:
     entry = catalog.get(service_id)
     pinned = catalog.pin(service_id)
@@ -47,6 +48,7 @@ def request_input(
         catalog_document=pinned.document,
         catalog_digest=pinned.digest,
         external_ref=external_ref,
+        backfill=backfill or [],
     )
 
 

@@ -22,6 +22,15 @@ class Insured:
 
 
 @dataclass
+class RecordEventInput:
+    type: str
+    occurred_at: datetime
+    sender: str
+    data: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+@dataclass
 class ServiceRequestInput:
     request_id: str
     service_id: str
@@ -33,6 +42,8 @@ class ServiceRequestInput:
     catalog_document: dict[str, Any]  # the entry pinned at opening
     catalog_digest: str
     external_ref: str | None = None
+    # Past events sent with the opening (moving a request over): recorded before the first plan.
+    backfill: list[RecordEventInput] = field(default_factory=list)
 
 
 @dataclass
@@ -49,15 +60,6 @@ class EventRecord:
         return RecordedEvent(
             EventType(self.type), self.occurred_at, self.seq, self.sender, self.data, self.idempotency_key
         )
-
-
-@dataclass
-class RecordEventInput:
-    type: str
-    occurred_at: datetime
-    sender: str
-    data: dict[str, Any] = field(default_factory=dict)
-    idempotency_key: str | None = None
 
 
 @dataclass
@@ -216,6 +218,7 @@ class AdvanceInput:
     history_length: int = 0  # of the workflow task running this change
     written: WritePosition | None = None  # the position of the last write the workflow committed
     calendar_generation: int = 0  # the newest calendar generation the workflow was told about
+    backfill: list[EventRecord] = field(default_factory=list)  # past events of the opening, in order
 
 
 @dataclass

@@ -77,7 +77,14 @@ class ServiceRequestWorkflow:
     @workflow.run
     async def run(self, input: ServiceRequestInput) -> RequestView:
         async with self._lock:
-            await self._advance(reason=None)
+            backfill = [
+                EventRecord(e.type, e.occurred_at, 2 + i, e.sender, workflow.now(), e.data, e.idempotency_key)
+                for i, e in enumerate(input.backfill)
+            ]
+            await self._advance(reason=None, backfill=backfill)
+            for command, record in zip(input.backfill, backfill, strict=True):
+                if command.idempotency_key:
+                    self._keys[command.idempotency_key] = (record.seq, self._fingerprint_of(command))
         while not self._finished():
             wake = self._armed_wake = self._next_wake()
             timeout = max(wake - workflow.now(), timedelta(0)) if wake else None
@@ -190,7 +197,9 @@ class ServiceRequestWorkflow:
             )
         return seq
 
-    async def _advance(self, reason: str | None, new_event: EventRecord | None = None) -> None:
+    async def _advance(
+        self, reason: str | None, new_event: EventRecord | None = None, backfill: list[EventRecord] | None = None
+    ) -> None:
         """Let the local activity plan the clocks and project the request, then keep its answer."""
         try:
             result: AdvanceResult = await workflow.execute_local_activity(
@@ -206,6 +215,7 @@ class ServiceRequestWorkflow:
                     workflow.info().get_current_history_length(),
                     self._written,
                     self._calendar_generation,
+                    backfill or [],
                 ),
                 result_type=AdvanceResult,
                 start_to_close_timeout=timedelta(seconds=30),
@@ -216,6 +226,7 @@ class ServiceRequestWorkflow:
             if isinstance(cause, ApplicationError) and cause.non_retryable:
                 raise ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True) from None
             raise
+        self._events += backfill or []
         if new_event:
             self._events.append(new_event)
         self._clocks, self._fingerprint, self._calendar_sources = (
