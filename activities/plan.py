@@ -5,6 +5,7 @@ Its result is recorded in the workflow's history, so replay never touches calend
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +14,7 @@ from typing import Any
 from activities.calendar_source import CalendarSource
 from sla.calendar.timeutil import local_date
 from sla.calendar.working import WorkingCalendar
+from sla.catalog.model import ServiceEntry
 from sla.catalog.parse import parse_service
 from sla.engine.clocks import compute_clocks
 from sla.engine.model import ClockView
@@ -55,6 +57,18 @@ class ClockPlan:
     advisories: list[AdvisoryRecord] = field(default_factory=list)
 
 
+_PARSED: dict[str, ServiceEntry] = {}
+
+
+def _pinned(catalog_document: dict[str, Any]) -> ServiceEntry:
+    """The pinned entry, parsed once per process (a request's entry never changes; few entries exist)."""
+    key = json.dumps(catalog_document, sort_keys=True, ensure_ascii=False, default=str)
+    entry = _PARSED.get(key)
+    if entry is None:
+        entry = _PARSED[key] = parse_service(catalog_document, "pinned catalog entry")
+    return entry
+
+
 def plan_clocks(
     calendar: WorkingCalendar,
     catalog_document: dict[str, Any],
@@ -65,7 +79,7 @@ def plan_clocks(
 ) -> ClockPlan:
     """Raises SlaError when a new event (the backfilled ones in order, then `new_event`) breaks a
     customer window (a rule that needs the calendar)."""
-    entry = parse_service(catalog_document, "pinned catalog entry")
+    entry = _pinned(catalog_document)
     domain_events = [e.to_domain() for e in events]
     for added in [*backfill, *([new_event] if new_event else [])]:
         check_customer_windows(entry, domain_events, added.to_domain(), calendar)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics_auth, problems
-from api.metrics import build_registry
+from api.metrics import HttpMetrics, build_registry
 from api.problems import Problem
 from api.routes import audit, calendar, catalog, codec, health, reports, requests
 from api.state import AppState
@@ -78,6 +78,32 @@ class InFlightLimit:
             self.in_flight -= 1
 
 
+class ObserveDuration:
+    """sla_http_request_duration_seconds by route template, as plain ASGI: Starlette's BaseHTTPMiddleware
+    would pass every response through memory streams (most of the API's CPU under load)."""
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            self.metrics.observe(scope["method"], getattr(route, "path", "unmatched"), status, started)
+
+
 def create_app(
     settings: Settings | None = None,
     temporal: TemporalSettings | None = None,
@@ -108,15 +134,7 @@ def create_app(
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        http_metrics.observe(request.method, template, response.status_code, started)
-        return response
-
+    app.add_middleware(ObserveDuration, metrics=http_metrics)
     app.add_middleware(BodyLimit)
     app.add_middleware(InFlightLimit, limit=state.settings.api_max_in_flight)
     return app

@@ -3,9 +3,11 @@ by an explicit step (`slatrack db init`, the worker and the stack at start), nev
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -55,10 +57,26 @@ def make_engine(url: str) -> Engine:
     )
 
 
+# SQLite has one writer at a time. Threads of one process that wait for it inside SQLite poll with
+# its busy handler, which backs off up to 100 ms between tries: a commit that frees the lock after a
+# millisecond can leave the next writer asleep for the rest of its step. Writers of one process queue
+# on a lock of their own first, which hands over at once; other processes still meet the busy handler.
+_SQLITE_WRITERS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.Lock | None:
+    if engine.dialect.name != "sqlite":
+        return None  # PostgreSQL locks the rows a transaction writes
+    with _WRITERS_GUARD:
+        return _SQLITE_WRITERS.setdefault(engine, threading.Lock())
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """One read-modify-write transaction (BEGIN IMMEDIATE on SQLite; rows locked FOR UPDATE on PostgreSQL)."""
-    with engine.connect() as connection:
+    lock = _writer_lock(engine)
+    with lock if lock is not None else nullcontext(), engine.connect() as connection:
         connection.execution_options(write_transaction=True)
         with connection.begin():
             yield connection

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -84,6 +86,33 @@ def revoke_key(engine: Engine, key_id: str) -> bool:
 def list_keys(engine: Engine) -> list[ApiKeyRow]:
     with Session(engine) as session:
         return list(session.exec(select(ApiKeyRow).order_by(ApiKeyRow.created_at)).all())  # type: ignore[arg-type]
+
+
+class RecentKeys:
+    """Keys verified in the last `seconds`, by the SHA-256 of what was presented: the API checks a key
+    against the database once per interval, not on every call. A revoked key stops working within
+    `seconds`."""
+
+    def __init__(self, seconds: float = 5.0, size: int = 1024) -> None:
+        self.seconds, self.size = seconds, size
+        self._found: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, engine: Engine, presented: str) -> Principal | None:
+        digest, now = _digest(presented), time.monotonic()
+        with self._lock:
+            hit = self._found.get(digest)
+        if hit is not None and now - hit[0] < self.seconds:
+            return hit[1]
+        principal = authenticate(engine, presented)
+        with self._lock:
+            if len(self._found) >= self.size:
+                self._found.clear()
+            if principal is not None:
+                self._found[digest] = (now, principal)
+            else:
+                self._found.pop(digest, None)
+        return principal
 
 
 def authenticate(engine: Engine, presented: str) -> Principal | None:

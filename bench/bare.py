@@ -1,0 +1,100 @@
+"""The baselines the benches compare with: workflows of the same Temporal shape as a service request
+that do nothing of their own.
+
+- BareRequestWorkflow: a local activity at start, an update per event that runs a local activity,
+  a closing update, then an activity at the end (as a request's archive): the Temporal cost of a
+  request's lifecycle without planning, the read model or HTTP.
+- BareTimerWorkflow: sleeps until an instant, then one local activity (as a breach is recorded).
+
+Run a worker for them: python -m bench.bare --address 127.0.0.1:7233 --task-queue bare
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+
+@dataclass
+class BareEvent:
+    closes: bool
+
+
+@activity.defn
+def nothing(_: str) -> str:
+    return "ok"
+
+
+@activity.defn
+def stamp(_: str) -> float:
+    """When the workflow resumed after its timer (wall clock, for the herd's lag)."""
+    return time.time()
+
+
+@workflow.defn
+class BareRequestWorkflow:
+    def __init__(self) -> None:
+        self.closed = False
+        self.lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self) -> None:
+        async with self.lock:
+            await workflow.execute_local_activity(nothing, "open", start_to_close_timeout=timedelta(seconds=30))
+        await workflow.wait_condition(lambda: self.closed)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.execute_activity(nothing, "archive", start_to_close_timeout=timedelta(minutes=2))
+
+    @workflow.update
+    async def record(self, event: BareEvent) -> int:
+        async with self.lock:
+            await workflow.execute_local_activity(nothing, "event", start_to_close_timeout=timedelta(seconds=30))
+            self.closed = self.closed or event.closes
+            return 1
+
+
+@workflow.defn
+class BareTimerWorkflow:
+    @workflow.run
+    async def run(self, at: datetime) -> float:
+        await workflow.sleep(max(at - workflow.now(), timedelta(0)))
+        return await workflow.execute_local_activity(stamp, "breach", start_to_close_timeout=timedelta(seconds=30))
+
+
+async def serve(address: str, task_queue: str) -> None:
+    client = await Client.connect(address)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[BareRequestWorkflow, BareTimerWorkflow],
+        activities=[nothing, stamp],
+        activity_executor=ThreadPoolExecutor(16),
+        max_concurrent_local_activities=16,
+        max_concurrent_activities=16,
+    ):
+        await stop.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--task-queue", default="bare")
+    args = parser.parse_args()
+    asyncio.run(serve(args.address, args.task_queue))
+
+
+if __name__ == "__main__":
+    main()
