@@ -17,7 +17,7 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import activity, workflow
 from temporalio.client import Client
@@ -65,8 +65,9 @@ class BareRequestWorkflow:
 @workflow.defn
 class BareTimerWorkflow:
     @workflow.run
-    async def run(self, at: datetime) -> float:
-        await workflow.sleep(max(at - workflow.now(), timedelta(0)))
+    async def run(self, at: float) -> float:
+        """`at`: the shared instant, as a POSIX timestamp."""
+        await workflow.sleep(max(at - workflow.now().timestamp(), 0.0))
         return await workflow.execute_local_activity(stamp, "breach", start_to_close_timeout=timedelta(seconds=30))
 
 

@@ -177,9 +177,9 @@ async def _main(args: argparse.Namespace) -> None:
             )
         print("\nmedian latency per call (ms):")
         for kind, values in LATENCY.items():
-            print(
-                f"  {kind:28} {sorted(values)[len(values) // 2] * 1000:7.1f}  (p90 {sorted(values)[int(len(values) * 0.9)] * 1000:.1f})"
-            )
+            ordered = sorted(values)
+            median, p90 = ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.9)] * 1000
+            print(f"  {kind:28} {median:7.1f}  (p90 {p90:.1f})")
     finally:
         bench.close()
 

@@ -1,0 +1,162 @@
+"""A deadline herd: N requests whose deadlines fall at one instant, against N bare timers at one
+instant, on one dev server in the same run.
+
+Run: python -m bench.herd [--requests 2000]
+
+Ours: pingan_health.green_channel.admission opened at T - 48 h, so its 48-hour clock (inform_status)
+is due at T; the lag is from T to the last breach written to the read model (clock_outcome.recorded_at).
+Bare (bench/bare.py BareTimerWorkflow): sleep until T', then one local activity that stamps the time;
+the lag is from T' to the last stamp. Also: at T + 1 s, /metrics and the views must already show every
+clock breached (they read due_at at the instant, not the workflows' progress).
+Target (issue 9): lag <= 1.2x the bare timers'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import func, select
+from temporalio.client import Client
+
+from bench.bare import BareTimerWorkflow
+from bench.processes import METRICS_TOKEN, VENDOR, Bench
+from runtime.requests import open_request
+from runtime.settings import TemporalSettings
+from runtime.temporal import connect
+from sla.catalog.loader import default_catalog
+from store.db import make_engine
+from store.models import ClockOutcomeRow, table_of
+from tests.histories import TEST_KEYS
+from workflows.messages import Insured
+
+SERVICE, CLOCK = "pingan_health.green_channel.admission", "inform_status"  # 48 hours from opening [001]
+
+
+async def _bounded(n: int, parallel: int, one: object) -> None:
+    semaphore = asyncio.Semaphore(parallel)
+
+    async def run(i: int) -> None:
+        async with semaphore:
+            await one(i)  # type: ignore[operator]
+
+    await asyncio.gather(*(run(i) for i in range(n)))
+
+
+async def bare_herd(client: Client, n: int, lead: float) -> float:
+    instant = datetime.now(UTC) + timedelta(seconds=lead)
+    handles = []
+
+    async def start(_: int) -> None:
+        handles.append(
+            await client.start_workflow(
+                BareTimerWorkflow.run,
+                instant.timestamp(),
+                id=f"timer-{uuid.uuid4().hex}",
+                task_queue="bench-bare",
+            )
+        )
+
+    await _bounded(n, 50, start)
+    assert datetime.now(UTC) < instant, "starting the timers took longer than the lead: lower --requests"
+    stamps = [await h.result() for h in handles]
+    return max(stamps) - instant.timestamp()
+
+
+async def our_herd(bench: Bench, client: Client, n: int, lead: float) -> dict[str, float]:
+    instant = datetime.now(UTC) + timedelta(seconds=lead)
+    catalog = default_catalog()
+    opened_at = instant - timedelta(hours=48)
+
+    async def start(i: int) -> None:
+        await open_request(
+            client,
+            catalog,
+            task_queue="bench-ours",
+            service_id=SERVICE,
+            vendor_id=VENDOR,
+            policy_no=f"P-HERD-{i}",
+            insured=Insured("压测", "110101199001011234"),
+            opened_at=opened_at,
+        )
+
+    started = time.perf_counter()
+    await _bounded(n, 50, start)
+    opening = time.perf_counter() - started
+    assert datetime.now(UTC) < instant, f"opening took {opening:.0f} s, past the lead: lower --requests"
+    engine = make_engine(bench.database_url)
+    outcomes = table_of(ClockOutcomeRow)
+    await asyncio.sleep(max((instant - datetime.now(UTC)).total_seconds() + 1, 0))
+    # At T + 1 s the read model's readers already see the whole herd breached.
+    async with httpx.AsyncClient(base_url=bench.api_url, timeout=60) as http:
+        metrics = (await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})).text
+        listed = (
+            await http.get(
+                "/v1/requests",
+                params={"clock_state": "breached", "service": SERVICE, "limit": 100},
+                headers={"Authorization": f"Bearer {bench.keys['operations']}"},
+            )
+        ).json()
+    pattern = rf'^sla_clocks_open\{{[^}}]*clock="{CLOCK}"[^}}]*state="breached"[^}}]*\}} (\S+)'
+    shown_breached = sum(float(v) for v in re.findall(pattern, metrics, re.M))
+    while True:
+        with engine.connect() as connection:
+            recorded, last = connection.execute(
+                select(func.count(), func.max(outcomes.c.recorded_at)).where(
+                    outcomes.c.clock_id == CLOCK, outcomes.c.outcome == "breached"
+                )
+            ).one()
+        if recorded >= n:
+            break
+        await asyncio.sleep(0.5)
+    engine.dispose()
+    return {
+        "opening_s": opening,
+        "lag_s": (last - instant).total_seconds(),
+        "metrics_breached_at_t_plus_1s": shown_breached,
+        "listed_at_t_plus_1s": len(listed["items"]),
+    }
+
+
+async def _main(args: argparse.Namespace) -> None:
+    bench = Bench()
+    try:
+        address = bench.start_temporal()
+        bench.prepare_database()
+        bench.start_bare_worker("bench-bare")
+        bench.start_worker("bench-ours")
+        bench.start_api("bench-ours")
+        plain = await Client.connect(address)
+        ours_client = await connect(TemporalSettings(address=address), keys=TEST_KEYS)
+        await asyncio.sleep(3)
+        lead = args.requests / args.open_rate + 15
+        bare = await bare_herd(plain, args.requests, lead)
+        ours = await our_herd(bench, ours_client, args.requests, lead)
+        print(f"\n{args.requests} deadlines at one instant on one dev server:")
+        print(f"  bare timers: last resumed {bare:.1f} s after the instant")
+        print(
+            f"  requests:    last breach recorded {ours['lag_s']:.1f} s after the instant"
+            f" ({ours['lag_s'] / bare:.2f}x bare; opening them took {ours['opening_s']:.0f} s)"
+        )
+        print(
+            f"  at the instant + 1 s: /metrics shows {ours['metrics_breached_at_t_plus_1s']:.0f} of {args.requests}"
+            f" breached; the breached list's first page holds {ours['listed_at_t_plus_1s']} (limit 100)"
+        )
+    finally:
+        bench.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--open-rate", type=float, default=20.0, help="opens per second to plan the instant for")
+    asyncio.run(_main(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
