@@ -36,6 +36,16 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    431: "Request Header Fields Too Large",
+}
+
+
 class Problem(Exception):
     def __init__(
         self,
@@ -68,7 +78,19 @@ class Problem(Exception):
             body["rule"] = self.rule
         if self.source:
             body["source"] = self.source
-        return JSONResponse(body, status_code=self.status, media_type=PROBLEM, headers=self.headers)
+        return JSONResponse(printable(body), status_code=self.status, media_type=PROBLEM, headers=self.headers)
+
+
+def printable(value: Any) -> Any:
+    """A problem body that can always be sent: a field name or message echoing the request may hold a
+    lone UTF-16 surrogate, which no UTF-8 encoder takes (it used to turn a 422 into a 500)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable(v) for v in value]
+    return value
 
 
 def not_found(what: str) -> Problem:
@@ -104,6 +126,7 @@ STATUS_BY_ERROR_TYPE = {
     "EventNotAcceptedError": 422,
     "FutureEventError": 422,
     "NaiveDatetimeError": 422,
+    "EventDataError": 422,
 }
 
 
@@ -143,11 +166,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        title = {401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large"}.get(
-            exc.status_code, "Error"
-        )
+        title = TITLES.get(exc.status_code, "Error")
         headers = dict(exc.headers or {})
-        return Problem(exc.status_code, title, str(exc.detail), headers=headers).response(request.url.path)
+        problem = Problem(exc.status_code, title, str(exc.detail), headers=headers)
+        if exc.status_code == 400:  # FastAPI could not parse the body (e.g. JSON nested past the parser's depth)
+            problem.detail = f"body: {exc.detail}"
+            return problem.response(request.url.path, errors=[{"loc": ["body"], "msg": problem.detail, "type": "body"}])
+        return problem.response(request.url.path)
 
     @app.exception_handler(SQLAlchemyTimeout)
     async def _pool(request: Request, exc: SQLAlchemyTimeout) -> JSONResponse:
