@@ -26,11 +26,14 @@ RETRY_AFTER_SECONDS = "5"
 PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"description": text, "content": {PROBLEM: {}}}
     for code, text in {
+        400: "the body cannot be parsed",
         401: "no or bad key",
         403: "role may not",
         404: "not found or not visible",
         409: "not allowed now",
+        413: "body over 1 MiB",
         422: "invalid",
+        431: "request line and headers over 16 KiB",
         503: "Temporal unreachable or the API overloaded",
     }.items()
 }

@@ -35,7 +35,8 @@ INSTANT_RULE = (
     "an RFC 3339 instant with an offset, e.g. 2025-09-26T14:00:00+08:00, "
     "between 2000-01-01 and 2100-12-31 (+08:00), offset from -12:00 to +14:00"
 )
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})")
+# What Python's datetime.fromisoformat also reads (the engine parses stored data with it): hence "Z" only.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})")
 _LOCAL = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")  # a bare date or a naive time
 
 MAX_NOTE_CHARS = 2000
