@@ -304,6 +304,10 @@ async def test_a_client_of_temporal_itself_gets_no_bad_data_into_history(
         cause = refused.value.cause
         assert isinstance(cause, ApplicationError) and cause.type == "EventDataError", cause
         assert cause.details[0]["rule"] == "event.data_invalid"
+    # Deeper than the SDK's decoder goes: the worker cannot read the argument and refuses the update.
+    command = RecordEventInput("admission_notice_issued", now, "coordinator:direct", {"a": nested(220)})
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(ServiceRequestWorkflow.record_event, command)
     assert await accepted_updates() == before, "a refused update leaves no trace in history"
     report = Report()
     await check_no_wedge(http, headers, live.engine, live.client, target, report)
