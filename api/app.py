@@ -62,7 +62,7 @@ class BodyLimit:
             if not message.get("more_body", False):
                 message = {"type": "http.request", "body": bytes(body), "more_body": False}
                 break
-        if body.startswith(BYTE_ORDER_MARK) and b"json" in fields.get(b"content-type", b"json"):
+        if body.startswith(BYTE_ORDER_MARK) and b"json" in fields.get(b"content-type", b"json").lower():
             bom = Problem(
                 422, "Unprocessable Content", "body: JSON must not begin with a byte order mark (RFC 8259, 8.1)"
             )

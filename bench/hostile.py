@@ -508,6 +508,17 @@ class Report:
         if failure is not None:
             tally.failures.append(failure)
 
+    def merge(self, other: Report) -> None:
+        for kind, theirs in other.classes.items():
+            mine = self.classes.setdefault(kind, ClassTally())
+            mine.tried += theirs.tried
+            mine.expected += theirs.expected
+            mine.client_errors += theirs.client_errors
+            mine.server_errors += theirs.server_errors
+            mine.failures += theirs.failures
+        self.wedged += other.wedged
+        self.diverged += other.diverged
+
     @property
     def tried(self) -> int:
         return sum(t.tried for t in self.classes.values())
