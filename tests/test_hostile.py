@@ -35,19 +35,8 @@ from activities.advance import RequestActivities
 from activities.calendar_source import CalendarSource
 from activities.plan import ClockPlanner
 from activities.projection import ProjectionWriter
-from bench.hostile import (
-    GENERAL,
-    WINDOW_FIELDS,
-    Report,
-    Target,
-    all_cases,
-    check_no_wedge,
-    nested,
-    open_targets,
-    probe,
-    problem_failure,
-    stored_events,
-)
+from bench.hostile import Report, Target, check_no_wedge, open_targets, probe, problem_failure, stored_events
+from bench.hostile_cases import GENERAL, WINDOW_FIELDS, all_cases, nested
 from runtime.codec import EncryptionCodec
 from sla.calendar.timeutil import SHANGHAI
 from sla.catalog.loader import default_catalog
@@ -277,7 +266,9 @@ def _raw_exchange(base_url: str, request: bytes) -> bytes:
     return answer
 
 
-async def test_headers_past_the_limit_while_arriving_get_a_431_problem_not_a_reset(live: LiveStack) -> None:
+async def test_headers_past_the_limit_while_arriving_get_a_431_problem_not_a_reset(
+    live: LiveStack, report: Report
+) -> None:
     # uvicorn's own answer was a text/plain 400 and a close with these bytes unread: a reset at the client.
     request = b"GET /v1/services HTTP/1.1\r\nHost: x\r\nX-Big: " + b"x" * 2**20 + b"\r\n\r\n"
     answer = await asyncio.to_thread(_raw_exchange, live.base_url, request)
@@ -289,11 +280,13 @@ async def test_headers_past_the_limit_while_arriving_get_a_431_problem_not_a_res
     assert "instance" not in problem, "answered by the protocol (api/server.py), before any app code"
     malformed = await asyncio.to_thread(_raw_exchange, live.base_url, b"GET / HTTP/1.1\r\nno colon here\r\n\r\n")
     assert malformed.startswith(b"HTTP/1.1 400 ") and b"application/problem+json" in malformed
+    report.record("limits: raw socket", 431, None)
+    report.record("limits: raw socket", 400, None)
 
 
 # -- behind the API: a client of Temporal itself ----------------------------------------------------
 async def test_a_client_of_temporal_itself_gets_no_bad_data_into_history(
-    http: httpx.AsyncClient, live: LiveStack
+    http: httpx.AsyncClient, live: LiveStack, report: Report
 ) -> None:
     headers = live.headers("coordinator")
     target = (await open_targets(http, headers, datetime.now(SHANGHAI) - timedelta(days=1), ["axa.advance_payment"]))[
@@ -323,14 +316,17 @@ async def test_a_client_of_temporal_itself_gets_no_bad_data_into_history(
         cause = refused.value.cause
         assert isinstance(cause, ApplicationError) and cause.type == "EventDataError", cause
         assert cause.details[0]["rule"] == "event.data_invalid"
+        report.record("temporal client, no API", 422, None)  # what the API answers for this refusal
     # Deeper than the SDK's decoder goes: the worker cannot read the argument and refuses the update.
     command = RecordEventInput("admission_notice_issued", now, "coordinator:direct", {"a": nested(220)})
     with pytest.raises(WorkflowUpdateFailedError):
         await handle.execute_update(ServiceRequestWorkflow.record_event, command)
+    report.record("temporal client, no API", 422, None)
     assert await accepted_updates() == before, "a refused update leaves no trace in history"
-    report = Report()
-    await check_no_wedge(http, headers, live.engine, live.client, target, report)
-    assert report.wedged == [] and report.diverged == [], (report.wedged, report.diverged)
+    after = Report()
+    await check_no_wedge(http, headers, live.engine, live.client, target, after)
+    report.merge(after)
+    assert after.wedged == [] and after.diverged == [], (after.wedged, after.diverged)
 
 
 # -- behind the validators: the local activity ---------------------------------------------------------
