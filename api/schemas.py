@@ -26,8 +26,8 @@ ServiceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)
 
 def _business_instant(value: object) -> object:
     """The domain's one rule for instants (sla.event_data): an RFC 3339 string with an offset, inside the
-    range a business date can have. A number is refused, not read as epoch seconds: an integration that
-    sends one has lost its offset, and 1e9 milliseconds would silently be 1970."""
+    range a business date can have. A number is refused, not read as epoch time: its unit (seconds or
+    milliseconds) would be a guess, and the offset the coordinator meant is lost."""
     if isinstance(value, datetime):  # built in code, not parsed from a request
         if not instant_in_range(value):
             raise ValueError(f"must be {INSTANT_RULE}")
