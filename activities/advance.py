@@ -18,6 +18,7 @@ from sla.calendar.working import WorkingCalendar
 from sla.engine.changes import due_changes, outcome_changes
 from sla.engine.model import Outcome
 from sla.errors import SlaError
+from sla.event_data import EventDataError
 from sla.events import request_status
 from workflows.failures import rule_failure
 from workflows.messages import (
@@ -97,6 +98,23 @@ def plan_change(calendar: WorkingCalendar, change: AdvanceInput) -> PlannedChang
     return PlannedChange(plan, corrections, recomputes)
 
 
+def _plans_without_the_new_event(calendar: WorkingCalendar, change: AdvanceInput) -> bool:
+    """Whether a planning failure is the new event's doing: the request plans without it."""
+    try:
+        plan_change(calendar, replace(change, new_event=None))
+    except Exception:
+        return False
+    return True
+
+
+def unplannable(event: EventRecord, error: Exception) -> EventDataError:
+    return EventDataError(
+        f"the clocks cannot be planned with this {event.type} ({type(error).__name__}); nothing was recorded",
+        rule="event.unplannable",
+        source="activities/advance.py: an event whose content fails the engine is refused, never retried",
+    )
+
+
 class RequestActivities:
     def __init__(self, planner: ClockPlanner, writer: ProjectionWriter) -> None:
         self.planner = planner
@@ -107,10 +125,21 @@ class RequestActivities:
     @activity.defn(name="advance_request")
     def advance_request(self, change: AdvanceInput) -> AdvanceResult:
         before = change.view
+        calendar = self.planner.calendars.current(change.calendar_generation)
         try:
-            planned = plan_change(self.planner.calendars.current(change.calendar_generation), change)
+            planned = plan_change(calendar, change)
         except SlaError as error:
             raise rule_failure(error) from None  # the update fails with the rule and its source
+        except Exception as error:
+            event = change.new_event
+            if event is None or not _plans_without_the_new_event(calendar, change):
+                raise  # a bug or a fault of this worker, whatever was sent: retried
+            # Retrying cannot make this event's content plannable, and would hold the request (and a
+            # worker slot) hostage: the update fails, the request stays as it was.
+            activity.logger.warning(
+                "refused %s (seq %d): planning fails only with it (%s)", event.type, event.seq, type(error).__name__
+            )
+            raise rule_failure(unplannable(event, error)) from None
         plan, corrections, recomputes = planned.plan, planned.corrections, planned.recomputes
         changed = (
             change.new_event is not None

@@ -19,10 +19,17 @@ from api.state import AppState
 from runtime.settings import Settings, TemporalSettings, get_settings
 
 MAX_BODY_BYTES = 1024 * 1024
+# The request line and headers together; uvicorn is told the same (api/server.py), since h11 checks it
+# only while headers are still arriving.
+MAX_HEADER_BYTES = 16 * 1024
+BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 
 
 class BodyLimit:
-    """Refuse bodies over MAX_BODY_BYTES with 413, declared or streamed, before any handler runs."""
+    """Refuse, before any handler runs: headers over MAX_HEADER_BYTES (431), bodies over MAX_BODY_BYTES,
+    declared or streamed (413), and JSON that begins with a byte order mark (422; RFC 8259 8.1 forbids
+    sending one, and Python's parser would silently skip it). The body is read whole here, at most
+    MAX_BODY_BYTES of it: a 413 raised inside a handler's read used to become FastAPI's bare 400."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -31,22 +38,55 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        too_large = Problem(413, "Content Too Large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
+        headers = scope.get("headers", [])
+        size = len(scope.get("raw_path", b"")) + len(scope.get("query_string", b""))
+        size += sum(len(name) + len(value) + 4 for name, value in headers)
+        if size > MAX_HEADER_BYTES:
+            await header_fields_too_large().response(scope["path"])(scope, receive, send)
+            return
+        too_large = Problem(413, "Content Too Large", f"body: bodies are limited to {MAX_BODY_BYTES} bytes")
+        fields = dict(headers)
+        declared = fields.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             await too_large.response(scope["path"])(scope, receive, send)
             return
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        body = bytearray()
+        while True:
             message = await receive()
-            received += len(message.get("body", b""))
-            if received > MAX_BODY_BYTES:
-                raise Problem(413, "Content Too Large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
-            return message
+            if message["type"] != "http.request":  # the client left: the handler will see it
+                break
+            body += message.get("body", b"")
+            if len(body) > MAX_BODY_BYTES:
+                await too_large.response(scope["path"])(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                message = {"type": "http.request", "body": bytes(body), "more_body": False}
+                break
+        if body.startswith(BYTE_ORDER_MARK) and b"json" in fields.get(b"content-type", b"json").lower():
+            bom = Problem(
+                422, "Unprocessable Content", "body: JSON must not begin with a byte order mark (RFC 8259, 8.1)"
+            )
+            loc = {"loc": ["body", 0], "msg": bom.detail, "type": "json_invalid"}
+            await bom.response(scope["path"], errors=[loc])(scope, receive, send)
+            return
+        pending: Message | None = message
 
-        await self.app(scope, counting_receive, send)
+        async def replay() -> Message:
+            nonlocal pending
+            if pending is None:
+                return await receive()
+            first, pending = pending, None
+            return first
+
+        await self.app(scope, replay, send)
+
+
+def header_fields_too_large() -> Problem:
+    return Problem(
+        431,
+        "Request Header Fields Too Large",
+        f"headers: the request line and headers are limited to {MAX_HEADER_BYTES} bytes",
+    )
 
 
 class InFlightLimit:

@@ -26,13 +26,26 @@ RETRY_AFTER_SECONDS = "5"
 PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"description": text, "content": {PROBLEM: {}}}
     for code, text in {
+        400: "the body cannot be parsed",
         401: "no or bad key",
         403: "role may not",
         404: "not found or not visible",
         409: "not allowed now",
+        413: "body over 1 MiB",
         422: "invalid",
+        431: "request line and headers over 16 KiB",
         503: "Temporal unreachable or the API overloaded",
     }.items()
+}
+
+
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    431: "Request Header Fields Too Large",
 }
 
 
@@ -68,7 +81,19 @@ class Problem(Exception):
             body["rule"] = self.rule
         if self.source:
             body["source"] = self.source
-        return JSONResponse(body, status_code=self.status, media_type=PROBLEM, headers=self.headers)
+        return JSONResponse(printable(body), status_code=self.status, media_type=PROBLEM, headers=self.headers)
+
+
+def printable(value: Any) -> Any:
+    """A problem body that can always be sent: a field name or message echoing the request may hold a
+    lone UTF-16 surrogate, which no UTF-8 encoder takes (it used to turn a 422 into a 500)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable(v) for v in value]
+    return value
 
 
 def not_found(what: str) -> Problem:
@@ -104,6 +129,7 @@ STATUS_BY_ERROR_TYPE = {
     "EventNotAcceptedError": 422,
     "FutureEventError": 422,
     "NaiveDatetimeError": 422,
+    "EventDataError": 422,
 }
 
 
@@ -143,11 +169,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        title = {401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large"}.get(
-            exc.status_code, "Error"
-        )
+        title = TITLES.get(exc.status_code, "Error")
         headers = dict(exc.headers or {})
-        return Problem(exc.status_code, title, str(exc.detail), headers=headers).response(request.url.path)
+        problem = Problem(exc.status_code, title, str(exc.detail), headers=headers)
+        if exc.status_code == 400:  # FastAPI could not parse the body (e.g. JSON nested past the parser's depth)
+            problem.detail = f"body: {exc.detail}"
+            return problem.response(request.url.path, errors=[{"loc": ["body"], "msg": problem.detail, "type": "body"}])
+        return problem.response(request.url.path)
 
     @app.exception_handler(SQLAlchemyTimeout)
     async def _pool(request: Request, exc: SQLAlchemyTimeout) -> JSONResponse:

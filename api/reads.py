@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import heapq
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,11 +24,13 @@ from api.schemas import RequestPage
 from api.views import request_out, summary, visible
 from sla.calendar.working import WorkingCalendar
 from sla.engine.reading import Phase
+from sla.event_data import instant_in_range
 from store.keys import Principal, Role
 from store.models import COUNTING, RUNNING, ClockRow, EventRow, RequestRow, table_of
 from store.types import AwareDateTime
 
 REQUESTS, CLOCKS, EVENTS = table_of(RequestRow), table_of(ClockRow), table_of(EventRow)
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")  # what GET /v1/requests/{id} takes
 
 
 def load_request(connection: Connection, principal: Principal, request_id: str) -> Row[Any]:
@@ -69,7 +72,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         opened, request_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         at = datetime.fromisoformat(opened)
-        if at.tzinfo is None or not isinstance(request_id, str):
+        # Ours are aware, inside the business range (year 1 would overflow on its way to the database) and
+        # name a request id (an odd string, say a lone surrogate, would fail the database driver).
+        if not instant_in_range(at) or not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
             raise ValueError("not a cursor of ours")
         return at, request_id
     except (ValueError, TypeError, UnicodeDecodeError):

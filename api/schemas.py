@@ -5,23 +5,38 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
 
 from sla.calendar.timeutil import SHANGHAI
+from sla.event_data import (
+    INSTANCE,
+    INSTANCE_EVENTS,
+    INSTANT_KEYS,
+    INSTANT_RULE,
+    MAX_INSTANCE,
+    MAX_NOTE_CHARS,
+    NOTE,
+    instant_in_range,
+    parse_instant,
+)
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 ServiceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", max_length=128)]
-EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=SHANGHAI), datetime(2101, 1, 1, tzinfo=SHANGHAI)
 
 
-def _business_range(value: datetime) -> datetime:
-    if not EARLIEST <= value < LATEST:
-        raise ValueError("must lie between 2000-01-01 and 2100-12-31 (+08:00)")
-    return value
+def _business_instant(value: object) -> object:
+    """The domain's one rule for instants (sla.event_data): an RFC 3339 string with an offset, inside the
+    range a business date can have. A number is refused, not read as epoch time: its unit (seconds or
+    milliseconds) would be a guess, and the offset the coordinator meant is lost."""
+    if isinstance(value, datetime):  # built in code, not parsed from a request
+        if not instant_in_range(value):
+            raise ValueError(f"must be {INSTANT_RULE}")
+        return value
+    return parse_instant(value)
 
 
-# Every instant the API takes: with an offset, inside the range any business date can have.
-BusinessInstant = Annotated[AwareDatetime, AfterValidator(_business_range)]
+# Every instant the API takes, in a body or a query.
+BusinessInstant = Annotated[AwareDatetime, BeforeValidator(_business_instant)]
 # Every instant the API returns: RFC 3339 with the +08:00 offset, whatever offset it was stored in.
 Instant = Annotated[
     datetime, PlainSerializer(lambda value: value.astimezone(SHANGHAI).isoformat(), return_type=str, when_used="json")
@@ -37,10 +52,38 @@ class InsuredIn(Strict):
     id_number: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{6,32}$")]
 
 
+def _event_data_schema() -> dict[str, Any]:
+    """The OpenAPI view of sla.event_data: every key some event takes, and which events take it."""
+
+    def events(kinds: frozenset[Any]) -> str:
+        return ", ".join(sorted(kinds))
+
+    instant = {"type": "string", "format": "date-time"}
+    properties: dict[str, Any] = {
+        NOTE: {"type": "string", "maxLength": MAX_NOTE_CHARS, "description": "free text; any event"},
+        INSTANCE: {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_INSTANCE,
+            "description": f"the occurrence a per-occurrence clock's stop closes; {events(INSTANCE_EVENTS)}",
+        },
+        **{key: instant | {"description": f"{INSTANT_RULE}; {events(kinds)}"} for key, kinds in INSTANT_KEYS.items()},
+    }
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+_EVENT_DATA_SCHEMA = _event_data_schema()
+
+
 class EventCreate(Strict):
     type: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,64}$")]
     occurred_at: BusinessInstant = Field(description="effective time, with an offset; never in the future")
-    data: dict[str, Any] = Field(default_factory=dict, description="e.g. appointment_at, planned_admission_at")
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="only the keys the domain reads, per event type (sla/event_data.py); checked before the event "
+        "is sent to its workflow",
+        json_schema_extra=lambda schema: schema.update(_EVENT_DATA_SCHEMA),
+    )
 
 
 class RequestCreate(Strict):

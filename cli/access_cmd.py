@@ -26,9 +26,18 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the HTTP API (docs at /docs)."""
     import uvicorn
 
+    from api.server import SERVER_LIMITS
     from runtime.process import exit_after_temporal
 
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, proxy_headers=True, log_level="info")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        proxy_headers=True,
+        log_level="info",
+        **SERVER_LIMITS,
+    )
     exit_after_temporal(0)  # the app's Temporal client, see there
 
 

@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from api.app import create_app
+from api.server import SERVER_LIMITS
 from runtime.settings import Settings, TemporalSettings
 from runtime.temporal import connect
 from store.db import init_schema, make_engine
@@ -149,7 +150,8 @@ class LiveStack:
         worker_task = asyncio.create_task(worker.run())
         port = free_port()
         app = create_app(settings, TemporalSettings(address=temporal.address))
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **SERVER_LIMITS)
+        server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         wait_for_port(port)

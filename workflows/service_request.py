@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from sla.engine.model import ClockState
     from sla.engine.rules import precheck_event
     from sla.errors import EventNotAllowedError, SlaError
+    from sla.event_data import check_event_data
     from sla.events import EventType, request_status
     from workflows.failures import rule_failure
     from workflows.messages import (
@@ -135,11 +136,14 @@ class ServiceRequestWorkflow:
 
     @record_event.validator
     def _validate_record_event(self, command: RecordEventInput) -> None:
-        """Reject, before anything reaches history, what needs no calendar to decide."""
+        """Reject, before anything reaches history, what needs no calendar to decide: the API checks the
+        data too, but a client of Temporal itself must not get a value into history that the engine
+        cannot read. (Validators never run on replay, so this check may grow without breaking replay.)"""
         if self._duplicate_of(command) is not None:
             return
         try:
             self._precheck(command)
+            check_event_data(command.type, command.data)
         except SlaError as error:
             raise rule_failure(error) from None
 

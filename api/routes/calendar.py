@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Engine, bindparam, or_, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -85,18 +85,25 @@ def get_year(year: Year, principal: PrincipalDep, state: StateDep) -> CalendarYe
     )
 
 
+# Constrained strings: pydantic then checks them as Unicode, so a lone surrogate is a 422 here instead of
+# a 500 when the overlay is hashed into the calendar fingerprint.
+NoticeText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+Day = Annotated[str, StringConstraints(max_length=32)]  # parse_overlay says what a day must be
+Days = Annotated[list[Day], Field(max_length=366)]
+
+
 class NoticeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str
-    number: str
-    date: str
+    title: NoticeText
+    number: NoticeText
+    date: Day
 
 
 class OverlayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: NoticeIn
-    holidays: list[str] = []
-    makeup_workdays: list[str] = []
+    holidays: Days = []
+    makeup_workdays: Days = []
 
 
 def _candidates(engine: Engine, year: int) -> list[tuple[str, str]]:

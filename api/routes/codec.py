@@ -102,7 +102,7 @@ async def convert(operation: str, state: AppState, request: Request) -> Response
             converted = await codec.encode(payloads.payloads)
     except (ValueError, InvalidTag, DecodeError) as error:
         detail = str(error) if isinstance(error, ValueError) else "a payload does not decrypt with the configured keys"
-        raise Problem(422, "Unprocessable Content", detail, headers=cors) from None
+        raise Problem(422, "Unprocessable Content", f"payloads: {detail}", headers=cors) from None
     namespace = request.headers.get("x-namespace", "")[:100]
     log.info("codec %s: %d payloads, namespace %r, by %s", operation, len(converted), namespace, principal.sender)
     body = {"payloads": [json_format.MessageToDict(payload) for payload in converted]}

@@ -15,6 +15,7 @@ from sla.engine.clocks import compute_clocks
 from sla.engine.model import TICKING_STATES, RecordedEvent
 from sla.engine.rules import check_customer_windows, precheck_event
 from sla.errors import SlaError
+from sla.event_data import check_event_data
 from sla.events import EventType
 
 
@@ -32,6 +33,7 @@ def check_backfill(
     log = [RecordedEvent(EventType.REQUEST_OPENED, opened_at, 1)]
     for index, event in enumerate(events):
         try:
+            check_event_data(event.type, event.data)
             ticking = [v.clock_id for v in compute_clocks(entry, log, calendar, now) if v.state in TICKING_STATES]
             kind = precheck_event(entry, log, event.type, event.occurred_at, now, ticking)
             record = RecordedEvent(kind, event.occurred_at, len(log) + 1, data=event.data)
