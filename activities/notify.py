@@ -31,7 +31,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory, WorkflowAlreadyStartedError
 
 from runtime.codec import EncryptionCodec, unseal_text
 from sla.calendar.timeutil import SHANGHAI
@@ -216,9 +216,19 @@ class NotifyActivities:
         if delivered:
             return DeliveryResult("delivered", attempt, status)
         if status == 410:
-            raise ApplicationError("410 Gone: the receiver asked for no more messages", type="WebhookGone")
+            raise ApplicationError(
+                "410 Gone: the receiver asked for no more messages",
+                type="WebhookGone",
+                category=ApplicationErrorCategory.BENIGN,
+            )
         delay = _retry_after(response) if response is not None and status in (429, 503) else None
-        raise ApplicationError(error or "delivery failed", type="WebhookDeliveryFailed", next_retry_delay=delay)
+        # Benign: a receiver's failure is expected, logged in the delivery log; the SDK logs it at DEBUG.
+        raise ApplicationError(
+            error or "delivery failed",
+            type="WebhookDeliveryFailed",
+            next_retry_delay=delay,
+            category=ApplicationErrorCategory.BENIGN,
+        )
 
     @activity.defn(name="record_delivery_failure")
     async def record_delivery_failure(self, delivery: DeliveryInput, reason: str) -> DeliveryResult:

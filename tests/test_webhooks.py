@@ -7,9 +7,11 @@ stack, SQLite and PostgreSQL (registration, real-time latency, the delivery log)
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.api.enums.v1 import EventType
@@ -22,6 +24,7 @@ from store import webhooks
 from store.models import ClockOutcomeRow, VendorRow, WebhookRow
 from tests.helpers import CST
 from tests.histories import TEST_KEYS
+from tests.live_stack import LiveStack, free_port
 from tests.webhook_receiver import receiving, verify
 from tests.workflow_helpers import eventually, finish, open_test_request, rows, send
 from worker.build import build_worker
@@ -170,3 +173,185 @@ async def test_every_kind_is_delivered_signed_at_its_instant_and_costs_one_histo
     # workflow task. Once per run: the patch marker and its TemporalChangeVersion search attribute.
     assert (markers["core_local_activity"], markers["core_patch"], markers["upserts"]) == (7 + 6, 1, 1)
     assert markers["events"] == 50 + 6 + 2
+
+
+# -- over HTTP on the live stack (SQLite and PostgreSQL) ---------------------------------------------
+def _new_vendor(live: LiveStack, label: str) -> str:
+    vendor_id = f"vendor-{label}-{uuid.uuid4().hex[:6]}"
+    _vendor(live.engine, vendor_id)
+    return vendor_id
+
+
+async def _register(
+    http: httpx.AsyncClient, live: LiveStack, vendor_id: str, url: str, events: list[str]
+) -> dict[str, Any]:
+    response = await http.post(
+        f"/v1/vendors/{vendor_id}/webhooks", json={"url": url, "events": events}, headers=live.headers("admin")
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def _open_backdated(http: httpx.AsyncClient, live: LiveStack, vendor_id: str, opened_at: datetime) -> str:
+    body = {
+        "service_id": OUTPATIENT,
+        "vendor_id": vendor_id,
+        "policy_no": "P-WEBHOOK-1",
+        "insured": {"name": "测试李四", "id_number": "110101199003071234"},
+        "opened_at": opened_at.isoformat(),
+    }
+    response = await http.post("/v1/requests", json=body, headers=live.headers("admin"))
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def test_register_list_and_delete_a_webhook_and_its_secret_is_shown_once_and_sealed(
+    http: httpx.AsyncClient, live: LiveStack
+) -> None:
+    vendor_id = _new_vendor(live, "register")
+    created = await _register(http, live, vendor_id, "https://vendor.example/hooks/sla", ["clock.breached"])
+    assert created["secret"].startswith("whsec_") and created["events"] == ["clock.breached"]
+    listed = await http.get(f"/v1/vendors/{vendor_id}/webhooks", headers=live.headers("operations"))
+    assert listed.status_code == 200 and [w["id"] for w in listed.json()["items"]] == [created["id"]]
+    assert "secret" not in listed.text and created["secret"] not in listed.text
+    [row] = rows(live.engine, WebhookRow, id=created["id"])
+    assert created["secret"] not in str(row.sealed_secret)
+    assert unseal_text(EncryptionCodec(TEST_KEYS), row.sealed_secret) == created["secret"]
+
+    path = f"/v1/vendors/{vendor_id}/webhooks"
+    refused = {
+        "coordinator may not register": await http.post(
+            "/v1/vendors/vendor-reliable/webhooks",
+            json={"url": "https://vendor.example/x", "events": ["clock.met"]},
+            headers=live.headers("coordinator"),
+        ),
+        "another vendor's coordinator does not see it": (await http.get(path, headers=live.headers("coordinator"))),
+        "auditors have no business here": (await http.get(path, headers=live.headers("auditor"))),
+        "unknown vendor": (await http.get("/v1/vendors/vendor-nobody/webhooks", headers=live.headers("admin"))),
+    }
+    assert {k: r.status_code for k, r in refused.items()} == {
+        "coordinator may not register": 403,
+        "another vendor's coordinator does not see it": 404,
+        "auditors have no business here": 403,
+        "unknown vendor": 404,
+    }
+    for bad in (
+        {"url": "ftp://vendor.example/x", "events": ["clock.met"]},
+        {"url": "https://user:pw@vendor.example/x", "events": ["clock.met"]},
+        {"url": "https://vendor.example/x", "events": []},
+        {"url": "https://vendor.example/x", "events": ["clock.late"]},
+        {"url": "https://vendor.example/x", "events": ["clock.met", "clock.met"]},
+        {"url": "https://vendor.example/x", "events": ["clock.met"], "secret": "mine"},
+    ):
+        response = await http.post(path, json=bad, headers=live.headers("admin"))
+        assert response.status_code == 422, bad
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+    deleted = await http.delete(f"{path}/{created['id']}", headers=live.headers("admin"))
+    assert deleted.status_code == 204
+    assert (await http.delete(f"{path}/{created['id']}", headers=live.headers("admin"))).status_code == 404
+    assert (await http.get(path, headers=live.headers("admin"))).json()["items"] == []
+    [row] = rows(live.engine, WebhookRow, id=created["id"])
+    assert row.sealed_secret is None and row.deleted_at is not None  # nothing kept that is not needed
+
+
+async def test_warnings_and_breaches_arrive_signed_seconds_after_their_instants_and_a_dead_receiver_delays_nothing(
+    http: httpx.AsyncClient, live: LiveStack
+) -> None:
+    """Vendor A: a healthy endpoint and a flaky one (500 three times, then 200). Vendor B: nobody listens.
+    A's at-risk warning and both breaches fall 8 s from now; B's breach at the same instant."""
+    vendor_a, vendor_b = _new_vendor(live, "a"), _new_vendor(live, "b")
+    dead_url = f"http://127.0.0.1:{free_port()}/gone"
+    registered: list[tuple[str, str]] = []
+    with receiving() as receiver:
+        try:
+            ok = await _register(http, live, vendor_a, receiver.url("/ok"), ["clock.at_risk", "clock.breached"])
+            flaky = await _register(http, live, vendor_a, receiver.url("/flaky"), ["clock.breached"])
+            dead = await _register(http, live, vendor_b, dead_url, ALL_EVENTS)
+            registered = [(vendor_a, ok["id"]), (vendor_a, flaky["id"]), (vendor_b, dead["id"])]
+            receiver.secrets |= {"/ok": ok["secret"], "/flaky": flaky["secret"]}
+            receiver.failures["/flaky"] = 3
+
+            instant = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=8)
+            warned = await _open_backdated(http, live, vendor_a, instant - 48 * HOUR * 0.8)  # 80 % at `instant`
+            breached = await _open_backdated(http, live, vendor_a, instant - 48 * HOUR)
+            dead_breached = await _open_backdated(http, live, vendor_b, instant - 48 * HOUR)
+
+            def arrived(request_id: str, kind: str, threshold: float | None = None) -> list[Any]:
+                return [
+                    r
+                    for r in receiver.of("/ok", kind)
+                    if r.body["data"]["request_id"] == request_id and r.body["data"].get("threshold") == threshold
+                ]
+
+            # at the opening, the past 50 % warnings went out at once
+            await eventually(lambda: arrived(warned, "clock.at_risk", 0.5) and arrived(breached, "clock.at_risk", 0.8))
+            [warning] = await eventually(lambda: arrived(warned, "clock.at_risk", 0.8), timeout=30)
+            [breach] = await eventually(lambda: arrived(breached, "clock.breached"), timeout=30)
+            latencies = {
+                "at_risk": warning.at - datetime.fromisoformat(warning.body["timestamp"]).timestamp(),
+                "breached": breach.at - datetime.fromisoformat(breach.body["timestamp"]).timestamp(),
+            }
+            backend = live.settings.database_url.split(":")[0]
+            print(f"\ndelivery latency from the recorded instant ({backend}): {latencies}")
+            assert datetime.fromisoformat(breach.body["timestamp"]) == instant
+            assert all(0 <= seconds < 3 for seconds in latencies.values()), latencies
+            assert breach.signature_ok and warning.signature_ok
+            assert breach.body["data"]["link"].endswith(f"/v1/requests/{breached}")
+
+            # B's receiver is down: B's own breach is still recorded at its instant, as fast as A's
+            def outcome(request_id: str) -> list[Any]:
+                return rows(live.engine, ClockOutcomeRow, request_id=request_id, clock_id="inform_status")
+
+            [dead_outcome] = await eventually(lambda: outcome(dead_breached))
+            [a_outcome] = await eventually(lambda: outcome(breached))
+            assert dead_outcome.outcome_at == a_outcome.outcome_at == instant
+            lag = {"dead vendor": dead_outcome.recorded_at - instant, "live vendor": a_outcome.recorded_at - instant}
+            print(f"breach recorded after its instant: {lag}")
+            assert all(timedelta(0) <= seconds < timedelta(seconds=3) for seconds in lag.values()), lag
+
+            # the flaky endpoint: the same message four times, the same webhook-id, processed once
+            def answers() -> list[int]:
+                return [r.answered for r in receiver.attempts("/flaky", breach.message_id)]
+
+            await eventually(lambda: answers() == [500, 500, 500, 200], timeout=30)
+            sent = receiver.attempts("/flaky", breach.message_id)
+            assert {r.message_id for r in sent} == {breach.message_id} and all(r.signature_ok for r in sent)
+            assert len({r.headers["webhook-timestamp"] for r in sent}) >= 2  # each attempt signs its own time
+            assert len({r.headers["webhook-signature"] for r in sent}) >= 2
+            assert [r.message_id for r in receiver.of("/flaky")].count(breach.message_id) == 1
+
+            # the delivery logs over HTTP
+            async def log(vendor_id: str, webhook_id: str) -> list[dict[str, Any]]:
+                response = await http.get(
+                    f"/v1/vendors/{vendor_id}/webhooks/{webhook_id}/deliveries", headers=live.headers("operations")
+                )
+                assert response.status_code == 200, response.text
+                return list(response.json()["items"])
+
+            [flaky_log] = await log(vendor_a, flaky["id"])
+            assert (flaky_log["message_id"], flaky_log["request_id"], flaky_log["state"]) == (
+                breach.message_id,
+                breached,
+                "delivered",
+            )
+            assert (
+                flaky_log["attempts"] == 4 and flaky_log["last_status_code"] == 200 and flaky_log["last_error"] is None
+            )
+            assert [a["status_code"] for a in flaky_log["attempt_log"]] == [500, 500, 500, 200]
+            assert flaky_log["attempt_log"][0]["error"] == "HTTP 500 Internal Server Error"
+            dead_log = await log(vendor_b, dead["id"])
+            # B: the two past warnings (at the opening) and the breach, each retried, none delivered
+            assert {d["event_type"] for d in dead_log} == {"clock.at_risk", "clock.breached"}
+            breach_log = next(d for d in dead_log if d["event_type"] == "clock.breached")
+            assert breach_log["state"] == "pending" and breach_log["last_status_code"] is None
+            assert breach_log["last_error"].startswith("ConnectError")
+            ok_log = await log(vendor_a, ok["id"])
+            assert {d["state"] for d in ok_log} == {"delivered"} and {d["attempts"] for d in ok_log} == {1}
+            coordinator = await http.get(
+                f"/v1/vendors/{vendor_b}/webhooks/{dead['id']}/deliveries", headers=live.headers("coordinator")
+            )
+            assert coordinator.status_code == 404  # vendor-reliable's coordinator: not its vendor
+        finally:
+            for vendor_id, webhook_id in registered:  # stop the dead receiver's retries
+                await http.delete(f"/v1/vendors/{vendor_id}/webhooks/{webhook_id}", headers=live.headers("admin"))

@@ -61,7 +61,8 @@ class Receiver:
     secrets: dict[str, str] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     requests: list[Received] = field(default_factory=list)
-    processed: dict[str, Received] = field(default_factory=dict)  # webhook-id -> first accepted delivery
+    # (path, webhook-id) -> the first accepted delivery: an endpoint processes a message once
+    processed: dict[tuple[str, str], Received] = field(default_factory=dict)
     _seen: dict[tuple[str, str], int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -78,8 +79,8 @@ class Receiver:
             status = 401 if not ok else 500 if attempt <= self.failures.get(path, 0) else 200
             record = Received(path, msg_id, headers, json.loads(raw or b"{}"), time.time(), ok, status)
             self.requests.append(record)
-            if status == 200 and msg_id not in self.processed:
-                self.processed[msg_id] = record  # a redelivery of a processed id is acknowledged, not processed
+            if status == 200 and (path, msg_id) not in self.processed:
+                self.processed[(path, msg_id)] = record  # a redelivery is acknowledged, not processed again
             return status
 
     def of(self, path: str, kind: str | None = None) -> list[Received]:
