@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
@@ -45,6 +45,18 @@ class RequestCreate(Strict):
     opened_at: BusinessInstant | None = Field(default=None, description="defaults to now; never in the future")
     external_ref: Identifier | None = Field(
         default=None, description="the vendor's own reference; opening twice with it returns the first request"
+    )
+    policy_year_start: date | None = Field(
+        default=None,
+        description="first day of the policy year the request counts in (the policy's anniversary); "
+        "default: 1 January of the opening date's year in Asia/Shanghai",
+    )
+    quota_override_reason: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500)] | None
+    ) = Field(
+        default=None,
+        description="admin only: open although the service's quota for the policy year is used up; "
+        "recorded in the audit pack",
     )
 
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # service with a quota cannot be opened (503); `slatrack up` generates one under SLA_DATA_DIR.
     # Never change it within a policy year: the counts are kept by this index.
     blind_index_key: str = ""
+    # Refuse opens beyond a service's quota per policy year (409 quota.policy_year_exceeded). Off only
+    # where a test suite reuses policy numbers on purpose; production keeps it on.
+    quota_enforced: bool = True
     # Base of the links in webhook bodies (the request view); default http://127.0.0.1:<api_port>.
     public_url: str = ""
     # Webhook deliveries in flight at once per worker (async HTTP, on the webhook task queue).
