@@ -6,9 +6,11 @@ stack, SQLite and PostgreSQL (registration, real-time latency, the delivery log)
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -355,3 +357,21 @@ async def test_warnings_and_breaches_arrive_signed_seconds_after_their_instants_
         finally:
             for vendor_id, webhook_id in registered:  # stop the dead receiver's retries
                 await http.delete(f"/v1/vendors/{vendor_id}/webhooks/{webhook_id}", headers=live.headers("admin"))
+
+
+def test_the_corpus_holds_a_request_that_notified_and_older_ones_that_replay_without_the_patch() -> None:
+    """tests/test_replay.py replays every history; this says what the notification path adds to them.
+    `breached` records two breaches on timers before the patch existed: replaying it, the new code
+    finds notifications, asks workflow.patched and is told no, so it issues nothing new."""
+    histories = Path(__file__).parent / "histories"
+
+    def markers(name: str) -> dict[str, int]:
+        events = json.loads((histories / f"{name}.json").read_text())["events"]
+        names = [
+            e["markerRecordedEventAttributes"]["markerName"] for e in events if "markerRecordedEventAttributes" in e
+        ]
+        return {n: names.count(n) for n in set(names)} | {"events": len(events)}
+
+    assert markers("breached") == {"core_local_activity": 11, "events": 72}
+    # 7 changes (open, 3 timers, 3 events), 6 of them notifying; the patch once
+    assert markers("notified") == {"core_local_activity": 13, "core_patch": 1, "events": 58}
