@@ -375,3 +375,43 @@ def test_the_corpus_holds_a_request_that_notified_and_older_ones_that_replay_wit
     assert markers("breached") == {"core_local_activity": 11, "events": 72}
     # 7 changes (open, 3 timers, 3 events), 6 of them notifying; the patch once
     assert markers("notified") == {"core_local_activity": 13, "core_patch": 1, "events": 58}
+
+
+async def test_a_delivery_ends_failed_after_24_hours_or_at_410_and_abandoned_once_its_webhook_is_deleted(
+    env: WorkflowEnvironment, settings: Settings, engine: Engine
+) -> None:
+    _vendor(engine, "vendor-reliable")
+    codec = EncryptionCodec(TEST_KEYS)
+    with receiving() as receiver:
+        endpoints = {}
+        for path, status in (("/broken", 500), ("/gone", 410), ("/deleted", 503)):
+            hook, receiver.secrets[path] = webhooks.create_webhook(
+                engine, codec, "vendor-reliable", receiver.url(path), ["clock.at_risk"], "t"
+            )
+            receiver.answers[path] = status
+            endpoints[path] = hook.id
+        async with build_worker(env.client, settings, engine):
+            now = (await env.get_current_time()).astimezone(CST)
+            # opened 25 h ago: the 50 % warning of the 48 h clock is past, so the opening notifies
+            handle = await open_test_request(env.client, settings.task_queue, OUTPATIENT, now - 25 * HOUR)
+            await eventually(lambda: [r for r in receiver.requests if r.path == "/gone"])
+            await eventually(lambda: len([r for r in receiver.requests if r.path == "/deleted"]) >= 2)
+            webhooks.delete_webhook(engine, "vendor-reliable", endpoints["/deleted"])
+            await env.sleep(25 * HOUR)  # past the 24 h of retries
+
+            def log(path: str) -> Any:
+                row, _ = webhooks.deliveries(engine, endpoints[path], 10)[-1]  # the oldest: the 50 % warning
+                return row if row.state != "pending" else None
+
+            broken = await eventually(lambda: log("/broken"), timeout=30)
+            assert broken.state == "failed"
+            assert broken.failure_reason == "gave up after 24 h of retries; last: HTTP 500 Internal Server Error"
+            assert broken.last_status_code == 500 and broken.last_error == "HTTP 500 Internal Server Error"
+            assert broken.attempts >= 15  # 1 s, 2 s, 4 s, ... then hourly, for 24 h
+            gone = await eventually(lambda: log("/gone"), timeout=30)
+            assert (gone.state, gone.attempts, gone.last_status_code) == ("failed", 1, 410)
+            assert "410" in (gone.failure_reason or "")
+            deleted = await eventually(lambda: log("/deleted"), timeout=30)
+            assert deleted.state == "abandoned" and deleted.failure_reason == "webhook deleted"
+            await send(handle, "customer_cancelled", await env.get_current_time())
+            await finish(env, handle)

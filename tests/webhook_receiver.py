@@ -60,6 +60,7 @@ class Receiver:
     port: int = 0
     secrets: dict[str, str] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
+    answers: dict[str, int] = field(default_factory=dict)  # a path that always answers this status
     requests: list[Received] = field(default_factory=list)
     # (path, webhook-id) -> the first accepted delivery: an endpoint processes a message once
     processed: dict[tuple[str, str], Received] = field(default_factory=dict)
@@ -77,6 +78,7 @@ class Receiver:
             secret = self.secrets.get(path)
             ok = secret is not None and verify(secret, headers, raw)
             status = 401 if not ok else 500 if attempt <= self.failures.get(path, 0) else 200
+            status = self.answers.get(path, status)
             record = Received(path, msg_id, headers, json.loads(raw or b"{}"), time.time(), ok, status)
             self.requests.append(record)
             if status == 200 and (path, msg_id) not in self.processed:

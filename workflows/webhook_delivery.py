@@ -36,7 +36,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, FailureError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from workflows.messages import DeliveryInput, DeliveryResult
@@ -75,7 +75,11 @@ class WebhookDeliveryWorkflow:
         except ActivityError as error:
             # 24 h of attempts, or the receiver answered 410 Gone: the log says so, the workflow ends.
             cause = error.cause
-            reason = str(cause.message if hasattr(cause, "message") else cause) if cause else str(error)
+            last = cause.message if isinstance(cause, FailureError) else str(error)
+            if error.retry_state == RetryState.TIMEOUT:
+                reason = f"gave up after {DELIVERY_WINDOW.total_seconds() / 3600:g} h of retries; last: {last}"
+            else:
+                reason = last
             failed: DeliveryResult = await workflow.execute_activity(
                 RECORD_DELIVERY_FAILURE,
                 args=[delivery, reason],
