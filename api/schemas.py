@@ -20,6 +20,12 @@ def _business_range(value: datetime) -> datetime:
     return value
 
 
+def _business_day(value: date) -> date:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise ValueError("must lie between 2000-01-01 and 2100-12-31")
+    return value
+
+
 # Every instant the API takes: with an offset, inside the range any business date can have.
 BusinessInstant = Annotated[AwareDatetime, AfterValidator(_business_range)]
 # Every instant the API returns: RFC 3339 with the +08:00 offset, whatever offset it was stored in.
@@ -46,7 +52,7 @@ class RequestCreate(Strict):
     external_ref: Identifier | None = Field(
         default=None, description="the vendor's own reference; opening twice with it returns the first request"
     )
-    policy_year_start: date | None = Field(
+    policy_year_start: Annotated[date, AfterValidator(_business_day)] | None = Field(
         default=None,
         description="first day of the policy year the request counts in (the policy's anniversary); "
         "default: 1 January of the opening date's year in Asia/Shanghai",

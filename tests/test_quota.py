@@ -157,7 +157,8 @@ async def test_a_policy_year_start_must_begin_the_year_the_opening_falls_in(
         assert response.status_code == 422, (start, response.text)
         assert response.json()["rule"] == "quota.policy_year_mismatch"
     assert (await open_request(http, enforced, policy(), policy_year_start="2024-03-04")).status_code == 201
-    assert (await open_request(http, enforced, policy(), policy_year_start="not-a-date")).status_code == 422
+    for bad in ("not-a-date", "9999-12-31", "1999-01-01"):
+        assert (await open_request(http, enforced, policy(), policy_year_start=bad)).status_code == 422, bad
 
 
 async def test_an_admin_override_opens_beyond_the_quota_and_the_audit_pack_records_why(

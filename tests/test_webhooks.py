@@ -23,6 +23,7 @@ from activities.notify import message_body, message_id, sign
 from runtime.codec import EncryptionCodec, unseal_text
 from runtime.settings import Settings
 from store import webhooks
+from store.keys import Role, create_key
 from store.models import ClockOutcomeRow, VendorRow, WebhookRow
 from tests.helpers import CST
 from tests.histories import TEST_KEYS
@@ -215,6 +216,9 @@ async def test_register_list_and_delete_a_webhook_and_its_secret_is_shown_once_a
     assert created["secret"].startswith("whsec_") and created["events"] == ["clock.breached"]
     listed = await http.get(f"/v1/vendors/{vendor_id}/webhooks", headers=live.headers("operations"))
     assert listed.status_code == 200 and [w["id"] for w in listed.json()["items"]] == [created["id"]]
+    own = {"Authorization": f"Bearer {create_key(live.engine, Role.COORDINATOR, vendor_id=vendor_id)}"}
+    assert (await http.get(f"/v1/vendors/{vendor_id}/webhooks", headers=own)).json() == listed.json()
+    assert (await http.delete(f"/v1/vendors/{vendor_id}/webhooks/{created['id']}", headers=own)).status_code == 403
     assert "secret" not in listed.text and created["secret"] not in listed.text
     [row] = rows(live.engine, WebhookRow, id=created["id"])
     assert created["secret"] not in str(row.sealed_secret)
