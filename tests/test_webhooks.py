@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest_asyncio
 from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.api.enums.v1 import EventType
@@ -25,6 +27,7 @@ from runtime.settings import Settings
 from store import webhooks
 from store.keys import Role, create_key
 from store.models import ClockOutcomeRow, VendorRow, WebhookRow
+from tests.conftest import start_time_skipping
 from tests.helpers import CST
 from tests.histories import TEST_KEYS
 from tests.live_stack import LiveStack, free_port
@@ -86,6 +89,17 @@ def test_a_body_carries_no_personal_data_and_instants_in_plus_eight() -> None:
 
 
 # -- the workflow on the time-skipping server ------------------------------------------------------
+@pytest_asyncio.fixture
+async def own_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of its own: deliveries still retrying when a test ends (on purpose: they
+    retry for 24 h) must not hold the shared server's time skipping for the tests after it."""
+    environment = await start_time_skipping()
+    try:
+        yield environment
+    finally:
+        await environment.shutdown()
+
+
 def _vendor(engine: Engine, vendor_id: str) -> None:
     with Session(engine) as session:
         session.add(VendorRow(id=vendor_id, name=vendor_id))
@@ -107,8 +121,9 @@ async def _markers(handle: Any) -> dict[str, int]:
 
 
 async def test_every_kind_is_delivered_signed_at_its_instant_and_costs_one_history_event(
-    env: WorkflowEnvironment, settings: Settings, engine: Engine
+    own_env: WorkflowEnvironment, settings: Settings, engine: Engine
 ) -> None:
+    env = own_env
     _vendor(engine, "vendor-reliable")
     codec = EncryptionCodec(TEST_KEYS)
     with receiving() as receiver:
@@ -382,8 +397,9 @@ def test_the_corpus_holds_a_request_that_notified_and_older_ones_that_replay_wit
 
 
 async def test_a_delivery_ends_failed_after_24_hours_or_at_410_and_abandoned_once_its_webhook_is_deleted(
-    env: WorkflowEnvironment, settings: Settings, engine: Engine
+    own_env: WorkflowEnvironment, settings: Settings, engine: Engine
 ) -> None:
+    env = own_env
     _vendor(engine, "vendor-reliable")
     codec = EncryptionCodec(TEST_KEYS)
     with receiving() as receiver:
