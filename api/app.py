@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import metrics_auth, problems
 from api.metrics import HttpMetrics, build_registry
 from api.problems import Problem
-from api.routes import audit, calendar, catalog, codec, health, reports, requests
+from api.routes import audit, calendar, catalog, codec, health, reports, requests, vendors
 from api.state import AppState
 from runtime.settings import Settings, TemporalSettings, get_settings
 
@@ -169,6 +169,7 @@ def create_app(
     for router in (requests.router, audit.router, catalog.router, calendar.router, reports.router, health.router):
         app.include_router(router)
     app.include_router(codec.router)  # Temporal's codec server protocol, for the web UI and CLI
+    app.include_router(vendors.router)  # vendor webhooks and their delivery log
 
     @app.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_auth.guard(state.settings))])
     def metrics() -> Response:

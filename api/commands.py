@@ -8,6 +8,13 @@ a digest of the body. A retried call with the same key and body is deduplicated 
 same key with another body reaches the workflow, which refuses it (`event.idempotency_key_reused`).
 When Temporal does not answer in time the outcome is looked up once more; a 503 that remains says
 the event may have been recorded and which key repeats it safely.
+
+Quota per policy year (store/quota.py): an open of a service with `quota_per_policy_year` claims a
+use in the ledger before its workflow starts, counted by a blind index of the policy number. Beyond
+the quota it answers 409 `quota.policy_year_exceeded` with the entry's lines, unless an admin gives
+`quota_override_reason` (recorded with the use, shown in the audit pack). The use is given back
+only when the open certainly failed (Temporal unreachable, nothing started); a cancelled request
+keeps its use: the manuals count a cancelled or missed service as used (README, Quota).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -36,8 +43,10 @@ from api.schemas import EventCreate, RequestCreate, RequestOut
 from api.state import AppState
 from runtime.requests import request_input
 from sla.calendar.timeutil import SHANGHAI
+from sla.catalog.model import ServiceEntry
 from sla.engine.backfill import PastEvent, check_backfill
 from sla.engine.rules import CLOCK_SKEW_TOLERANCE
+from store import quota as quotas
 from store.keys import Principal, Role
 from store.models import RequestRow, VendorRow, table_of
 from workflows.ids import request_workflow_id
@@ -89,6 +98,14 @@ def _check_open(state: AppState, principal: Principal, body: RequestCreate, now:
             f"opened_at {opened_at.astimezone(SHANGHAI).isoformat()} is in the future",
             rule="request.opened_in_future",
         )
+    if body.quota_override_reason is not None and principal.role is not Role.ADMIN:
+        raise Problem(
+            403,
+            "Forbidden",
+            "only an admin key may open a request beyond its quota (quota_override_reason)",
+            rule="quota.override_admin_only",
+        )
+    policy_year_start(body, opened_at)  # 422 before anything is written
     request_id = (
         uuid.uuid5(EXTERNAL_REF_NAMESPACE, f"{body.vendor_id}:{body.external_ref}").hex
         if body.external_ref
@@ -109,59 +126,156 @@ def _check_open(state: AppState, principal: Principal, body: RequestCreate, now:
     return request_id, exists
 
 
+def policy_year_start(body: RequestCreate, opened_at: datetime) -> date:
+    """The policy year the request counts in: the given start, else 1 January of the opening's year
+    (Asia/Shanghai). The opening must fall inside [start, anniversary)."""
+    opened_day = opened_at.astimezone(SHANGHAI).date()
+    start = body.policy_year_start or date(opened_day.year, 1, 1)
+    if not start <= opened_day < quotas.policy_year_end(start):
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            f"policy_year_start {start.isoformat()} does not begin the policy year of the opening "
+            f"({opened_day.isoformat()}): the opening must fall on or after it and before its anniversary "
+            f"{quotas.policy_year_end(start).isoformat()}",
+            rule="quota.policy_year_mismatch",
+        )
+    return start
+
+
+class QuotaProblem(Problem):
+    """409 with the rule, the entry's lines and the count (problem+json extension member `quota`)."""
+
+    def __init__(self, entry: ServiceEntry, used: int, start: date) -> None:
+        limit = entry.quota_per_policy_year
+        super().__init__(
+            409,
+            "Conflict",
+            f"{entry.id} allows {limit} use(s) per policy year ({entry.quota_note}); this policy has used "
+            f"{used} in the policy year from {start.isoformat()}. An admin may open it with quota_override_reason.",
+            rule="quota.policy_year_exceeded",
+            source=f"{entry.source.cite()} (catalog {entry.id})",
+        )
+        self.quota = {"limit": limit, "used": used, "policy_year_start": start.isoformat(), "note": entry.quota_note}
+
+    def response(self, instance: str, **extra: Any) -> Any:
+        return super().response(instance, quota=self.quota, **extra)
+
+
+def _claim_quota(state: AppState, principal: Principal, body: RequestCreate, request_id: str, now: datetime) -> bool:
+    """Claim one use of the service's quota for this request; True when this call claimed it (and
+    must give it back if the open fails). Services without a quota claim nothing."""
+    entry = state.catalog.get(body.service_id)
+    if entry.quota_per_policy_year is None or not state.settings.quota_enforced:
+        return False
+    key = state.settings.blind_index_secret()
+    if key is None:
+        raise Problem(
+            503,
+            "Service Unavailable",
+            f"{entry.id} has a quota per policy year and SLA_BLIND_INDEX_KEY is not set, so uses cannot be "
+            "counted; the operator must set it (README, Quota)",
+            rule="quota.blind_index_key_missing",
+        )
+    start = policy_year_start(body, body.opened_at or now)
+    try:
+        claimed = quotas.claim(
+            state.engine,
+            blind=quotas.blind_index(key, body.policy_no),
+            service_id=entry.id,
+            policy_year_start=start,
+            quota=entry.quota_per_policy_year,
+            request_id=request_id,
+            claimed_by=principal.sender,
+            override_reason=body.quota_override_reason,
+        )
+    except quotas.QuotaExceeded as exceeded:
+        raise QuotaProblem(entry, exceeded.used, start) from None
+    except quotas.PolicyYearConflict as conflict:
+        raise Problem(
+            409,
+            "Conflict",
+            f"this policy already counts its uses in the policy year from {conflict.recorded.isoformat()}, which "
+            f"overlaps the one from {start.isoformat()}: send policy_year_start as the policy's anniversary, "
+            "the same for every request of the policy",
+            rule="quota.policy_year_conflict",
+            source=f"{entry.source.cite()} (catalog {entry.id})",
+        ) from None
+    except quotas.QuotaBusy:
+        raise Problem(
+            503, "Service Unavailable", "too many opens at once for this policy; retry", headers={"Retry-After": "1"}
+        ) from None
+    return claimed.created
+
+
 async def open_service_request(state: AppState, principal: Principal, body: RequestCreate) -> Answer:
     now = state.now()
     request_id, exists = await run_in_threadpool(_check_open, state, principal, body, now)
     if not exists:
-        client = await state.client()
-        start = WithStartWorkflowOperation(
-            ServiceRequestWorkflow.run,
-            request_input(
-                state.catalog,
-                request_id=request_id,
-                service_id=body.service_id,
-                vendor_id=body.vendor_id,
-                policy_no=body.policy_no,
-                insured=Insured(name=body.insured.name, id_number=body.insured.id_number),
-                opened_at=body.opened_at or now,
-                external_ref=body.external_ref,
-                backfill=[
-                    RecordEventInput(e.type, e.occurred_at.astimezone(SHANGHAI), principal.sender, e.data)
-                    for e in body.events
-                ],
-            ),
-            id=request_workflow_id(request_id),
-            task_queue=state.settings.task_queue,
-            # Two concurrent opens with one external_ref meet in one workflow; a closed one is never reopened.
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-        caller = uuid.uuid4().hex  # one per HTTP call: the workflow tells the caller that opened it
+        claimed = await run_in_threadpool(_claim_quota, state, principal, body, request_id, now)
         try:
-            opened: RecordEventResult = await client.execute_update_with_start_workflow(
-                ServiceRequestWorkflow.wait_opened,
-                caller,
-                start_workflow_operation=start,
-                id=f"open-{request_id}-{caller}",
-                rpc_timeout=UPDATE_TIMEOUT,
-            )
-            exists = opened.duplicate
-        except WorkflowUpdateRPCTimeoutOrCancelledError:
-            raise Problem(
-                202,
-                "Accepted",
-                "the request was opened but no worker has computed its clocks yet; "
-                f"GET /v1/requests/{request_id} shortly",
-                headers={"Location": f"/v1/requests/{request_id}"},
-            ) from None
-        except RPCError as error:
-            if is_unreachable(error):
-                raise unavailable() from None
-            if error.status is not RPCStatusCode.ALREADY_EXISTS:
-                raise
-            exists = True  # closed already: the read model has it
+            exists = await _start_request(state, principal, body, request_id, now)
+        except Exception as failure:
+            # Give the use back when nothing started: Temporal unreachable (503) or refused the call.
+            # A 202 started the workflow; a cancelled call (BaseException) may have: both keep it.
+            started = isinstance(failure, Problem) and failure.status != 503
+            if claimed and not started:
+                await run_in_threadpool(quotas.release, state.engine, request_id)
+            raise
     view = await run_in_threadpool(_view, state, principal, request_id)
     return Answer(view, created=not exists)
+
+
+async def _start_request(
+    state: AppState, principal: Principal, body: RequestCreate, request_id: str, now: datetime
+) -> bool:
+    """Start the workflow with update-with-start; True when the request already existed."""
+    client = await state.client()
+    start = WithStartWorkflowOperation(
+        ServiceRequestWorkflow.run,
+        request_input(
+            state.catalog,
+            request_id=request_id,
+            service_id=body.service_id,
+            vendor_id=body.vendor_id,
+            policy_no=body.policy_no,
+            insured=Insured(name=body.insured.name, id_number=body.insured.id_number),
+            opened_at=body.opened_at or now,
+            external_ref=body.external_ref,
+            backfill=[
+                RecordEventInput(e.type, e.occurred_at.astimezone(SHANGHAI), principal.sender, e.data)
+                for e in body.events
+            ],
+        ),
+        id=request_workflow_id(request_id),
+        task_queue=state.settings.task_queue,
+        # Two concurrent opens with one external_ref meet in one workflow; a closed one is never reopened.
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )
+    caller = uuid.uuid4().hex  # one per HTTP call: the workflow tells the caller that opened it
+    try:
+        opened: RecordEventResult = await client.execute_update_with_start_workflow(
+            ServiceRequestWorkflow.wait_opened,
+            caller,
+            start_workflow_operation=start,
+            id=f"open-{request_id}-{caller}",
+            rpc_timeout=UPDATE_TIMEOUT,
+        )
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise Problem(
+            202,
+            "Accepted",
+            f"the request was opened but no worker has computed its clocks yet; GET /v1/requests/{request_id} shortly",
+            headers={"Location": f"/v1/requests/{request_id}"},
+        ) from None
+    except RPCError as error:
+        if is_unreachable(error):
+            raise unavailable() from None
+        if error.status is not RPCStatusCode.ALREADY_EXISTS:
+            raise
+        return True  # closed already: the read model has it
+    return opened.duplicate
 
 
 # -- events ------------------------------------------------------------------------------------------

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
 
 from sla.calendar.timeutil import SHANGHAI
 from sla.event_data import (
@@ -37,6 +46,14 @@ def _business_instant(value: object) -> object:
 
 # Every instant the API takes, in a body or a query.
 BusinessInstant = Annotated[AwareDatetime, BeforeValidator(_business_instant)]
+
+
+def _business_day(value: date) -> date:
+    if not date(2000, 1, 1) <= value <= date(2100, 12, 31):
+        raise ValueError("must lie between 2000-01-01 and 2100-12-31")
+    return value
+
+
 # Every instant the API returns: RFC 3339 with the +08:00 offset, whatever offset it was stored in.
 Instant = Annotated[
     datetime, PlainSerializer(lambda value: value.astimezone(SHANGHAI).isoformat(), return_type=str, when_used="json")
@@ -101,6 +118,18 @@ class RequestCreate(Strict):
         description="past events of a request moved over from elsewhere, in the order they happened: "
         "checked one by one as if sent then, and planned together, so the first plan already holds "
         "the outcomes they imply",
+    )
+    policy_year_start: Annotated[date, AfterValidator(_business_day)] | None = Field(
+        default=None,
+        description="first day of the policy year the request counts in (the policy's anniversary); "
+        "default: 1 January of the opening date's year in Asia/Shanghai",
+    )
+    quota_override_reason: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500)] | None
+    ) = Field(
+        default=None,
+        description="admin only: open although the service's quota for the policy year is used up; "
+        "recorded in the audit pack",
     )
 
 

@@ -40,6 +40,18 @@ class Settings(BaseSettings):
     metrics_token_file: Path | None = None
     # Origins of the Temporal web UI allowed to call the codec server (/codec), comma-separated.
     codec_cors_origins: str = "http://127.0.0.1:8233,http://localhost:8233"
+    # HMAC-SHA256 key of the policy-number blind index that counts quota uses (base64 of at least 32
+    # bytes; `slatrack keys new-payload-key` makes one, drop its "id:"). No default: without it a
+    # service with a quota cannot be opened (503); `slatrack up` generates one under SLA_DATA_DIR.
+    # Never change it within a policy year: the counts are kept by this index.
+    blind_index_key: str = ""
+    # Refuse opens beyond a service's quota per policy year (409 quota.policy_year_exceeded). Off only
+    # where a test suite reuses policy numbers on purpose; production keeps it on.
+    quota_enforced: bool = True
+    # Base of the links in webhook bodies (the request view); default http://127.0.0.1:<api_port>.
+    public_url: str = ""
+    # Webhook deliveries in flight at once per worker (async HTTP, on the webhook task queue).
+    webhook_concurrency: int = 100
     # `slatrack up`: where the embedded stack keeps its files, and its ports (flags override these).
     data_dir: Path = ROOT / ".data"
     api_port: int = 8000
@@ -55,6 +67,26 @@ class Settings(BaseSettings):
             if not key_id or len(base64.b64decode(encoded)) != 32:
                 raise ValueError(f"payload key {key_id or '?'} must be 'id:base64 of 32 bytes'")
         return value
+
+    @field_validator("blind_index_key")
+    @classmethod
+    def _blind_index_key_is_long(cls, value: str) -> str:
+        if value:
+            try:
+                decoded = base64.b64decode(value, validate=True)
+            except ValueError:
+                raise ValueError("SLA_BLIND_INDEX_KEY must be base64") from None
+            if len(decoded) < 32:
+                raise ValueError("SLA_BLIND_INDEX_KEY must hold at least 32 bytes (base64)")
+        return value
+
+    def blind_index_secret(self) -> bytes | None:
+        """The blind-index key, or None when it is not configured."""
+        return base64.b64decode(self.blind_index_key) if self.blind_index_key else None
+
+    @property
+    def view_base_url(self) -> str:
+        return (self.public_url or f"http://127.0.0.1:{self.api_port}").rstrip("/")
 
     def keys(self) -> list[tuple[str, bytes]]:
         if not self.payload_keys:

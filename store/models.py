@@ -13,10 +13,10 @@ Rules the tables encode (DESIGN.md, the read model):
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Table, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from store.types import AwareDateTime
@@ -291,6 +291,82 @@ class CalendarOverlayRow(SQLModel, table=True):
     loaded_by: str
     loaded_at: datetime = Field(sa_type=AwareDateTime)
     generation: int = 0
+
+
+class WebhookRow(SQLModel, table=True):
+    """A vendor's webhook (POST /v1/vendors/{id}/webhooks). The signing secret is needed to sign, so
+    it is kept AES-GCM sealed with the payload keys (runtime.codec.seal_text), never in clear; a
+    deleted webhook keeps its row (the delivery log refers to it) but loses its secret."""
+
+    __tablename__ = "webhook"
+    __table_args__ = (Index("ix_webhook_vendor", "vendor_id", "created_at"),)
+
+    id: str = Field(primary_key=True)  # wh_<hex>
+    vendor_id: str = Field(foreign_key="vendor.id")
+    url: str
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    sealed_secret: str | None = None
+    created_at: datetime = Field(sa_type=AwareDateTime)
+    created_by: str  # the admin key that registered it (Principal.sender)
+    deleted_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """One message to one webhook: the delivery log's summary row, written when the delivery starts
+    and by every attempt (activities/notify.py)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_delivery_webhook_created", "webhook_id", "created_at", "message_id"),)
+
+    webhook_id: str = Field(primary_key=True)
+    message_id: str = Field(primary_key=True)  # the webhook-id header: the same on every attempt
+    event_type: str
+    request_id: str
+    clock_id: str | None = None
+    instance: int = 0
+    occurred_at: datetime = Field(sa_type=AwareDateTime)  # the instant the message reports
+    created_at: datetime = Field(sa_type=AwareDateTime)  # when the request workflow started the delivery
+    state: str  # pending | delivered | failed | abandoned
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = None
+    last_attempt_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    failure_reason: str | None = None  # why delivery stopped (24 h of retries, 410 Gone, webhook deleted)
+
+
+class WebhookAttemptRow(SQLModel, table=True):
+    """One HTTP attempt of a delivery, keyed by Temporal's attempt number (a re-run overwrites)."""
+
+    __tablename__ = "webhook_attempt"
+
+    webhook_id: str = Field(primary_key=True)
+    message_id: str = Field(primary_key=True)
+    attempt: int = Field(primary_key=True)
+    at: datetime = Field(sa_type=AwareDateTime)
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int = 0
+
+
+class QuotaClaimRow(SQLModel, table=True):
+    """One use of a service's quota per policy year (api/commands.py). The key (blind index, service,
+    policy year, use number) makes concurrent opens race-free on both backends: two opens that count
+    the same uses try to claim the same use number and one of them loses. `blind_index` is an
+    HMAC-SHA256 of the normalised policy number (store/quota.py), never the number itself."""
+
+    __tablename__ = "quota_claim"
+    __table_args__ = (UniqueConstraint("request_id", name="uq_quota_claim_request"),)
+
+    blind_index: str = Field(primary_key=True)
+    service_id: str = Field(primary_key=True)
+    policy_year_start: date = Field(primary_key=True)
+    use_no: int = Field(primary_key=True)  # 1..quota; above it only with an admin's override
+    request_id: str
+    quota: int  # the entry's quota_per_policy_year when claimed
+    claimed_at: datetime = Field(sa_type=AwareDateTime)
+    claimed_by: str  # Principal.sender of the opening key
+    override_reason: str | None = None  # an admin's reason to open beyond the quota
 
 
 def table_of(model: type[SQLModel]) -> Table:

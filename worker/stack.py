@@ -83,12 +83,24 @@ class Stack:
             path.chmod(0o600)
         return path.read_text().strip()
 
+    def blind_index_key(self) -> str:
+        """The quota ledger's blind-index key for the embedded default, created once (like the payload
+        key); production sets SLA_BLIND_INDEX_KEY and keeps it for as long as policy years run."""
+        if os.environ.get("SLA_BLIND_INDEX_KEY"):
+            return os.environ["SLA_BLIND_INDEX_KEY"]
+        path = self.data / "blind-index.key"
+        if not path.exists():
+            path.write_text(f"{base64.b64encode(os.urandom(32)).decode()}\n")
+            path.chmod(0o600)
+        return path.read_text().strip()
+
     def environment(self) -> dict[str, str]:
         ui_origins = f"http://127.0.0.1:{self.ui_port},http://localhost:{self.ui_port}"
         return os.environ | {
             "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
             "SLA_DATABASE_URL": os.environ.get("SLA_DATABASE_URL", f"sqlite:///{self.data / 'slatrack.db'}"),
             "SLA_PAYLOAD_KEYS": self.payload_keys(),
+            "SLA_BLIND_INDEX_KEY": self.blind_index_key(),
             "SLA_WORKER_METRICS_BIND": f"127.0.0.1:{self.worker_metrics_port}",
             "SLA_EMBEDDED": "true",
             "SLA_CODEC_CORS_ORIGINS": os.environ.get("SLA_CODEC_CORS_ORIGINS", ui_origins),

@@ -239,3 +239,56 @@ class AdvanceResult:
 class ArchiveInput:
     request_id: str
     workflow_id: str
+
+
+# -- vendor notifications (workflows/webhook_delivery.py explains the design) ------------------------
+@dataclass
+class Notification:
+    """One thing a vendor may be told, worked out by the request workflow from an AdvanceResult.
+    No personal data: ids, instants and states only."""
+
+    kind: str  # clock.at_risk | clock.breached | clock.met | outcome.corrected | request.closed
+    at: datetime  # when it happened: the threshold instant, the breach (due_at), the stop, the change
+    state: str  # the clock's state (or outcome) after the change; the request's status for request.closed
+    clock_id: str | None = None
+    instance: int = 1
+    cycle: int = 1
+    due_at: datetime | None = None
+    threshold: float | None = None  # clock.at_risk: the fraction of the budget that fired
+    previous: str | None = None  # outcome.corrected: the outcome before
+    ordinal: int = 0  # outcome.corrected: which correction of the request (1, 2, ...): part of the message id
+
+
+@dataclass
+class NotifyInput:
+    """Input of the local activity `notify_vendor` (never written to history)."""
+
+    request_id: str
+    service_id: str
+    vendor_id: str
+    notifications: list[Notification]
+
+
+@dataclass
+class NotifyResult:
+    """Recorded in history: kept to one number."""
+
+    started: int  # deliveries started (one per notification and subscribed webhook)
+
+
+@dataclass
+class DeliveryInput:
+    """Input of WebhookDeliveryWorkflow: one message to one webhook. `body` is the exact JSON sent
+    and signed, the same on every attempt."""
+
+    webhook_id: str
+    message_id: str
+    event_type: str
+    body: str
+
+
+@dataclass
+class DeliveryResult:
+    state: str  # delivered | abandoned (the webhook was deleted) | failed
+    attempts: int
+    status_code: int | None = None

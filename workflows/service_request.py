@@ -33,6 +33,8 @@ with workflow.unsafe.imports_passed_through():
         ClockSnapshot,
         CorrectionRecord,
         EventRecord,
+        NotifyInput,
+        NotifyResult,
         PersonalData,
         RecomputeRecord,
         RecordEventInput,
@@ -42,9 +44,14 @@ with workflow.unsafe.imports_passed_through():
         ServiceRequestInput,
         WritePosition,
     )
+    from workflows.notifications import notifications_of
 
 ADVANCE_REQUEST = "advance_request"
 ARCHIVE_HISTORY = "archive_history"
+NOTIFY_VENDOR = "notify_vendor"
+# Every command that tells the vendor is behind this patch: requests started by older code replay
+# unchanged (workflows/webhook_delivery.py explains the design).
+NOTIFICATIONS_PATCH = "vendor-notifications"
 
 _OPEN = {ClockState.PENDING.value, ClockState.RUNNING.value, ClockState.PAUSED.value}
 _TICKING = {ClockState.RUNNING.value, ClockState.PAUSED.value}
@@ -230,6 +237,7 @@ class ServiceRequestWorkflow:
             if isinstance(cause, ApplicationError) and cause.non_retryable:
                 raise ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True) from None
             raise
+        status_before, clocks_before, corrections_before = self._status(), self._clocks, len(self._corrections)
         self._events += backfill or []
         if new_event:
             self._events.append(new_event)
@@ -243,6 +251,35 @@ class ServiceRequestWorkflow:
         self._revision = result.revision
         if result.position is not None:
             self._written = result.position
+        notifications = notifications_of(
+            clocks_before,
+            result.clocks,
+            result.corrections,
+            corrections_before,
+            status_before,
+            self._status(),
+            workflow.now(),
+            new_event.occurred_at if new_event else None,
+        )
+        if notifications and workflow.patched(NOTIFICATIONS_PATCH):
+            await self._notify(
+                NotifyInput(self._input.request_id, self._input.service_id, self._input.vendor_id, notifications)
+            )
+
+    async def _notify(self, notify: NotifyInput) -> None:
+        """Start the vendor's deliveries; never wait for them. The local activity only starts one
+        delivery workflow per subscribed webhook (an id per message, so a retry starts nothing twice):
+        one marker in this history, whatever the receivers do."""
+        try:
+            await workflow.execute_local_activity(
+                NOTIFY_VENDOR,
+                notify,
+                result_type=NotifyResult,
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=_IO_RETRY,
+            )
+        except ActivityError as error:  # non-retryable: a bug, never a receiver; the request goes on
+            workflow.logger.warning("vendor notifications not started for %s: %s", notify.request_id, error.cause)
 
     def _next_wake(self) -> datetime | None:
         wakes = [c.next_wake_at for c in self._clocks if c.next_wake_at is not None]

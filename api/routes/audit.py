@@ -34,6 +34,7 @@ from store.models import (
     ThresholdRow,
     table_of,
 )
+from store.quota import claim_of
 from workflows.ids import request_workflow_id
 
 router = APIRouter(prefix="/v1/requests", tags=["audit"])
@@ -60,6 +61,7 @@ class _Stored:
     archive: Row[Any] | None
     rows: dict[str, list[dict[str, Any]]]
     clocks_timeline: dict[tuple[str, int], list[dict[str, Any]]]
+    quota: Row[Any] | None = None  # the use of the service's quota this request holds
 
 
 def _of(connection: Connection, table: Any, request_id: str, *exclude: str) -> list[dict[str, Any]]:
@@ -86,6 +88,7 @@ def _load(state: AppState, principal: Principal, request_id: str) -> _Stored:
                 "outcomes": _of(connection, OUTCOMES, request_id),
             },
             {(c.clock_id, c.instance): list(c.timeline or []) for c in clocks},
+            claim_of(connection, request_id),
         )
 
 
@@ -99,6 +102,21 @@ async def _history(state: AppState, request_id: str, archive: Row[Any] | None) -
     except RPCError:
         return None
     return history, "temporal"
+
+
+def _quota(entry: Any, claim: Row[Any] | None) -> dict[str, Any] | None:
+    """The use this request holds of its service's quota per policy year, and an admin's override."""
+    if claim is None:
+        return None
+    return {
+        "quota_per_policy_year": claim.quota,
+        "note": entry.quota_note if entry else None,
+        "policy_year_start": claim.policy_year_start.isoformat(),
+        "use": claim.use_no,
+        "claimed_at": claim.claimed_at,
+        "claimed_by": claim.claimed_by,
+        "override": {"reason": claim.override_reason, "by": claim.claimed_by} if claim.override_reason else None,
+    }
 
 
 @router.get("/{request_id}/audit", responses=PROBLEM_RESPONSES)
@@ -148,6 +166,7 @@ async def audit_pack(request_id: Identifier, principal: PrincipalDep, state: Sta
             "service": describe_entry(entry) if entry else None,
         },
         "calendar": {"fingerprint": row.calendar_fingerprint, "years": row.calendar_sources},
+        "quota": _quota(entry, stored.quota),
         "events": stored.rows["events"],
         "clocks": [
             c.model_dump(mode="json") | {"timeline": stored.clocks_timeline.get((c.clock_id, c.instance), [])}

@@ -2,38 +2,47 @@
 
 Runs representative requests on the time-skipping server with the real worker and saves their
 histories (payloads encrypted with the public TEST key) as JSON beside this file. Re-record only
-on purpose: the point of the corpus is that histories written by older code still replay.
+on purpose: the point of the corpus is that histories written by older code still replay. Name
+scenarios to record only those (`python -m tests.histories.record notified`): a new scenario is
+added without re-recording the old ones.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
+from runtime.codec import EncryptionCodec
 from runtime.process import exit_after_temporal
 from runtime.settings import Settings
 from store.db import init_schema, make_engine
+from store.models import VendorRow
+from store.webhooks import create_webhook
 from tests.conftest import start_time_skipping
 from tests.helpers import at
-from tests.histories import TEST_KEYS_SETTING
+from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
 from tests.test_calendar import OVERLAY_2027
-from tests.workflow_helpers import finish, open_test_request, send
+from tests.webhook_receiver import receiving
+from tests.workflow_helpers import eventually, finish, open_test_request, send
 from worker.build import build_worker
 from workflows.messages import CalendarChanged
 from workflows.service_request import ServiceRequestWorkflow
 
 HERE = Path(__file__).parent
 INPATIENT = "axa.green_channel.inpatient"
-Scenario = Callable[[WorkflowEnvironment, str, Path], Awaitable[Any]]
+Scenario = Callable[[WorkflowEnvironment, str, Path, Engine], Awaitable[Any]]
 
 
-async def met_with_restart(env: WorkflowEnvironment, queue: str, _: Path) -> Any:
+async def met_with_restart(env: WorkflowEnvironment, queue: str, _: Path, __: Engine) -> Any:
     handle = await open_test_request(env.client, queue, INPATIENT, at(2025, 9, 25, 9))
     for event, when in [
         ("admission_notice_issued", at(2025, 9, 24)),
@@ -47,7 +56,7 @@ async def met_with_restart(env: WorkflowEnvironment, queue: str, _: Path) -> Any
     return handle
 
 
-async def breached_live(env: WorkflowEnvironment, queue: str, _: Path) -> Any:
+async def breached_live(env: WorkflowEnvironment, queue: str, _: Path, __: Engine) -> Any:
     now = await env.get_current_time()
     handle = await open_test_request(env.client, queue, "zhongan.second_opinion.domestic", now)
     await send(handle, "materials_complete", now)
@@ -59,7 +68,7 @@ async def breached_live(env: WorkflowEnvironment, queue: str, _: Path) -> Any:
     return handle
 
 
-async def recomputed(env: WorkflowEnvironment, queue: str, calendar_dir: Path) -> Any:
+async def recomputed(env: WorkflowEnvironment, queue: str, calendar_dir: Path, _: Engine) -> Any:
     now = await env.get_current_time()
     if now < at(2026, 12, 24, 9):
         await env.sleep(at(2026, 12, 24, 9) - now + timedelta(minutes=1))
@@ -71,10 +80,34 @@ async def recomputed(env: WorkflowEnvironment, queue: str, calendar_dir: Path) -
     return handle
 
 
-async def cancelled(env: WorkflowEnvironment, queue: str, _: Path) -> Any:
+async def cancelled(env: WorkflowEnvironment, queue: str, _: Path, __: Engine) -> Any:
     handle = await open_test_request(env.client, queue, "axa.zhuoyue.mdt", at(2025, 11, 3, 9))
     await send(handle, "materials_complete", at(2025, 11, 3, 10), key="k-1")
     await send(handle, "customer_cancelled", at(2025, 11, 4, 10))
+    return handle
+
+
+async def notified(env: WorkflowEnvironment, queue: str, _: Path, engine: Engine) -> Any:
+    """A request whose vendor has a webhook for every kind: two warnings and a breach on timers, a
+    retroactive event correcting the breach, a clock met, the request closed (six notify_vendor
+    markers and the vendor-notifications patch marker)."""
+    with Session(engine) as session:
+        session.add(VendorRow(id="vendor-reliable", name="Reliable (record)"))
+        session.commit()
+    kinds = ["clock.at_risk", "clock.breached", "clock.met", "outcome.corrected", "request.closed"]
+    with receiving() as receiver:
+        _, receiver.secrets["/hook"] = create_webhook(
+            engine, EncryptionCodec(TEST_KEYS), "vendor-reliable", receiver.url("/hook"), kinds, "record"
+        )
+        opened = await env.get_current_time()
+        handle = await open_test_request(env.client, queue, "pingan_health.green_channel.outpatient", opened)
+        for hours in (25, 14, 10):  # 50 % and 80 % of 48 h, then the due
+            await env.sleep(timedelta(hours=hours))
+        await send(handle, "customer_confirmed", opened + timedelta(hours=47))  # retroactive: the breach corrected
+        now = await env.get_current_time()
+        await send(handle, "expert_confirmed", now)
+        await send(handle, "service_completed", now)
+        await eventually(lambda: len(receiver.of("/hook")) == 6, timeout=30)
     return handle
 
 
@@ -82,14 +115,20 @@ SCENARIOS: dict[str, Scenario] = {
     "met_restarted": met_with_restart,
     "breached": breached_live,
     "cancelled": cancelled,
+    "notified": notified,
     "recomputed": recomputed,  # last: it moves the test server's clock to late December
 }
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
+    unknown = set(names) - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"no scenario {sorted(unknown)}; there are {sorted(SCENARIOS)}")
     env = await start_time_skipping()
     try:
         for name, scenario in SCENARIOS.items():
+            if names and name not in names:
+                continue
             with tempfile.TemporaryDirectory() as tmp:
                 calendar_dir = Path(tmp) / "calendars"
                 calendar_dir.mkdir()
@@ -102,7 +141,7 @@ async def main() -> None:
                 engine = make_engine(settings.database_url)
                 init_schema(engine)
                 async with build_worker(env.client, settings, engine):
-                    handle = await scenario(env, settings.task_queue, calendar_dir)
+                    handle = await scenario(env, settings.task_queue, calendar_dir, engine)
                     await finish(env, handle)
                 history = await handle.fetch_history()
                 (HERE / f"{name}.json").write_text(history.to_json())
@@ -112,5 +151,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))
     exit_after_temporal(0)

@@ -1,0 +1,72 @@
+"""What one change of a request tells its vendor: the notifications an AdvanceResult carries.
+
+Pure and deterministic (the request workflow runs it on every change, replay included): it compares
+the clocks before and after the change. A threshold fired in the current cycle that had not fired
+before is `clock.at_risk`; an outcome newly `breached` or `met` is `clock.breached` / `clock.met`; a
+correction of a recorded outcome is `outcome.corrected` (and only that, for its clock); the request
+leaving `open` is `request.closed`.
+"""
+
+from datetime import datetime
+
+from workflows.messages import ClockSnapshot, CorrectionRecord, Notification
+
+AT_RISK = "clock.at_risk"
+BREACHED = "clock.breached"
+MET = "clock.met"
+CORRECTED = "outcome.corrected"
+CLOSED = "request.closed"
+NOTIFICATION_KINDS = (AT_RISK, BREACHED, MET, CORRECTED, CLOSED)
+
+
+def notifications_of(
+    before: list[ClockSnapshot],
+    after: list[ClockSnapshot],
+    corrections: list[CorrectionRecord],
+    corrections_before: int,
+    status_before: str,
+    status_after: str,
+    now: datetime,
+    closed_at: datetime | None = None,
+) -> list[Notification]:
+    """The notifications of one change, in the order their instants happened."""
+    old = {(c.clock_id, c.instance): c for c in before}
+    new = {(c.clock_id, c.instance): c for c in after}
+    corrected = {(c.clock_id, c.instance) for c in corrections}
+    out: list[Notification] = []
+    for key, clock in new.items():
+        previous = old.get(key)
+        fired = {(previous.cycle, t.fraction) for t in previous.thresholds if t.fired} if previous else set()
+        for threshold in clock.thresholds:
+            if threshold.fired and threshold.at is not None and (clock.cycle, threshold.fraction) not in fired:
+                out.append(_of(AT_RISK, threshold.at, clock, threshold=threshold.fraction))
+        if key in corrected:
+            continue  # said once, as the correction
+        was = previous.outcome if previous else None
+        if clock.outcome == "breached" and was != "breached":
+            out.append(_of(BREACHED, clock.breached_at or clock.due_at or now, clock))
+        elif clock.outcome == "met" and was != "met":
+            out.append(_of(MET, clock.stopped_at or now, clock))
+    for ordinal, correction in enumerate(corrections, start=corrections_before + 1):
+        of = new.get((correction.clock_id, correction.instance))
+        out.append(
+            Notification(
+                CORRECTED,
+                correction.at,
+                correction.current or "reopened",
+                correction.clock_id,
+                correction.instance,
+                of.cycle if of else 1,
+                of.due_at if of else None,
+                previous=correction.previous,
+                ordinal=ordinal,
+            )
+        )
+    if status_before == "open" and status_after != "open":
+        out.append(Notification(CLOSED, closed_at or now, status_after, instance=0, cycle=0))
+    return sorted(out, key=lambda n: n.at)
+
+
+def _of(kind: str, at: datetime, clock: ClockSnapshot, threshold: float | None = None) -> Notification:
+    state = clock.outcome or clock.state
+    return Notification(kind, at, state, clock.clock_id, clock.instance, clock.cycle, clock.due_at, threshold)
