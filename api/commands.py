@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import (
     WithStartWorkflowOperation,
@@ -152,7 +154,16 @@ async def open_service_request(state: AppState, principal: Principal, body: Requ
             if error.status is not RPCStatusCode.ALREADY_EXISTS:
                 raise
             exists = True  # closed already: the read model has it
-    view = await run_in_threadpool(_view, state, principal, request_id)
+    try:
+        view = await run_in_threadpool(_view, state, principal, request_id)
+    except (OperationalError, SQLAlchemyTimeout):
+        # Opened: a 503 would have a client without external_ref open a second request.
+        raise Problem(
+            202,
+            "Accepted",
+            f"the request was opened, but the read model cannot be read now; GET /v1/requests/{request_id} shortly",
+            headers={"Location": f"/v1/requests/{request_id}"},
+        ) from None
     return Answer(view, created=not exists)
 
 
@@ -210,5 +221,12 @@ async def send_event(
         if error.status is RPCStatusCode.NOT_FOUND:
             raise Problem(409, "Conflict", f"request {request_id} is closed", rule="event.request_closed") from None
         raise
-    view = await run_in_threadpool(_view, state, principal, request_id)
+    try:
+        view = await run_in_threadpool(_view, state, principal, request_id)
+    except (OperationalError, SQLAlchemyTimeout):
+        # The event is recorded: without the key a client that sent none could only repeat it as a new event.
+        raise unavailable(
+            "the event was recorded, but the read model cannot be read now: "
+            f"repeat with Idempotency-Key {key} for the view (it is applied once)"
+        ).with_headers({"Idempotency-Key": key}) from None
     return Answer(view, created=False, idempotency_key=key)

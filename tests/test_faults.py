@@ -19,9 +19,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
+from api import commands
 from bench.faults import (
     FAULTS,
     POSTGRES_FAULTS,
@@ -38,6 +42,7 @@ from bench.faults import (
     table,
 )
 from sla.calendar.timeutil import SHANGHAI
+from store.models import EventRow, table_of
 from tests.processes import ProcessStack
 
 CASES = [("sqlite", name) for name in SQLITE_FAULTS] + [("postgresql", name) for name in POSTGRES_FAULTS]
@@ -152,3 +157,72 @@ def test_the_checks_name_each_lost_duplicated_and_hidden_event() -> None:
     assert "lost: read model [], workflow []; request r1 occurred_at 2026-03-02T10:00:00+08:00 key key-lost" in text
     assert "duplicated: read model [(2, 'key-twice'), (3, 'key-twice')]" in text and "key key-twice" in text
     assert "hid its key: read model [(4, 'gen-x')]" in text
+
+
+# -- a 503 after the event was recorded -----------------------------------------------------------------
+async def test_a_503_after_the_event_was_recorded_names_the_key_that_repeats_it_once(
+    live: Any, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read model can go away between the workflow's update and the API's read of the view (a
+    PostgreSQL restart or failover at that instant). The event is recorded then: the 503 must carry
+    the Idempotency-Key, or a client that sent none cannot repeat the call without recording it twice."""
+    headers = live.headers("coordinator")
+    body = {
+        "service_id": "pingan_health.green_channel.admission",
+        "vendor_id": "vendor-reliable",
+        "policy_no": "P-FAULT-503",
+        "insured": {"name": "故障测试", "id_number": "110101199001011234"},
+    }
+    request_id = (await http.post("/v1/requests", json=body, headers=headers)).json()["id"]
+    real_view, failures = commands._view, []
+
+    def view_once_unavailable(*args: Any) -> Any:
+        if not failures:
+            failures.append(args)
+            raise OperationalError("SELECT ...", {}, ConnectionError("server closed the connection unexpectedly"))
+        return real_view(*args)
+
+    monkeypatch.setattr(commands, "_view", view_once_unavailable)
+    event = {"type": "follow_up_done", "occurred_at": datetime.now(SHANGHAI).isoformat(), "data": {}}
+    first = await http.post(f"/v1/requests/{request_id}/events", json=event, headers=headers)
+    assert first.status_code == 503 and first.headers.get("retry-after"), first.text
+    assert failures, "the view was never read"
+    key = first.headers.get("idempotency-key")
+    assert key, f"a 503 for a recorded event does not say which key repeats it: {dict(first.headers)} {first.text}"
+    again = await http.post(f"/v1/requests/{request_id}/events", json=event, headers=headers | {"Idempotency-Key": key})
+    assert again.status_code == 200, again.text
+    events = table_of(EventRow)
+    with live.engine.connect() as connection:
+        stored = connection.execute(
+            select(events.c.seq, events.c.idempotency_key).where(
+                events.c.request_id == request_id, events.c.type == "follow_up_done"
+            )
+        ).all()
+    assert [k for _, k in stored] == [key], stored
+
+
+async def test_an_open_whose_view_cannot_be_read_answers_202_with_the_request_to_read_later(
+    live: Any, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same instant for an open: the request exists, so the answer says which one (a 503 would have
+    a client without external_ref open a second request)."""
+    real_view, failures = commands._view, []
+
+    def view_once_unavailable(*args: Any) -> Any:
+        if not failures:
+            failures.append(args)
+            raise OperationalError("SELECT ...", {}, ConnectionError("server closed the connection unexpectedly"))
+        return real_view(*args)
+
+    monkeypatch.setattr(commands, "_view", view_once_unavailable)
+    body = {
+        "service_id": "pingan_health.green_channel.admission",
+        "vendor_id": "vendor-reliable",
+        "policy_no": "P-FAULT-202",
+        "insured": {"name": "故障测试", "id_number": "110101199001011234"},
+    }
+    first = await http.post("/v1/requests", json=body, headers=live.headers("coordinator"))
+    assert first.status_code == 202, first.text
+    location = first.headers["location"]
+    later = await http.get(location, headers=live.headers("coordinator"))
+    assert later.status_code == 200 and location.endswith(later.json()["id"]), later.text
