@@ -19,10 +19,12 @@ The stream: 6 events/s, round-robin over 30 requests and the phase's breach requ
 follow_up_done (accepted any number of times) with its own occurred_at; three in four carry the
 client's Idempotency-Key, one in four none (the client learns the key from the answer's
 Idempotency-Key header). The client is a careful integration: a 503 is retried after its Retry-After
-(at most 5 s) with the same key; a connection refused (nothing sent) is retried after 0.5 s; any other
-answer ends the call. One open every 2 s with an external_ref (retried the same way) checks that an
-acknowledged open has its workflow and its row. Before each fault, requests are opened with a
-backdated `opened_at` so their 48-hour `inform_status` clock falls due inside the fault window.
+(at most 5 s) with the same key (a keyless call with the key the 503 named, if it named one); a call
+that got no answer is retried after 0.5 s with its key, or, without a key, only if nothing was sent
+(connection refused); any other answer ends the call. One open every 2 s with an external_ref
+(retried the same way) checks that an acknowledged open has its workflow and its row. Before each
+fault, requests are opened with a backdated `opened_at` so that their 48-hour `inform_status` clock
+falls due inside the fault window.
 
 After each fault, waiting (bounded) until the stack has settled, the checks (cumulative, over every
 call of every phase so far): each acknowledged event exactly once in the read model and in the
@@ -172,38 +174,47 @@ class Attempt:
 
 
 @dataclass
-class EventCall:
+class Call:
+    """One logical call of the client: every attempt it took, and how it ended."""
+
     phase: str
     request_id: str
+    attempts: list[Attempt] = field(default_factory=list, kw_only=True)
+    acknowledged: bool = field(default=False, kw_only=True)
+    outcome: str = field(default="pending", kw_only=True)
+
+    def tried(self) -> str:
+        return ", ".join(
+            f"{a.status or a.error}@{time.strftime('%H:%M:%S', time.localtime(a.started))}" for a in self.attempts
+        )
+
+    def describe(self) -> str:
+        return f"request {self.request_id} [{self.outcome}: {self.tried()}]"
+
+
+@dataclass
+class EventCall(Call):
     occurred_at: datetime  # unique per call: how its copies are found in the logs
     key: str | None  # the client's own Idempotency-Key; None: sent without one
-    attempts: list[Attempt] = field(default_factory=list)
     learned: list[str] = field(default_factory=list)  # keys the API's answers named
-    acknowledged: bool = False
-    outcome: str = "pending"
 
     @property
     def known_keys(self) -> set[str]:
         return {k for k in (self.key, *self.learned) if k}
 
     def describe(self) -> str:
-        tried = ", ".join(
-            f"{a.status or a.error}@{time.strftime('%H:%M:%S', time.localtime(a.started))}" for a in self.attempts
-        )
         return (
-            f"request {self.request_id} occurred_at {self.occurred_at.isoformat()} key {self.key or '(none)'}"
-            f" learned {self.learned} [{self.outcome}: {tried}]"
+            f"event on request {self.request_id} occurred_at {self.occurred_at.isoformat()}"
+            f" key {self.key or '(none)'} learned {self.learned} [{self.outcome}: {self.tried()}]"
         )
 
 
 @dataclass
-class OpenCall:
-    phase: str
+class OpenCall(Call):
     external_ref: str
-    request_id: str
-    attempts: list[Attempt] = field(default_factory=list)
-    acknowledged: bool = False
-    outcome: str = "pending"
+
+    def describe(self) -> str:
+        return f"open {self.external_ref} (request {self.request_id}) [{self.outcome}: {self.tried()}]"
 
 
 def _attempt(started: float, answer: httpx.Response) -> Attempt:
@@ -264,7 +275,8 @@ async def deliver_event(
 
 
 def _open_body(external_ref: str | None = None, opened_at: datetime | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"service_id": SERVICE, "vendor_id": VENDOR, "policy_no": "P-FAULT-1", "insured": INSURED}
+    policy = f"P-FAULT-{uuid.uuid4().hex[:12]}"  # one policy per request: no quota is ever in the way
+    body: dict[str, Any] = {"service_id": SERVICE, "vendor_id": VENDOR, "policy_no": policy, "insured": INSURED}
     if external_ref:
         body["external_ref"] = external_ref
     if opened_at:
@@ -455,7 +467,7 @@ def judge(ledger: Ledger, seen: Observation) -> Verdict:
         stored = seen.events.get((call.request_id, call.occurred_at), [])
         in_workflow = _workflow_copies(seen.views.get(call.request_id), call.occurred_at)
         copies = max(len(stored), len(in_workflow))
-        where = f"read model {stored}, workflow {in_workflow}; {call.describe()}"
+        where = f"{call.describe()}: read model {stored}, workflow {in_workflow}"
         if copies > 1:
             verdict.duplicated.append(where)
             verdict.count("duplicated", call.phase)
@@ -469,9 +481,9 @@ def judge(ledger: Ledger, seen: Observation) -> Verdict:
                 verdict.count("hidden", call.phase)
     for open_call in ledger.opens:
         if open_call.acknowledged and open_call.request_id not in seen.rows:
-            verdict.lost.append(f"open {open_call.external_ref} ({open_call.outcome}) has no read-model row")
+            verdict.lost.append(f"{open_call.describe()} has no read-model row")
         if open_call.acknowledged and open_call.request_id not in seen.running:
-            verdict.lost.append(f"open {open_call.external_ref} ({open_call.outcome}) has no running workflow")
+            verdict.lost.append(f"{open_call.describe()} has no running workflow")
     for breach in ledger.breaches:
         row = seen.clocks.get((breach.request_id, BREACH_CLOCK))
         view = seen.views.get(breach.request_id)
@@ -502,10 +514,10 @@ def judge(ledger: Ledger, seen: Observation) -> Verdict:
         verdict.consistency.append(f"get_status failed: {failure}")
     for rid, view in sorted(seen.views.items()):
         workflow_log = [(e.seq, e.type, e.occurred_at, e.idempotency_key) for e in view.events]
-        if seen.logs.get(rid, []) != workflow_log:
-            stored = seen.logs.get(rid, [])
-            extra = sorted(set(stored) - set(workflow_log))
-            missing = sorted(set(workflow_log) - set(stored))
+        stored_log = seen.logs.get(rid, [])
+        if stored_log != workflow_log:
+            extra = sorted(set(stored_log) - set(workflow_log))
+            missing = sorted(set(workflow_log) - set(stored_log))
             verdict.consistency.append(
                 f"request {rid}: the read-model log is not the workflow's: only stored {extra}, only in it {missing}"
             )
@@ -524,6 +536,16 @@ def judge(ledger: Ledger, seen: Observation) -> Verdict:
 
 # -- one fault, and the report ------------------------------------------------------------------------
 @dataclass
+class Window:
+    """When the fault was planned, started, and the stack was whole again; when the last call ended."""
+
+    planned: float
+    started: float = 0.0
+    restored: float = 0.0
+    calls_done: float = 0.0
+
+
+@dataclass
 class FaultReport:
     backend: str
     fault: Fault
@@ -535,6 +557,8 @@ class FaultReport:
     duplicated: int = 0
     hidden: int = 0
     unknown: int = 0  # keyless calls that got no answer: the client cannot know
+    keyless: int = 0
+    keyless_repeated: int = 0  # keyless calls repeated with the key a 503 named
     opens_tried: int = 0
     opens_acknowledged: int = 0
     breaches_expected: int = 0
@@ -598,7 +622,9 @@ class FaultRun:
         self.stack = stack
         self.ledger = Ledger()
         self.headers = stack.headers()
-        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+        # Idle connections are dropped before uvicorn's keep-alive timeout (5 s) closes them, so a call
+        # never goes out on a connection the server is closing: no answer while the API is up is a finding.
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=2.0)
         self.http = httpx.AsyncClient(
             base_url=stack.api.base_url, timeout=httpx.Timeout(60.0, pool=None), limits=limits
         )
@@ -611,117 +637,130 @@ class FaultRun:
         await self.http.aclose()
 
     async def run(self, fault: Fault) -> FaultReport:
-        ledger, report = self.ledger, FaultReport(self.stack.backend, fault)
         fault_at = time.time() + SETUP_ALLOWANCE + LEAD
-        breaches = []
-        for offset in fault.due_offsets:
-            due = datetime.fromtimestamp(fault_at + offset, SHANGHAI)
-            request_id = await open_now(self.http, self.headers, due - timedelta(hours=BREACH_HOURS))
-            breaches.append(Breach(fault.name, request_id, due))
-        ledger.breaches += breaches
-        rotation = [*ledger.stream_requests, *(b.request_id for b in breaches)]
-        restored: float | None = None
+        breaches = await self._open_breaches(fault, fault_at)
+        window = await self._stream(fault, fault_at, [*self.ledger.stream_requests, *(b.request_id for b in breaches)])
+        verdict, settled = await self._settle(window.restored)
+        return await self._report(fault, window, breaches, verdict, settled)
+
+    async def _open_breaches(self, fault: Fault, fault_at: float) -> list[Breach]:
+        """Requests whose breach clock falls due while the fault lasts (opened_at backdated by its hours)."""
+        dues = [datetime.fromtimestamp(fault_at + offset, SHANGHAI) for offset in fault.due_offsets]
+        opened = await asyncio.gather(
+            *(open_now(self.http, self.headers, due - timedelta(hours=BREACH_HOURS)) for due in dues)
+        )
+        breaches = [Breach(fault.name, request_id, due) for request_id, due in zip(opened, dues, strict=True)]
+        self.ledger.breaches += breaches
+        return breaches
+
+    async def _stream(self, fault: Fault, fault_at: float, rotation: list[str]) -> Window:
+        """The stream from LEAD before the fault until TAIL after the stack is whole again; returns once
+        every call ended (acknowledged, or given up)."""
+        ledger, window = self.ledger, Window(planned=fault_at)
+        calls: list[asyncio.Task[None]] = []
 
         def deadline() -> float:
-            return (restored or time.time()) + CALL_DEADLINE
-
-        calls: list[asyncio.Task[None]] = []
+            return (window.restored or time.time()) + CALL_DEADLINE
 
         async def produce() -> None:
             await asyncio.sleep(max(0.0, fault_at - LEAD - time.time()))
             start = time.monotonic()
             for i in itertools.count():
-                if restored is not None and time.time() >= restored + TAIL:
+                if window.restored and time.time() >= window.restored + TAIL:
                     return
                 await asyncio.sleep(max(0.0, start + i / RATE - time.monotonic()))
-                keyless = i % KEYLESS_EVERY == KEYLESS_EVERY - 1
-                call = EventCall(
-                    fault.name,
-                    rotation[i % len(rotation)],
-                    ledger.unique_now(),
-                    None if keyless else f"fault-{uuid.uuid4().hex[:16]}",
-                )
-                ledger.events.append(call)
-                calls.append(asyncio.create_task(deliver_event(self.http, self.headers, call, deadline)))
+                key = None if i % KEYLESS_EVERY == KEYLESS_EVERY - 1 else f"fault-{uuid.uuid4().hex[:16]}"
+                event = EventCall(fault.name, rotation[i % len(rotation)], ledger.unique_now(), key)
+                ledger.events.append(event)
+                calls.append(asyncio.create_task(deliver_event(self.http, self.headers, event, deadline)))
                 if i % OPEN_EVERY == 0:
                     ref = f"fault-{fault.name}-{uuid.uuid4().hex[:12]}"
-                    rid = uuid.uuid5(EXTERNAL_REF_NAMESPACE, f"{VENDOR}:{ref}").hex
-                    open_call = OpenCall(fault.name, ref, rid)
-                    ledger.opens.append(open_call)
-                    calls.append(asyncio.create_task(deliver_open(self.http, self.headers, open_call, deadline)))
+                    request_id = uuid.uuid5(EXTERNAL_REF_NAMESPACE, f"{VENDOR}:{ref}").hex
+                    opening = OpenCall(fault.name, request_id, ref)
+                    ledger.opens.append(opening)
+                    calls.append(asyncio.create_task(deliver_open(self.http, self.headers, opening, deadline)))
 
         producer = asyncio.create_task(produce())
         await asyncio.sleep(max(0.0, fault_at - time.time()))
-        started = time.time()
-        late = started - fault_at
+        window.started = time.time()
         await asyncio.to_thread(fault.inject, self.stack, fault.down)
-        restored = time.time()
-        report.outage = restored - started
+        window.restored = time.time()
         if fault.new_temporal:
             self.stack.forget_client()
         await producer
         await asyncio.gather(*calls)
-        calls_done = time.time()
+        window.calls_done = time.time()
+        return window
 
-        # settle: every check holds, or the time is up and the last verdict says what does not
-        settle_by = time.monotonic() + SETTLE_TIMEOUT
+    async def _settle(self, restored: float) -> tuple[Verdict, float | None]:
+        """Observe until every check holds (and return the seconds since restored), or the time is up
+        (and the verdict says what does not hold)."""
+        ledger = self.ledger
         requests = [
             *ledger.stream_requests,
             *(b.request_id for b in ledger.breaches),
             *(o.request_id for o in ledger.opens),
         ]
+        settle_by = time.monotonic() + SETTLE_TIMEOUT
         while True:
-            seen = await observe(self.stack, requests)
-            verdict = judge(ledger, seen)
+            verdict = judge(ledger, await observe(self.stack, requests))
             if not verdict.problems:
-                report.settled = max(time.time(), calls_done) - restored
-                break
+                return verdict, time.time() - restored
             if time.monotonic() > settle_by:
-                break
+                return verdict, None
             await asyncio.sleep(0.5)
 
-        mine = [c for c in ledger.events if c.phase == fault.name]
-        report.tried = len(mine)
-        report.acknowledged = sum(c.acknowledged for c in mine)
-        report.retried = sum(len(c.attempts) > 1 for c in mine)
-        report.retry_attempts = sum(len(c.attempts) - 1 for c in mine)
-        report.unknown = sum(c.outcome.startswith("unknown") for c in mine)
+    async def _report(
+        self, fault: Fault, window: Window, breaches: list[Breach], verdict: Verdict, settled: float | None
+    ) -> FaultReport:
+        report = FaultReport(self.stack.backend, fault, settled=settled, problems=verdict.problems)
+        events = [c for c in self.ledger.events if c.phase == fault.name]
+        opens = [o for o in self.ledger.opens if o.phase == fault.name]
+        calls: list[Call] = [*events, *opens]
+        report.tried, report.acknowledged = len(events), sum(c.acknowledged for c in events)
+        report.retried = sum(len(c.attempts) > 1 for c in events)
+        report.retry_attempts = sum(len(c.attempts) - 1 for c in events)
+        report.unknown = sum(c.outcome.startswith("unknown") for c in events)
+        report.keyless = sum(c.key is None for c in events)
+        report.keyless_repeated = sum(
+            c.key is None and any(a.status == 503 and a.key_header for a in c.attempts) for c in events
+        )
         report.lost, report.duplicated, report.hidden = (
             verdict.wrong_calls.get(kind, Counter())[fault.name] for kind in ("lost", "duplicated", "hidden")
         )
-        my_opens = [o for o in ledger.opens if o.phase == fault.name]
-        report.opens_tried, report.opens_acknowledged = len(my_opens), sum(o.acknowledged for o in my_opens)
+        report.opens_tried, report.opens_acknowledged = len(opens), sum(o.acknowledged for o in opens)
         report.breaches_expected, report.breaches_at_due = len(breaches), verdict.breaches_at_due[fault.name]
+        report.outage = window.restored - window.started
         first_ok = [
-            a.ended - restored
-            for c in [*mine, *my_opens]
+            a.ended - window.restored
+            for c in calls
             for a in c.attempts
-            if a.started >= restored and a.status in (200, 201)
+            if a.started >= window.restored and a.status in (200, 201)
         ]
         report.recovery = min(first_ok) if first_ok else None
         report.worst_detection = await asyncio.to_thread(self._worst_detection, breaches)
-        for call in [*mine, *my_opens]:
+        for call in calls:
             for a in call.attempts:
                 report.statuses[str(a.status or a.error)] += 1
-                what = f"{type(call).__name__} {call.describe() if isinstance(call, EventCall) else call.external_ref}"
                 if a.status is not None and a.status >= 500 and a.status != 503:
-                    report.answers.append(f"{a.status} {a.detail!r} for {what}")
+                    report.answers.append(f"{a.status} {a.detail!r} for {call.describe()}")
                 elif a.status == 503 and not a.retry_after:
-                    report.answers.append(f"503 without Retry-After ({a.detail!r}) for {what}")
+                    report.answers.append(f"503 without Retry-After ({a.detail!r}) for {call.describe()}")
                 elif a.status is not None and a.status not in (200, 201, 202, 503):
-                    report.answers.append(f"unexpected {a.status} {a.detail!r} for {what}")
+                    report.answers.append(f"unexpected {a.status} {a.detail!r} for {call.describe()}")
                 elif a.status is None and not fault.api_down:
-                    report.answers.append(f"no answer ({a.error}) while the API was up, for {what}")
+                    report.answers.append(f"no answer ({a.error}) while the API was up, for {call.describe()}")
             if not call.acknowledged and not call.outcome.startswith("unknown"):
-                report.answers.append(
-                    f"never acknowledged ({call.outcome}): {type(call).__name__} {getattr(call, 'external_ref', '')}"
-                )
+                report.answers.append(f"never acknowledged: {call.describe()}")
+        for child in (self.stack.temporal, self.stack.worker, self.stack.api):
+            if not child.alive:
+                report.answers.append(f"{child.name} exited ({child.returncode}) after the fault:\n{child.log_tail()}")
+        late = window.started - window.planned
         if late > min(fault.due_offsets):
             report.answers.append(f"test timing: the fault started {late:.2f} s late, after the first due instant")
         for b in breaches:
-            if not started <= b.due_at.timestamp() <= restored:
+            if not window.started <= b.due_at.timestamp() <= window.restored:
                 report.answers.append(f"test timing: due {b.due_at.isoformat()} outside the fault window")
-        report.problems = verdict.problems
         return report
 
     def _worst_detection(self, breaches: Sequence[Breach]) -> float | None:
@@ -751,6 +790,7 @@ def describe(report: FaultReport) -> str:
         f"{report.backend} / {report.fault.title}: tried {report.tried}, acknowledged {report.acknowledged},"
         f" retried {report.retried} ({report.retry_attempts} attempts), lost {report.lost},"
         f" duplicated {report.duplicated}, hidden {report.hidden}, unknown {report.unknown};"
+        f" keyless {report.keyless} ({report.keyless_repeated} repeated with the key a 503 named);"
         f" opens {report.opens_acknowledged}/{report.opens_tried};"
         f" breaches at due {report.breaches_at_due}/{report.breaches_expected}"
         f" (worst detection {report.worst_detection and round(report.worst_detection, 1)} s);"
