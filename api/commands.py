@@ -49,6 +49,9 @@ UPDATE_TIMEOUT = timedelta(seconds=15)
 OUTCOME_LOOKUP_TIMEOUT = timedelta(seconds=5)
 EXTERNAL_REF_NAMESPACE = uuid.UUID("6b1f3a52-8d4e-4c9b-9d57-1f1d8c3e2a10")
 REQUESTS, VENDORS = table_of(RequestRow), table_of(VendorRow)
+# Temporal's RESOURCE_EXHAUSTED: it took nothing (e.g. a workflow already has 10 updates in flight,
+# which a burst of events meets while no worker can take them).
+BUSY = "this request has too many calls in progress; nothing was recorded"
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,8 @@ async def open_service_request(state: AppState, principal: Principal, body: Requ
         except RPCError as error:
             if is_unreachable(error):
                 raise unavailable() from None
+            if error.status is RPCStatusCode.RESOURCE_EXHAUSTED:
+                raise unavailable(f"{BUSY}: send it again (one external_ref opens one request)") from None
             if error.status is not RPCStatusCode.ALREADY_EXISTS:
                 raise
             exists = True  # closed already: the read model has it
@@ -218,6 +223,10 @@ async def send_event(
     except RPCError as error:
         if is_unreachable(error):
             raise unavailable().with_headers({"Idempotency-Key": key}) from None
+        if error.status is RPCStatusCode.RESOURCE_EXHAUSTED:
+            raise unavailable(f"{BUSY}: retry with Idempotency-Key {key}").with_headers(
+                {"Idempotency-Key": key}
+            ) from None
         if error.status is RPCStatusCode.NOT_FOUND:
             raise Problem(409, "Conflict", f"request {request_id} is closed", rule="event.request_closed") from None
         raise

@@ -24,7 +24,9 @@ that got no answer is retried after 0.5 s with its key, or, without a key, only 
 (connection refused); any other answer ends the call. One open every 2 s with an external_ref
 (retried the same way) checks that an acknowledged open has its workflow and its row. Before each
 fault, requests are opened with a backdated `opened_at` so that their 48-hour `inform_status` clock
-falls due inside the fault window.
+falls due inside the fault window. Half a second into the database outage, 14 distinct events go at
+once to one request (an integration catching up its backlog): more than the 10 updates Temporal
+keeps in flight per workflow while the outage holds them.
 
 After each fault, waiting (bounded) until the stack has settled, the checks (cumulative, over every
 call of every phase so far): each acknowledged event exactly once in the read model and in the
@@ -55,7 +57,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from api.commands import EXTERNAL_REF_NAMESPACE
+from api.commands import BUSY, EXTERNAL_REF_NAMESPACE
 from sla.calendar.timeutil import SHANGHAI
 from store.models import ClockOutcomeRow, ClockRow, EventRow, RequestRow, table_of
 from tests.processes import ProcessStack, SqliteWriteLock
@@ -73,6 +75,7 @@ RATE = 6.0  # events per second, across the rotation
 STREAM_REQUESTS = 30
 KEYLESS_EVERY = 4  # every 4th event without an Idempotency-Key
 OPEN_EVERY = 12  # one open per 12 events (every 2 s)
+BURST_AFTER = 0.5  # seconds after the fault starts
 LEAD, TAIL = 2.0, 3.0  # stream seconds before the fault and after the stack is whole again
 SETUP_ALLOWANCE = 3.0  # seconds to open the breach requests before the stream starts
 RETRY_AFTER_CAP, RECONNECT_AFTER = 5.0, 0.5
@@ -139,6 +142,9 @@ class Fault:
     api_down: bool  # calls may meet a closed port
     inject: Callable[[ProcessStack, float], None]
     new_temporal: bool = False  # the test's own client connects again afterwards
+    # Distinct events sent at once to one request just after the fault starts (an integration catching up
+    # its backlog): while the fault holds them, more than Temporal's 10 in-flight updates per workflow.
+    burst: int = 0
 
     @property
     def due_offsets(self) -> list[float]:
@@ -153,7 +159,7 @@ FAULTS = {
         Fault("worker", "SIGKILL worker, start another", 4.0, False, kill_worker),
         Fault("temporal", "SIGKILL Temporal dev server, restart", 4.0, False, kill_temporal, True),
         Fault("api", "stop and restart the API", 3.0, True, restart_api),
-        Fault("database", "read-model database away 20 s", 20.0, False, database_outage),
+        Fault("database", "read-model database away 20 s", 20.0, False, database_outage, burst=14),
         Fault("everything", "SIGKILL everything, restart", 4.0, True, kill_everything, True),
     )
 }
@@ -559,6 +565,7 @@ class FaultReport:
     unknown: int = 0  # keyless calls that got no answer: the client cannot know
     keyless: int = 0
     keyless_repeated: int = 0  # keyless calls repeated with the key a 503 named
+    busy: int = 0  # 503s for a request with too many calls in progress (Temporal's in-flight update limit)
     opens_tried: int = 0
     opens_acknowledged: int = 0
     breaches_expected: int = 0
@@ -680,7 +687,16 @@ class FaultRun:
                     ledger.opens.append(opening)
                     calls.append(asyncio.create_task(deliver_open(self.http, self.headers, opening, deadline)))
 
+        async def burst() -> None:
+            await asyncio.sleep(max(0.0, fault_at + BURST_AFTER - time.time()))
+            for _ in range(fault.burst):
+                event = EventCall(fault.name, rotation[0], ledger.unique_now(), f"burst-{uuid.uuid4().hex[:16]}")
+                ledger.events.append(event)
+                calls.append(asyncio.create_task(deliver_event(self.http, self.headers, event, deadline)))
+
         producer = asyncio.create_task(produce())
+        if fault.burst:
+            calls.append(asyncio.create_task(burst()))
         await asyncio.sleep(max(0.0, fault_at - time.time()))
         window.started = time.time()
         await asyncio.to_thread(fault.inject, self.stack, fault.down)
@@ -729,6 +745,7 @@ class FaultRun:
             verdict.wrong_calls.get(kind, Counter())[fault.name] for kind in ("lost", "duplicated", "hidden")
         )
         report.opens_tried, report.opens_acknowledged = len(opens), sum(o.acknowledged for o in opens)
+        report.busy = sum(a.status == 503 and BUSY in a.detail for c in calls for a in c.attempts)
         report.breaches_expected, report.breaches_at_due = len(breaches), verdict.breaches_at_due[fault.name]
         report.outage = window.restored - window.started
         first_ok = [
@@ -791,6 +808,7 @@ def describe(report: FaultReport) -> str:
         f" retried {report.retried} ({report.retry_attempts} attempts), lost {report.lost},"
         f" duplicated {report.duplicated}, hidden {report.hidden}, unknown {report.unknown};"
         f" keyless {report.keyless} ({report.keyless_repeated} repeated with the key a 503 named);"
+        f" {report.busy} answers 'too many calls in progress';"
         f" opens {report.opens_acknowledged}/{report.opens_tried};"
         f" breaches at due {report.breaches_at_due}/{report.breaches_expected}"
         f" (worst detection {report.worst_detection and round(report.worst_detection, 1)} s);"
