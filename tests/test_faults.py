@@ -25,6 +25,8 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from api import commands
 from bench.faults import (
@@ -227,3 +229,33 @@ async def test_an_open_whose_view_cannot_be_read_answers_202_with_the_request_to
     location = first.headers["location"]
     later = await http.get(location, headers=live.headers("coordinator"))
     assert later.status_code == 200 and location.endswith(later.json()["id"]), later.text
+
+
+async def test_temporal_refusing_more_updates_on_a_request_is_a_503_with_the_key_not_a_502(
+    live: Any, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the database fault's burst meets on SQLite (Temporal keeps 10 updates in flight per
+    workflow), without the timing: the refusal admitted nothing, so it is a 503 to retry with the key."""
+    headers = live.headers("coordinator")
+    body = {
+        "service_id": "pingan_health.green_channel.admission",
+        "vendor_id": "vendor-reliable",
+        "policy_no": "P-FAULT-429",
+        "insured": {"name": "故障测试", "id_number": "110101199001011234"},
+    }
+    request_id = (await http.post("/v1/requests", json=body, headers=headers)).json()["id"]
+    limit = "limit on number of concurrent in-flight updates has been reached (10)"
+
+    async def refused(*args: Any, **kwargs: Any) -> Any:
+        raise RPCError(limit, RPCStatusCode.RESOURCE_EXHAUSTED, b"")
+
+    monkeypatch.setattr(WorkflowHandle, "execute_update", refused)
+    event = {"type": "follow_up_done", "occurred_at": datetime.now(SHANGHAI).isoformat(), "data": {}}
+    answer = await http.post(f"/v1/requests/{request_id}/events", json=event, headers=headers)
+    assert answer.status_code == 503 and answer.headers.get("retry-after"), answer.text
+    key = answer.headers.get("idempotency-key")
+    assert key and key in answer.json()["detail"], answer.text
+    monkeypatch.undo()
+    again = await http.post(f"/v1/requests/{request_id}/events", json=event, headers=headers | {"Idempotency-Key": key})
+    assert again.status_code == 200, again.text
+    assert [e["type"] for e in again.json()["events"]].count("follow_up_done") == 1, again.text
