@@ -210,7 +210,7 @@ class EventCall(Call):
 
     def describe(self) -> str:
         return (
-            f"event on request {self.request_id} occurred_at {self.occurred_at.isoformat()}"
+            f"event ({self.phase} phase) on request {self.request_id} occurred_at {self.occurred_at.isoformat()}"
             f" key {self.key or '(none)'} learned {self.learned} [{self.outcome}: {self.tried()}]"
         )
 
@@ -220,7 +220,10 @@ class OpenCall(Call):
     external_ref: str
 
     def describe(self) -> str:
-        return f"open {self.external_ref} (request {self.request_id}) [{self.outcome}: {self.tried()}]"
+        return (
+            f"open ({self.phase} phase) {self.external_ref} (request {self.request_id})"
+            f" [{self.outcome}: {self.tried()}]"
+        )
 
 
 def _attempt(started: float, answer: httpx.Response) -> Attempt:
@@ -697,14 +700,18 @@ class FaultRun:
         producer = asyncio.create_task(produce())
         if fault.burst:
             calls.append(asyncio.create_task(burst()))
-        await asyncio.sleep(max(0.0, fault_at - time.time()))
-        window.started = time.time()
-        await asyncio.to_thread(fault.inject, self.stack, fault.down)
-        window.restored = time.time()
-        if fault.new_temporal:
-            self.stack.forget_client()
-        await producer
-        await asyncio.gather(*calls)
+        try:
+            await asyncio.sleep(max(0.0, fault_at - time.time()))
+            window.started = time.time()
+            await asyncio.to_thread(fault.inject, self.stack, fault.down)
+            window.restored = time.time()
+            if fault.new_temporal:
+                self.stack.forget_client()
+            await producer
+            await asyncio.gather(*calls)
+        finally:  # a fault that could not be undone (a part that would not start) leaves no call running
+            for task in [producer, *calls]:
+                task.cancel()
         window.calls_done = time.time()
         return window
 

@@ -10,7 +10,9 @@ Output goes to log files (never to a pipe nobody reads, which would block the ch
 from __future__ import annotations
 
 import os
+import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,6 +38,29 @@ from tests.postgres import PostgresServer
 ROOT = Path(__file__).resolve().parents[1]
 METRICS_TOKEN = "fault-suite-metrics-token"
 READY_TIMEOUT = 60.0
+
+
+_HANDED_OUT: set[int] = set()
+
+
+def stable_port() -> int:
+    """A free loopback port below the kernel's ephemeral range, for a server that is stopped and started
+    again on it: while it is down, no outgoing connection on the machine can take it as its local port."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    ports = [p for p in range(max(1024, low - 12000), low) if p not in _HANDED_OUT]
+    random.shuffle(ports)
+    for port in ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise AssertionError(f"no free port below {low}")
 
 
 def wait_until_ok(url: str, child: Child, timeout: float = READY_TIMEOUT) -> None:
@@ -123,9 +148,9 @@ class TemporalChild(Child):
     """`temporal server start-dev` on a SQLite file, on fixed ports: a restart is the same server."""
 
     db_file: Path = Path()
-    port: int = field(default_factory=free_port)
-    http_port: int = field(default_factory=free_port)
-    metrics_port: int = field(default_factory=free_port)
+    port: int = field(default_factory=stable_port)
+    http_port: int = field(default_factory=stable_port)
+    metrics_port: int = field(default_factory=stable_port)
 
     @property
     def address(self) -> str:
@@ -193,7 +218,7 @@ class WorkerChild(SlatrackChild):
 class ApiChild(SlatrackChild):
     """`slatrack api` (uvicorn on api.app:create_app) on one fixed port: clients keep their base URL."""
 
-    port: int = field(default_factory=free_port)
+    port: int = field(default_factory=stable_port)
 
     @property
     def base_url(self) -> str:
@@ -248,7 +273,7 @@ class ProcessStack:
         directory.mkdir(parents=True, exist_ok=True)
         postgres = None
         if backend == "postgresql":
-            postgres = PostgresServer()
+            postgres = PostgresServer(port=stable_port())
             postgres.init()
             postgres.start()
             database_url = postgres.new_database("faults")

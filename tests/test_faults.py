@@ -156,10 +156,10 @@ def test_the_checks_name_each_lost_duplicated_and_hidden_event() -> None:
     verdict = judge(Ledger(stream_requests=["r1"], events=[lost, twice, hidden]), seen)
     assert verdict.wrong_calls == {"lost": {"worker": 1}, "duplicated": {"worker": 1}, "hidden": {"worker": 1}}
     text = "\n".join(verdict.problems)
-    assert "lost: event on request r1 occurred_at 2026-03-02T10:00:00+08:00 key key-lost" in text
+    assert "lost: event (worker phase) on request r1 occurred_at 2026-03-02T10:00:00+08:00 key key-lost" in text
     assert "read model [], workflow []" in text
     assert "key key-twice learned [] [acknowledged: ]: read model [(2, 'key-twice'), (3, 'key-twice')]" in text
-    assert "hid its key: event on request r1 occurred_at 2026-03-02T10:00:02+08:00 key (none)" in text
+    assert "hid its key: event (worker phase) on request r1 occurred_at 2026-03-02T10:00:02+08:00 key (none)" in text
 
 
 # -- a 503 after the event was recorded -----------------------------------------------------------------
