@@ -10,6 +10,11 @@ bench/faults.py, which prints the same figures as a table (`python -m bench.faul
 
 All five faults run on SQLite, the worker kill and the database outage (server stopped) on
 PostgreSQL; one stack per backend, faults one after another, each check covering every phase so far.
+
+Below them, three answers a fault can meet, pinned without its timing (each was wrong before): a 503
+for an event already recorded names its key (the read model gone between the update and the read of
+the view); an open whose view cannot be read is a 202 naming the request; Temporal's refusal of an
+11th update in flight on one request (the database fault's burst) is a 503 to retry, not a 502.
 """
 
 from __future__ import annotations
