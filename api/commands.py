@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import (
     WithStartWorkflowOperation,
@@ -57,6 +59,9 @@ UPDATE_TIMEOUT = timedelta(seconds=15)
 OUTCOME_LOOKUP_TIMEOUT = timedelta(seconds=5)
 EXTERNAL_REF_NAMESPACE = uuid.UUID("6b1f3a52-8d4e-4c9b-9d57-1f1d8c3e2a10")
 REQUESTS, VENDORS = table_of(RequestRow), table_of(VendorRow)
+# Temporal's RESOURCE_EXHAUSTED: it took nothing (e.g. a workflow already has 10 updates in flight,
+# which a burst of events meets while no worker can take them).
+BUSY = "this request has too many calls in progress; nothing was recorded"
 
 
 @dataclass(frozen=True)
@@ -222,7 +227,16 @@ async def open_service_request(state: AppState, principal: Principal, body: Requ
             if claimed and not started:
                 await run_in_threadpool(quotas.release, state.engine, request_id)
             raise
-    view = await run_in_threadpool(_view, state, principal, request_id)
+    try:
+        view = await run_in_threadpool(_view, state, principal, request_id)
+    except (OperationalError, SQLAlchemyTimeout):
+        # Opened: a 503 would have a client without external_ref open a second request.
+        raise Problem(
+            202,
+            "Accepted",
+            f"the request was opened, but the read model cannot be read now; GET /v1/requests/{request_id} shortly",
+            headers={"Location": f"/v1/requests/{request_id}"},
+        ) from None
     return Answer(view, created=not exists)
 
 
@@ -272,6 +286,8 @@ async def _start_request(
     except RPCError as error:
         if is_unreachable(error):
             raise unavailable() from None
+        if error.status is RPCStatusCode.RESOURCE_EXHAUSTED:
+            raise unavailable(f"{BUSY}: send it again (one external_ref opens one request)") from None
         if error.status is not RPCStatusCode.ALREADY_EXISTS:
             raise
         return True  # closed already: the read model has it
@@ -329,8 +345,19 @@ async def send_event(
     except RPCError as error:
         if is_unreachable(error):
             raise unavailable().with_headers({"Idempotency-Key": key}) from None
+        if error.status is RPCStatusCode.RESOURCE_EXHAUSTED:
+            raise unavailable(f"{BUSY}: retry with Idempotency-Key {key}").with_headers(
+                {"Idempotency-Key": key}
+            ) from None
         if error.status is RPCStatusCode.NOT_FOUND:
             raise Problem(409, "Conflict", f"request {request_id} is closed", rule="event.request_closed") from None
         raise
-    view = await run_in_threadpool(_view, state, principal, request_id)
+    try:
+        view = await run_in_threadpool(_view, state, principal, request_id)
+    except (OperationalError, SQLAlchemyTimeout):
+        # The event is recorded: without the key a client that sent none could only repeat it as a new event.
+        raise unavailable(
+            "the event was recorded, but the read model cannot be read now: "
+            f"repeat with Idempotency-Key {key} for the view (it is applied once)"
+        ).with_headers({"Idempotency-Key": key}) from None
     return Answer(view, created=False, idempotency_key=key)
