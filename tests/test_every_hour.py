@@ -7,6 +7,7 @@ what the load does, and no answer depends on the hour."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import time
 from collections.abc import AsyncIterator
@@ -79,6 +80,9 @@ async def day(tmp_path: Path) -> AsyncIterator[Day]:
         payload_keys=TEST_KEYS_SETTING,
         task_queue="every-hour",
         metrics_token=METRICS_TOKEN,
+        blind_index_key=base64.b64encode(
+            b"every-hour-blind-index-key, 32 bytes"
+        ).decode(),  # quotas count as in production
     )
     engine = make_engine(settings.database_url)
     init_schema(engine)
