@@ -15,38 +15,25 @@ from temporalio import activity
 from activities.plan import ClockPlan, ClockPlanner, plan_clocks
 from activities.projection import Change, ProjectionWriter
 from sla.calendar.working import WorkingCalendar
-from sla.engine.changes import due_changes, outcome_changes
-from sla.engine.model import Outcome
+from sla.engine.changes import DueChange, due_changes, outcome_changes
+from sla.engine.model import ClockView, Outcome, OutcomeChange, RecordedEvent
 from sla.errors import SlaError
 from sla.event_data import EventDataError
 from sla.events import request_status
+from store.webhooks import Subscriptions
 from workflows.failures import rule_failure
 from workflows.messages import (
     AdvanceInput,
     AdvanceResult,
-    ClockSnapshot,
-    CorrectionRecord,
-    EventRecord,
-    RecomputeRecord,
     WritePosition,
 )
 
 
-def _identity(clock: ClockSnapshot) -> str:
-    """One key per clock instance for the domain's change functions (`clock_id#instance`)."""
-    return f"{clock.clock_id}#{clock.instance}"
+def _outcomes(clocks: list[ClockView]) -> dict[tuple[str, int], Outcome | None]:
+    return {c.key: c.outcome for c in clocks}
 
 
-def _split(identity: str) -> tuple[str, int]:
-    clock_id, _, instance = identity.rpartition("#")
-    return clock_id, int(instance)
-
-
-def _outcomes(clocks: list[ClockSnapshot]) -> dict[str, Outcome | None]:
-    return {_identity(c): Outcome(c.outcome) if c.outcome else None for c in clocks}
-
-
-def _correction_reason(new_event: EventRecord | None, reason: str | None) -> str:
+def _correction_reason(new_event: RecordedEvent | None, reason: str | None) -> str:
     if new_event is None:
         return reason or "recomputed"
     return f"event {new_event.type} (seq {new_event.seq}) effective {new_event.occurred_at.isoformat()}"
@@ -58,8 +45,8 @@ class PlannedChange:
     instants it moved (only for a calendar change, which carries a reason)."""
 
     plan: ClockPlan
-    corrections: list[CorrectionRecord]
-    recomputes: list[RecomputeRecord]
+    corrections: list[OutcomeChange]
+    recomputes: list[DueChange]
 
 
 def plan_change(calendar: WorkingCalendar, change: AdvanceInput) -> PlannedChange:
@@ -68,33 +55,17 @@ def plan_change(calendar: WorkingCalendar, change: AdvanceInput) -> PlannedChang
     what a dry run predicts is what the load does. Raises SlaError for a refused event."""
     before = change.view
     plan = plan_clocks(calendar, change.catalog_document, before.events, change.new_event, change.now, change.backfill)
-    corrections = []
-    for c in outcome_changes(
-        _outcomes(before.clocks), _outcomes(plan.clocks), _correction_reason(change.new_event, change.reason)
-    ):
-        clock_id, instance = _split(c.clock_id)
-        current = c.current.value if c.current else None
-        corrections.append(CorrectionRecord(clock_id, c.previous.value, current, c.reason, change.now, instance))
+    reason = _correction_reason(change.new_event, change.reason)
+    corrections = [
+        replace(c, at=change.now) for c in outcome_changes(_outcomes(before.clocks), _outcomes(plan.clocks), reason)
+    ]
     recomputes = []
     if change.reason:
         moved = due_changes(
-            {_identity(c): (c.due_at, c.provisional) for c in before.clocks},
-            [(_identity(c), c.due_at, c.provisional) for c in plan.clocks],
+            {c.key: (c.due_at, c.provisional) for c in before.clocks},
+            [(c.key, c.due_at, c.provisional) for c in plan.clocks],
         )
-        for m in moved:
-            clock_id, instance = _split(m.clock_id)
-            recomputes.append(
-                RecomputeRecord(
-                    clock_id,
-                    m.old_due_at,
-                    m.new_due_at,
-                    m.old_provisional,
-                    m.new_provisional,
-                    change.reason,
-                    change.now,
-                    instance,
-                )
-            )
+        recomputes = [replace(m, reason=change.reason, at=change.now) for m in moved]
     return PlannedChange(plan, corrections, recomputes)
 
 
@@ -107,7 +78,7 @@ def _plans_without_the_new_event(calendar: WorkingCalendar, change: AdvanceInput
     return True
 
 
-def unplannable(event: EventRecord, error: Exception) -> EventDataError:
+def unplannable(event: RecordedEvent, error: Exception) -> EventDataError:
     return EventDataError(
         f"the clocks cannot be planned with this {event.type} ({type(error).__name__}); nothing was recorded",
         rule="event.unplannable",
@@ -119,6 +90,7 @@ class RequestActivities:
     def __init__(self, planner: ClockPlanner, writer: ProjectionWriter) -> None:
         self.planner = planner
         self.writer = writer
+        self.subscriptions = Subscriptions(writer.engine)
 
     # Synchronous on purpose: it writes the database, so it runs on the worker's activity thread pool
     # and never blocks the event loop that runs workflow tasks.
@@ -148,7 +120,13 @@ class RequestActivities:
             or plan.calendar_fingerprint != before.calendar_fingerprint
         )
         if not changed and before.revision > 0:
-            return AdvanceResult(plan.clocks, plan.calendar_fingerprint, plan.calendar_sources, before.revision)
+            return AdvanceResult(
+                plan.clocks,
+                plan.calendar_fingerprint,
+                plan.calendar_sources,
+                before.revision,
+                subscribed_kinds=sorted(self.subscriptions.kinds(before.vendor_id)),
+            )
         revision = before.revision + 1
         events = [*before.events, *change.backfill, *([change.new_event] if change.new_event else [])]
         after = replace(
@@ -182,5 +160,12 @@ class RequestActivities:
             )
         )
         return AdvanceResult(
-            plan.clocks, plan.calendar_fingerprint, plan.calendar_sources, revision, corrections, recomputes, position
+            plan.clocks,
+            plan.calendar_fingerprint,
+            plan.calendar_sources,
+            revision,
+            corrections,
+            recomputes,
+            position,
+            sorted(self.subscriptions.kinds(before.vendor_id)),
         )

@@ -17,44 +17,18 @@ from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import ServiceEntry
 from sla.catalog.parse import parse_service
 from sla.engine.clocks import compute_clocks
-from sla.engine.model import ClockView
+from sla.engine.model import Advisory, ClockView, RecordedEvent
 from sla.engine.rules import advisories, check_customer_windows
-from workflows.messages import AdvisoryRecord, ClockSnapshot, EventRecord, ThresholdSnapshot, TimelineSnapshot
-
-
-def snapshot(view: ClockView) -> ClockSnapshot:
-    return ClockSnapshot(
-        clock_id=view.clock_id,
-        state=view.state.value,
-        outcome=view.outcome.value if view.outcome else None,
-        started_at=view.started_at,
-        due_at=view.due_at,
-        stopped_at=view.stopped_at,
-        breached_at=view.breached_at,
-        late_by_seconds=view.late_by_seconds,
-        budget_seconds=view.budget_seconds,
-        elapsed_seconds=view.elapsed_seconds,
-        remaining_seconds=view.remaining_seconds,
-        working_days_used=view.working_days_used,
-        provisional=view.provisional,
-        cycle=view.cycle,
-        next_wake_at=view.next_wake_at,
-        thresholds=[ThresholdSnapshot(t.fraction, t.at, t.fired, t.label) for t in view.thresholds],
-        timeline=[TimelineSnapshot(e.at, e.kind, e.detail, e.event_seq) for e in view.timeline],
-        instance=view.instance,
-        paused_at=view.paused_at,
-    )
-
 
 PROVISIONAL = "no official data loaded: weekends only, provisional"
 
 
 @dataclass
 class ClockPlan:
-    clocks: list[ClockSnapshot]
+    clocks: list[ClockView]
     calendar_fingerprint: str
     calendar_sources: dict[str, str]  # year -> notice, for the years the deadlines touch
-    advisories: list[AdvisoryRecord] = field(default_factory=list)
+    advisories: list[Advisory] = field(default_factory=list)
 
 
 _PARSED: dict[str, ServiceEntry] = {}
@@ -72,23 +46,20 @@ def _pinned(catalog_document: dict[str, Any]) -> ServiceEntry:
 def plan_clocks(
     calendar: WorkingCalendar,
     catalog_document: dict[str, Any],
-    events: list[EventRecord],
-    new_event: EventRecord | None,
+    events: list[RecordedEvent],
+    new_event: RecordedEvent | None,
     now: datetime,
-    backfill: Sequence[EventRecord] = (),
+    backfill: Sequence[RecordedEvent] = (),
 ) -> ClockPlan:
     """Raises SlaError when a new event (the backfilled ones in order, then `new_event`) breaks a
     customer window (a rule that needs the calendar)."""
     entry = _pinned(catalog_document)
-    domain_events = [e.to_domain() for e in events]
+    domain_events = list(events)
     for added in [*backfill, *([new_event] if new_event else [])]:
-        check_customer_windows(entry, domain_events, added.to_domain(), calendar)
-        domain_events.append(added.to_domain())
+        check_customer_windows(entry, domain_events, added, calendar)
+        domain_events.append(added)
     views = compute_clocks(entry, domain_events, calendar, now)
-    advice = [
-        AdvisoryRecord(a.rule, a.message, a.source, a.event_seq, a.at, a.limit)
-        for a in advisories(entry, domain_events, calendar)
-    ]
+    advice = advisories(entry, domain_events, calendar)
     years: set[int] = set()
     for view in views:
         if view.started_at is not None and view.due_at is not None:
@@ -97,7 +68,7 @@ def plan_clocks(
         str(year): calendar.years[year].source.describe() if year in calendar.years else PROVISIONAL
         for year in sorted(years)
     }
-    return ClockPlan([snapshot(v) for v in views], calendar.fingerprint, sources, advice)
+    return ClockPlan(views, calendar.fingerprint, sources, advice)
 
 
 class ClockPlanner:
@@ -107,6 +78,10 @@ class ClockPlanner:
         self.calendars = calendars
 
     def plan(
-        self, catalog_document: dict[str, Any], events: list[EventRecord], new_event: EventRecord | None, now: datetime
+        self,
+        catalog_document: dict[str, Any],
+        events: list[RecordedEvent],
+        new_event: RecordedEvent | None,
+        now: datetime,
     ) -> ClockPlan:
         return plan_clocks(self.calendars.current(), catalog_document, events, new_event, now)

@@ -27,6 +27,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, select, update
 
 from runtime.codec import EncryptionCodec, seal_text
+from sla.engine.changes import DueChange
+from sla.engine.model import ClockView, OutcomeChange, RecordedEvent
 from sla.engine.reading import recorded_phase
 from sla.events import CLOSING_EVENTS
 from store.db import write_transaction
@@ -42,15 +44,7 @@ from store.models import (
 )
 from store.tally import ClockFacts, apply_difference, contribution, decode, encode
 from store.upsert import insert_missing, upsert
-from workflows.messages import (
-    ClockSnapshot,
-    CorrectionRecord,
-    EventRecord,
-    PersonalData,
-    RecomputeRecord,
-    RequestView,
-    WritePosition,
-)
+from workflows.messages import PersonalData, RequestView, WritePosition
 
 REQUESTS, CLOCKS, EVENTS = table_of(RequestRow), table_of(ClockRow), table_of(EventRow)
 OUTCOMES, WARNINGS = table_of(ClockOutcomeRow), table_of(ThresholdRow)
@@ -64,16 +58,16 @@ def _json(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, dict):
         return {k: _json(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [_json(v) for v in value]
     return value
 
 
-def _phase(clock: ClockSnapshot) -> str:
+def _phase(clock: ClockView) -> str:
     return recorded_phase(clock.state, bool(clock.thresholds) and clock.thresholds[-1].fired).value
 
 
-def _facts(clock: ClockSnapshot) -> ClockFacts:
+def _facts(clock: ClockView) -> ClockFacts:
     return ClockFacts(
         clock.clock_id,
         clock.state,
@@ -96,9 +90,9 @@ class Change:
     catalog_version: int
     personal: PersonalData | None = None
     catalog_document: dict[str, Any] | None = None
-    new_event: EventRecord | None = None
-    corrections: tuple[CorrectionRecord, ...] = ()
-    recomputes: tuple[RecomputeRecord, ...] = ()
+    new_event: RecordedEvent | None = None
+    corrections: tuple[OutcomeChange, ...] = ()
+    recomputes: tuple[DueChange, ...] = ()
 
 
 class ProjectionWriter:
@@ -250,7 +244,7 @@ class ProjectionWriter:
 
     @staticmethod
     def _write_outcome(
-        connection: Connection, view: RequestView, clock: ClockSnapshot, previous: str | None, now: datetime
+        connection: Connection, view: RequestView, clock: ClockView, previous: str | None, now: datetime
     ) -> None:
         o = OUTCOMES.c
         key = (o.request_id == view.request_id, o.clock_id == clock.clock_id, o.instance == clock.instance)
@@ -272,7 +266,7 @@ class ProjectionWriter:
         )
 
     @staticmethod
-    def _sync_thresholds(connection: Connection, request_id: str, clock: ClockSnapshot, now: datetime) -> None:
+    def _sync_thresholds(connection: Connection, request_id: str, clock: ClockView, now: datetime) -> None:
         """Warnings as the current computation has them: a retroactive event can revoke one (a pause
         dated before it); rows that still hold keep their first recorded_at."""
         fired = {(clock.cycle, t.fraction): t.at for t in clock.thresholds if t.fired and t.at is not None}
@@ -294,20 +288,20 @@ class ProjectionWriter:
 
 
 # -- row values ------------------------------------------------------------------------------------
-def _event_values(request_id: str, event: EventRecord) -> dict[str, Any]:
+def _event_values(request_id: str, event: RecordedEvent) -> dict[str, Any]:
     return {
         "request_id": request_id,
         "seq": event.seq,
         "type": event.type,
         "occurred_at": event.occurred_at,
-        "received_at": event.received_at,
+        "received_at": event.received_at or event.occurred_at,
         "sender": event.sender,
         "idempotency_key": event.idempotency_key,
         "data": _json(event.data),
     }
 
 
-def _clock_values(view: RequestView, clock: ClockSnapshot) -> dict[str, Any]:
+def _clock_values(view: RequestView, clock: ClockView) -> dict[str, Any]:
     at_risk_from = clock.thresholds[-1].at if clock.state == "running" and clock.thresholds else None
     return {
         "request_id": view.request_id,
@@ -323,22 +317,14 @@ def _clock_values(view: RequestView, clock: ClockSnapshot) -> dict[str, Any]:
         "started_at": clock.started_at,
         "due_at": clock.due_at,
         "stopped_at": clock.stopped_at,
-        "breached_at": clock.breached_at,
-        "paused_at": clock.paused_at,
-        "late_by_seconds": clock.late_by_seconds,
-        "budget_seconds": clock.budget_seconds,
-        "elapsed_seconds": clock.elapsed_seconds,
-        "remaining_seconds": clock.remaining_seconds,
         "working_days_used": clock.working_days_used,
         "provisional": clock.provisional,
-        "cycle": clock.cycle,
         "at_risk_from": at_risk_from,
-        "thresholds": [_json(asdict(t)) for t in clock.thresholds],
-        "timeline": [_json(asdict(t)) for t in clock.timeline],
+        "view": _json(asdict(clock)),
     }
 
 
-def _outcome_values(view: RequestView, clock: ClockSnapshot, recorded_at: datetime, corrected: bool) -> dict[str, Any]:
+def _outcome_values(view: RequestView, clock: ClockView, recorded_at: datetime, corrected: bool) -> dict[str, Any]:
     assert clock.outcome is not None
     outcome_at = clock.breached_at if clock.outcome == "breached" else clock.stopped_at
     return {
@@ -360,7 +346,7 @@ def _outcome_values(view: RequestView, clock: ClockSnapshot, recorded_at: dateti
 
 
 def _threshold_values(
-    request_id: str, clock: ClockSnapshot, fraction: float, fired_at: datetime | None, recorded_at: datetime
+    request_id: str, clock: ClockView, fraction: float, fired_at: datetime | None, recorded_at: datetime
 ) -> dict[str, Any]:
     return {
         "request_id": request_id,
@@ -373,9 +359,9 @@ def _threshold_values(
     }
 
 
-def _correction_values(request_id: str, correction: CorrectionRecord) -> dict[str, Any]:
+def _correction_values(request_id: str, correction: OutcomeChange) -> dict[str, Any]:
     return {"request_id": request_id, **asdict(correction)}
 
 
-def _recompute_values(request_id: str, recompute: RecomputeRecord) -> dict[str, Any]:
+def _recompute_values(request_id: str, recompute: DueChange) -> dict[str, Any]:
     return {"request_id": request_id, **asdict(recompute)}

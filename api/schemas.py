@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from datetime import date
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     StringConstraints,
 )
 
-from sla.calendar.timeutil import SHANGHAI
+from api.derived import model_of
+from api.instants import BusinessInstant, Instant
+from sla.engine.model import Advisory, ClockState, ClockView, RecordedEvent
 from sla.event_data import (
     INSTANCE,
     INSTANCE_EVENTS,
@@ -25,39 +24,17 @@ from sla.event_data import (
     MAX_INSTANCE,
     MAX_NOTE_CHARS,
     NOTE,
-    instant_in_range,
-    parse_instant,
 )
+from sla.events import RequestStatus
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 ServiceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", max_length=128)]
-
-
-def _business_instant(value: object) -> object:
-    """The domain's one rule for instants (sla.event_data): an RFC 3339 string with an offset, inside the
-    range a business date can have. A number is refused, not read as epoch time: its unit (seconds or
-    milliseconds) would be a guess, and the offset the coordinator meant is lost."""
-    if isinstance(value, datetime):  # built in code, not parsed from a request
-        if not instant_in_range(value):
-            raise ValueError(f"must be {INSTANT_RULE}")
-        return value
-    return parse_instant(value)
-
-
-# Every instant the API takes, in a body or a query.
-BusinessInstant = Annotated[AwareDatetime, BeforeValidator(_business_instant)]
 
 
 def _business_day(value: date) -> date:
     if not date(2000, 1, 1) <= value <= date(2100, 12, 31):
         raise ValueError("must lie between 2000-01-01 and 2100-12-31")
     return value
-
-
-# Every instant the API returns: RFC 3339 with the +08:00 offset, whatever offset it was stored in.
-Instant = Annotated[
-    datetime, PlainSerializer(lambda value: value.astimezone(SHANGHAI).isoformat(), return_type=str, when_used="json")
-]
 
 
 class Strict(BaseModel):
@@ -133,54 +110,46 @@ class RequestCreate(Strict):
     )
 
 
-class ThresholdOut(BaseModel):
-    fraction: float
-    at: Instant | None
-    fired: bool
-    label: str = ""
-
-
-class AdvisoryOut(BaseModel):
-    """A customer-side recommendation this request does not keep: shown, never a refusal."""
-
-    rule: str
-    message: str
-    source: str
-    event_seq: int
-    at: Instant
-    limit: Instant
-
-
-class ClockOut(BaseModel):
-    clock_id: str
-    name_zh: str
-    name_en: str
-    party: str
-    duration: str
-    state: str = Field(description="pending|running|paused|met|breached|exempt|cancelled (breached from due_at)")
-    at_risk: bool
-    started_at: Instant | None
-    due_at: Instant | None
-    stopped_at: Instant | None
-    breached_at: Instant | None
-    late_by_seconds: int | None
-    remaining_seconds: int | None = Field(description="in the clock's own measure (working time for working days)")
-    working_days_used: float
-    provisional: bool
-    cycle: int
-    instance: int = Field(default=1, description="1, or the occurrence of a per-occurrence clock")
-    paused_at: Instant | None = None
-    thresholds: list[ThresholdOut]
-    source: str
-
-
-class EventOut(BaseModel):
-    seq: int
-    type: str
-    occurred_at: Instant
-    received_at: Instant
-    sender: str
-    data: dict[str, Any]
+# The clock, the event and the advisory of a view are the domain's own types (sla.engine), derived:
+# a field added there reaches the API with no change here (api/derived.py).
+if TYPE_CHECKING:
+    ClockOut = BaseModel
+    EventOut = BaseModel
+    AdvisoryOut = BaseModel
+    ClockSummary = BaseModel
+else:
+    ClockOut = model_of(
+        ClockView,
+        "ClockOut",
+        exclude=frozenset({"timeline", "next_wake_at"}),  # the audit pack has the timeline
+        retype={
+            "state": (
+                ClockState,
+                Field(description="the engine's state, breached the moment due_at passes (at_risk is a flag)"),
+            ),
+            "remaining_seconds": (
+                int | None,
+                Field(default=None, description="working time for working-day clocks; frozen while paused"),
+            ),
+        },
+        extra={
+            "name_zh": (str, ...),
+            "name_en": (str, ...),
+            "party": (str, ...),
+            "duration": (str, ...),
+            "at_risk": (bool, ...),
+            "source": (str, ...),
+        },
+        doc="One clock of a request as its view shows it: the engine's ClockView at the moment of the request.",
+    )
+    EventOut = model_of(RecordedEvent, "EventOut", exclude=frozenset({"idempotency_key"}))
+    AdvisoryOut = model_of(Advisory, "AdvisoryOut")
+    ClockSummary = model_of(
+        ClockView,
+        "ClockSummary",
+        include=("clock_id", "instance", "state", "due_at", "provisional"),
+        extra={"at_risk": (bool, ...)},
+    )
 
 
 class RequestOut(BaseModel):
@@ -188,7 +157,7 @@ class RequestOut(BaseModel):
     service_id: str
     insurer_id: str
     vendor_id: str
-    status: Literal["open", "completed", "cancelled"]
+    status: RequestStatus
     opened_at: Instant
     closed_at: Instant | None = Field(description="the effective time of the closing event")
     closed_received_at: Instant | None = Field(default=None, description="when the closing event was sent")
@@ -198,15 +167,6 @@ class RequestOut(BaseModel):
     clocks: list[ClockOut]
     events: list[EventOut]
     advisories: list[AdvisoryOut] = []
-
-
-class ClockSummary(BaseModel):
-    clock_id: str
-    instance: int = 1
-    state: str
-    at_risk: bool
-    due_at: Instant | None
-    provisional: bool
 
 
 class RequestSummary(BaseModel):

@@ -8,10 +8,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from api.schemas import AdvisoryOut, ClockOut, ClockSummary, EventOut, RequestOut, RequestSummary, ThresholdOut
+from api.schemas import AdvisoryOut, ClockOut, ClockSummary, EventOut, RequestOut, RequestSummary
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import ClockSpec, ServiceEntry
 from sla.catalog.parse import parse_service
+from sla.engine.model import ClockState
 from sla.engine.reading import effective_state, is_at_risk, remaining
 from store.keys import Principal, Role
 
@@ -37,9 +38,9 @@ def pinned_entry(row: Any) -> ServiceEntry | None:
 
 
 def _remaining_seconds(row: Any, spec: ClockSpec | None, calendar: WorkingCalendar, now: datetime) -> int | None:
-    """Working time left for a paused clock is frozen; a running one counts down from now."""
-    if row.state == "paused":
-        return int(row.remaining_seconds)
+    """Working time left for a paused clock is frozen (the engine's); a running one counts down from now."""
+    if row.state == ClockState.PAUSED:
+        return int(row.view["remaining_seconds"])
     if spec is None:
         return None
     left = remaining(spec.duration.unit, calendar, effective_state(row.state, row.due_at, now), row.due_at, now)
@@ -47,28 +48,22 @@ def _remaining_seconds(row: Any, spec: ClockSpec | None, calendar: WorkingCalend
 
 
 def _clock_out(row: Any, spec: ClockSpec | None, calendar: WorkingCalendar, now: datetime) -> ClockOut:
+    """The engine's ClockView as stored, with what only the instant of the request decides."""
     state = effective_state(row.state, row.due_at, now)
+    stored = {k: v for k, v in (row.view or {}).items() if k in ClockOut.model_fields}
     return ClockOut(
-        clock_id=row.clock_id,
-        name_zh=spec.name_zh if spec else row.clock_id,
-        name_en=spec.name_en if spec else row.clock_id,
-        party=spec.party.value if spec else "",
-        duration=spec.duration.describe() if spec else "",
-        state=state,
-        at_risk=is_at_risk(row.state, row.at_risk_from, row.due_at, now),
-        started_at=row.started_at,
-        due_at=row.due_at,
-        stopped_at=row.stopped_at,
-        breached_at=row.breached_at or (row.due_at if state == "breached" else None),
-        late_by_seconds=row.late_by_seconds,
-        remaining_seconds=_remaining_seconds(row, spec, calendar, now),
-        working_days_used=row.working_days_used,
-        provisional=row.provisional,
-        cycle=row.cycle,
-        instance=row.instance,
-        paused_at=row.paused_at,
-        thresholds=[ThresholdOut(**t) for t in row.thresholds or []],
-        source=spec.source.cite() if spec else "",
+        **stored
+        | {
+            "state": state,
+            "at_risk": is_at_risk(row.state, row.at_risk_from, row.due_at, now),
+            "breached_at": stored.get("breached_at") or (row.due_at if state == ClockState.BREACHED else None),
+            "remaining_seconds": _remaining_seconds(row, spec, calendar, now),
+            "name_zh": spec.name_zh if spec else row.clock_id,
+            "name_en": spec.name_en if spec else row.clock_id,
+            "party": spec.party.value if spec else "",
+            "duration": spec.duration.describe() if spec else "",
+            "source": spec.source.cite() if spec else "",
+        }
     )
 
 
@@ -95,17 +90,7 @@ def request_out(
             for c in sorted(clocks, key=lambda c: (order.get(c.clock_id, 99), c.instance))
         ],
         advisories=[AdvisoryOut(**a) for a in row.advisories or []],
-        events=[
-            EventOut(
-                seq=e.seq,
-                type=e.type,
-                occurred_at=e.occurred_at,
-                received_at=e.received_at,
-                sender=e.sender,
-                data=e.data or {},
-            )
-            for e in events
-        ],
+        events=[EventOut(**{k: v for k, v in e._mapping.items() if k in EventOut.model_fields}) for e in events],
     )
 
 

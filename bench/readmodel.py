@@ -79,7 +79,8 @@ def seed(engine: Engine, count: int, now: datetime, *, seed_value: int = 7) -> N
             state = _clock_state(rng, is_open, lagging)
             lagging += state.startswith("lag_")
             budget = 10 * 86400
-            due = now + timedelta(seconds=rng.randrange(1, 20 * 86400))
+            # A running clock's warning lies ahead (a passed one is recorded: at_risk), bar the lag set.
+            due = now + timedelta(seconds=rng.randrange(3 * 86400, 20 * 86400))
             at_risk_from = due - timedelta(days=2)
             phase = state
             if state == "at_risk":
@@ -100,6 +101,29 @@ def seed(engine: Engine, count: int, now: datetime, *, seed_value: int = 7) -> N
                 stopped = due + timedelta(hours=rng.randrange(1, 48))
             if state == "breached" and is_open:
                 stopped = None
+            provisional = rng.random() < 0.05
+            due_at = None if state in ("pending", "paused") else due
+            view = {  # the engine's ClockView, as the projection stores it
+                "clock_id": spec.id,
+                "state": state,
+                "outcome": outcome,
+                "started_at": opened_at.isoformat(),
+                "due_at": due_at.isoformat() if due_at else None,
+                "stopped_at": stopped.isoformat() if stopped else None,
+                "breached_at": due.isoformat() if state == "breached" else None,
+                "late_by_seconds": None,
+                "budget_seconds": budget,
+                "elapsed_seconds": int(used * 86400),
+                "remaining_seconds": budget - int(used * 86400),
+                "working_days_used": used,
+                "thresholds": [],
+                "provisional": provisional,
+                "cycle": 1,
+                "timeline": [],
+                "next_wake_at": None,
+                "instance": 1,
+                "paused_at": (now - DAY).isoformat() if state == "paused" else None,
+            }
             clocks.append(
                 {
                     "request_id": rid,
@@ -113,20 +137,12 @@ def seed(engine: Engine, count: int, now: datetime, *, seed_value: int = 7) -> N
                     "phase": phase,
                     "outcome": outcome,
                     "started_at": opened_at,
-                    "due_at": None if state in ("pending", "paused") else due,
+                    "due_at": due_at,
                     "stopped_at": stopped,
-                    "breached_at": due if state == "breached" else None,
-                    "paused_at": now - DAY if state == "paused" else None,
-                    "late_by_seconds": None,
-                    "budget_seconds": budget,
-                    "elapsed_seconds": int(used * 86400),
-                    "remaining_seconds": budget - int(used * 86400),
                     "working_days_used": used,
-                    "provisional": rng.random() < 0.05,
-                    "cycle": 1,
+                    "provisional": provisional,
                     "at_risk_from": at_risk_from if state == "running" else None,
-                    "thresholds": [],
-                    "timeline": [],
+                    "view": view,
                 }
             )
             facts.append(ClockFacts(spec.id, state, phase, outcome, used, clocks[-1]["provisional"], stopped))

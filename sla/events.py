@@ -44,11 +44,17 @@ SYSTEM_EVENTS = frozenset({EventType.REQUEST_OPENED})
 CLOSING_EVENTS = frozenset({EventType.SERVICE_COMPLETED, EventType.CUSTOMER_CANCELLED})
 
 
-def request_status(event_types: Iterable[str]) -> str:
-    """open | completed | cancelled: the first closing event in the log decides."""
+class RequestStatus(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+def request_status(event_types: Iterable[str]) -> RequestStatus:
+    """The first closing event in the log decides."""
     for event_type in event_types:
         if event_type == EventType.SERVICE_COMPLETED:
-            return "completed"
+            return RequestStatus.COMPLETED
         if event_type == EventType.CUSTOMER_CANCELLED:
-            return "cancelled"
-    return "open"
+            return RequestStatus.CANCELLED
+    return RequestStatus.OPEN

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from math import floor
 
 GRADED = ("met", "breached")  # compliance = met / (met + breached); exempt and cancelled are not graded
@@ -46,15 +47,31 @@ class ComplianceLine:
     working_days_p90: float | None
 
 
-def weighted_percentile(values: Iterable[tuple[float, int]], q: float) -> float | None:
-    """The q-quantile (0..1) of values given as (value, how many), interpolated between closest ranks
-    (what statistics.quantiles(method="inclusive") gives on the expanded list)."""
-    ordered = sorted((v, n) for v, n in values if n > 0)
-    total = sum(n for _, n in ordered)
+QUANTILES = (Fraction(1, 2), Fraction(9, 10))  # p50, p90
+
+
+def ranks_for(q: Fraction, total: int) -> tuple[int, int]:
+    """The two ranks (0-based, sorted) a q-quantile of `total` values interpolates between."""
+    low = (q.numerator * (total - 1)) // q.denominator
+    return low, min(low + 1, total - 1)
+
+
+def interpolated(q: Fraction, total: int, value_at: Callable[[int], float]) -> float | None:
+    """The q-quantile of `total` sorted values, interpolated between closest ranks (what
+    statistics.quantiles(method="inclusive") gives): `value_at(rank)` reads one value."""
     if total == 0:
         return None
     position = q * (total - 1)
-    low_rank, fraction = floor(position), position - floor(position)
+    low_rank = floor(position)
+    fraction = position - low_rank
+    low = value_at(low_rank)
+    high = value_at(low_rank + 1) if fraction else low
+    return round(low + (high - low) * float(fraction), 2)
+
+
+def weighted_percentile(values: Iterable[tuple[float, int]], q: float | Fraction) -> float | None:
+    """The q-quantile (0..1) of values given as (value, how many)."""
+    ordered = sorted((v, n) for v, n in values if n > 0)
 
     def at_rank(rank: int) -> float:
         seen = 0
@@ -64,12 +81,19 @@ def weighted_percentile(values: Iterable[tuple[float, int]], q: float) -> float 
                 return value
         return ordered[-1][0]
 
-    low = at_rank(low_rank)
-    high = at_rank(low_rank + 1) if fraction else low
-    return round(low + (high - low) * fraction, 2)
+    return interpolated(Fraction(q).limit_denominator(1000), sum(n for _, n in ordered), at_rank)
 
 
-def compliance(counts: Iterable[OutcomeCount], used_days: Iterable[WorkingDaysUsed]) -> list[ComplianceLine]:
+Series = tuple[str, str, str]  # vendor, service, clock
+
+
+def compliance(
+    counts: Iterable[OutcomeCount],
+    used_days: Iterable[WorkingDaysUsed] = (),
+    percentiles: Mapping[Series, tuple[float | None, float | None]] | None = None,
+) -> list[ComplianceLine]:
+    """One line per series. Working days come as values (`used_days`) or as p50/p90 worked out
+    already (`percentiles`, e.g. by the database from a tally)."""
     groups: dict[tuple[str, str, str], list[OutcomeCount]] = defaultdict(list)
     for item in counts:
         groups[(item.vendor_id, item.service_id, item.clock_id)].append(item)
@@ -92,8 +116,11 @@ def compliance(counts: Iterable[OutcomeCount], used_days: Iterable[WorkingDaysUs
                 count["exempt"],
                 count["cancelled"],
                 round(count["met"] / graded, 4) if graded else None,
-                weighted_percentile(used, 0.5),
-                weighted_percentile(used, 0.9),
+                *(
+                    percentiles.get((vendor, service, clock), (None, None))
+                    if percentiles is not None
+                    else (weighted_percentile(used, QUANTILES[0]), weighted_percentile(used, QUANTILES[1]))
+                ),
             )
         )
     return lines

@@ -67,7 +67,9 @@ RUNNING = "request_clock.phase = 'running'"
 
 
 class ClockRow(SQLModel, table=True):
-    """One clock instance of a request (per-occurrence clocks have instances 1, 2, ...)."""
+    """One clock instance of a request (per-occurrence clocks have instances 1, 2, ...): the engine's
+    `ClockView` as a document (`view`), and as columns only what lists, tallies and dry runs select by.
+    A field added to ClockView reaches the API through `view` with no change here."""
 
     __tablename__ = "request_clock"
     __table_args__ = (
@@ -96,19 +98,11 @@ class ClockRow(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     due_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
     stopped_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
-    breached_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
-    paused_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
-    late_by_seconds: int | None = None
-    budget_seconds: int
-    elapsed_seconds: int
-    remaining_seconds: int
     working_days_used: float
     provisional: bool
-    cycle: int
     # The instant of the clock's last warning: from then until due_at the clock is "at risk".
     at_risk_from: datetime | None = Field(default=None, sa_type=AwareDateTime)
-    thresholds: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
-    timeline: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    view: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # the ClockView, as JSON
 
 
 class EventRow(SQLModel, table=True):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import secrets
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,6 +88,28 @@ class Pending:
     clock_id: str | None
     instance: int
     occurred_at: datetime
+
+
+class Subscriptions:
+    """What each vendor's live webhooks want, read at most every `seconds` per vendor: the activity of
+    every change asks, so that a request whose vendor wants nothing writes no notification at all. A
+    webhook registered or deleted reaches running requests within `seconds`."""
+
+    def __init__(self, engine: Engine, seconds: float = 5.0) -> None:
+        self.engine, self.seconds = engine, seconds
+        self._read: dict[str, tuple[float, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def kinds(self, vendor_id: str) -> frozenset[str]:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._read.get(vendor_id)
+        if hit is not None and now - hit[0] < self.seconds:
+            return hit[1]
+        wanted = frozenset().union(*(events for _, events in subscribed(self.engine, vendor_id)))
+        with self._lock:
+            self._read[vendor_id] = (now, wanted)
+        return wanted
 
 
 def subscribed(engine: Engine, vendor_id: str) -> list[tuple[str, frozenset[str]]]:

@@ -19,12 +19,14 @@ from activities.plan import ClockPlanner
 from activities.projection import ProjectionWriter
 from runtime.codec import EncryptionCodec
 from sla.catalog.loader import default_catalog
+from sla.engine.model import RecordedEvent
+from sla.events import EventType, RequestStatus
 from store.models import ClockOutcomeRow, ClockRow, EventRow, RequestRow
 from tests.helpers import at
 from tests.histories import TEST_KEYS
 from tests.readmodel_checks import assert_tallies_exact
 from tests.workflow_helpers import INSURED, POLICY, rows
-from workflows.messages import AdvanceInput, AdvanceResult, EventRecord, PersonalData, RequestView
+from workflows.messages import AdvanceInput, AdvanceResult, PersonalData, RequestView
 
 GENE_TEST = "axa.zhuoyue.gene_test"
 INPATIENT = "axa.green_channel.inpatient"
@@ -54,12 +56,12 @@ def opened(
         service_id=service_id,
         vendor_id="vendor-reliable",
         insurer_id=entry.insurer,
-        status="open",
+        status=RequestStatus.OPEN,
         opened_at=opened_at,
         revision=0,
         catalog_digest=pinned.digest,
         calendar_fingerprint="",
-        events=[EventRecord("request_opened", opened_at, 1, "system", opened_at)],
+        events=[RecordedEvent(EventType.REQUEST_OPENED, opened_at, 1, "system", received_at=opened_at)],
     )
     first = AdvanceInput(
         view, pinned.document, entry.version, opened_at, personal=PersonalData(POLICY, INSURED), history_length=3
@@ -67,7 +69,7 @@ def opened(
     return view, first
 
 
-def after(view: RequestView, result: AdvanceResult, event: EventRecord | None) -> RequestView:
+def after(view: RequestView, result: AdvanceResult, event: RecordedEvent | None) -> RequestView:
     """The view as the workflow keeps it once an advance returned."""
     return replace(
         view,
@@ -85,7 +87,7 @@ def next_change(
     first: AdvanceInput,
     written: AdvanceResult,
     now: datetime,
-    event: EventRecord | None,
+    event: RecordedEvent | None,
     history: int,
 ) -> AdvanceInput:
     return AdvanceInput(
@@ -100,8 +102,10 @@ def next_change(
     )
 
 
-def event(seq: int, type: str, occurred_at: datetime, **data: str) -> EventRecord:
-    return EventRecord(type, occurred_at, seq, "coordinator:vendor-reliable", occurred_at, dict(data))
+def event(seq: int, type: str, occurred_at: datetime, **data: str) -> RecordedEvent:
+    return RecordedEvent(
+        EventType(type), occurred_at, seq, "coordinator:vendor-reliable", dict(data), None, occurred_at
+    )
 
 
 def test_a_retried_advance_writes_once_and_an_older_one_never_regresses(

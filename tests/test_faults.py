@@ -115,7 +115,9 @@ async def test_a_fault_mid_stream_loses_nothing_duplicates_nothing_and_records_e
 
 # -- the checks themselves say what is wrong ------------------------------------------------------------
 def _view(request_id: str, events: Sequence[tuple[int, datetime, str | None]]) -> Any:
-    from workflows.messages import EventRecord, RequestView
+    from sla.engine.model import RecordedEvent
+    from sla.events import EventType
+    from workflows.messages import RequestView
 
     now = datetime.now(UTC)
     return RequestView(
@@ -128,7 +130,7 @@ def _view(request_id: str, events: Sequence[tuple[int, datetime, str | None]]) -
         revision=1,
         catalog_digest="d",
         calendar_fingerprint="f",
-        events=[EventRecord("follow_up_done", at, seq, "x", now, {}, key) for seq, at, key in events],
+        events=[RecordedEvent(EventType.FOLLOW_UP_DONE, at, seq, "x", {}, key, now) for seq, at, key in events],
         clocks=[],
     )
 

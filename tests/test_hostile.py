@@ -40,6 +40,7 @@ from bench.hostile_cases import GENERAL, WINDOW_FIELDS, all_cases, nested
 from runtime.codec import EncryptionCodec
 from sla.calendar.timeutil import SHANGHAI
 from sla.catalog.loader import default_catalog
+from sla.engine.model import RecordedEvent
 from sla.event_data import (
     INSTANCE,
     INSTANCE_EVENTS,
@@ -55,7 +56,7 @@ from tests.histories import TEST_KEYS
 from tests.live_stack import LiveStack
 from tests.workflow_helpers import INSURED, POLICY
 from workflows.ids import request_workflow_id
-from workflows.messages import AdvanceInput, EventRecord, PersonalData, RecordEventInput, RequestView
+from workflows.messages import AdvanceInput, PersonalData, RecordEventInput, RequestView
 from workflows.service_request import ServiceRequestWorkflow
 
 DATA_EXAMPLES = 40  # events with drawn data, per backend
@@ -350,15 +351,16 @@ def _opened(service_id: str, opened_at: datetime) -> AdvanceInput:
         revision=0,
         catalog_digest=pinned.digest,
         calendar_fingerprint="",
-        events=[EventRecord("request_opened", opened_at, 1, "system", opened_at)],
+        events=[RecordedEvent(EventType.REQUEST_OPENED, opened_at, 1, "system", received_at=opened_at)],
     )
     personal = PersonalData(POLICY, INSURED)
     return AdvanceInput(view, pinned.document, entry.version, opened_at, personal=personal, history_length=3)
 
 
-def _garbage_notice(seq: int, at: datetime) -> EventRecord:
+def _garbage_notice(seq: int, at: datetime) -> RecordedEvent:
     # What only a worker without today's checks, or a hand-made history, could still hand the activity.
-    return EventRecord("admission_notice_issued", at, seq, "test", at, {"planned_admission_at": "garbage"})
+    notice = EventType.ADMISSION_NOTICE_ISSUED
+    return RecordedEvent(notice, at, seq, "test", {"planned_admission_at": "garbage"}, received_at=at)
 
 
 def test_content_that_fails_the_engine_refuses_the_event_and_is_never_retried(
@@ -382,10 +384,12 @@ def test_content_that_fails_the_engine_refuses_the_event_and_is_never_retried(
 def test_a_failure_without_the_new_event_too_is_a_bug_and_stays_retryable(advance: RequestActivities) -> None:
     opened_at = datetime(2025, 10, 9, 9, tzinfo=SHANGHAI)
     first = _opened("axa.advance_payment", opened_at)
-    # A log the engine cannot read whatever comes next (no such event type): no event is to blame.
-    unreadable = EventRecord("no_such_event", opened_at, 2, "test", opened_at)
+    # A log the engine cannot read whatever comes next (an instant that is no instant): no event is to blame.
+    unreadable = RecordedEvent(EventType.MATERIALS_COMPLETE, opened_at, 2, "test", received_at=opened_at)
+    object.__setattr__(unreadable, "occurred_at", "not an instant")
     poisoned = replace(first.view, events=[*first.view.events, unreadable])
-    change = replace(first, view=poisoned, new_event=EventRecord("materials_incomplete", opened_at, 3, "t", opened_at))
+    incomplete = RecordedEvent(EventType.MATERIALS_INCOMPLETE, opened_at, 3, "t", received_at=opened_at)
+    change = replace(first, view=poisoned, new_event=incomplete)
     with pytest.raises(Exception) as failed:
         ActivityEnvironment().run(advance.advance_request, change)
     assert not (isinstance(failed.value, ApplicationError) and failed.value.non_retryable), failed.value

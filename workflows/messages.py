@@ -1,5 +1,10 @@
 """Inputs, results and views of ServiceRequestWorkflow and its activities (JSON-serializable).
 
+The domain's own frozen types cross every boundary as they are: a clock is `sla.engine.ClockView`
+from the engine to history, the read model and the API, an event is `RecordedEvent`, a correction
+`OutcomeChange`, a recompute `DueChange`, an advisory `Advisory`. This module defines only what
+exists because of Temporal: commands, inputs, results, the workflow's view.
+
 No `from __future__ import annotations` here: the payload converter resolves these annotations
 for every value it decodes, and string annotations would be compiled again each time (measured:
 ~330 compiles and ~5x slower replay per history).
@@ -9,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sla.engine.model import RecordedEvent
-from sla.events import EventType
+from sla.engine.changes import DueChange
+from sla.engine.model import Advisory, ClockView, OutcomeChange, RecordedEvent
+from sla.events import RequestStatus
 
 
 @dataclass
@@ -47,114 +53,25 @@ class ServiceRequestInput:
 
 
 @dataclass
-class EventRecord:
-    type: str
-    occurred_at: datetime
-    seq: int
-    sender: str
-    received_at: datetime
-    data: dict[str, Any] = field(default_factory=dict)
-    idempotency_key: str | None = None
-
-    def to_domain(self) -> RecordedEvent:
-        return RecordedEvent(
-            EventType(self.type), self.occurred_at, self.seq, self.sender, self.data, self.idempotency_key
-        )
-
-
-@dataclass
-class ThresholdSnapshot:
-    fraction: float
-    at: datetime | None
-    fired: bool
-    label: str = ""  # as the manual states it, e.g. "after 5 working days"
-
-
-@dataclass
-class TimelineSnapshot:
-    at: datetime
-    kind: str
-    detail: str
-    event_seq: int | None = None
-
-
-@dataclass
-class ClockSnapshot:
-    clock_id: str
-    state: str
-    outcome: str | None
-    started_at: datetime | None
-    due_at: datetime | None
-    stopped_at: datetime | None
-    breached_at: datetime | None
-    late_by_seconds: int | None
-    budget_seconds: int
-    elapsed_seconds: int
-    remaining_seconds: int
-    working_days_used: float
-    provisional: bool
-    cycle: int
-    next_wake_at: datetime | None
-    thresholds: list[ThresholdSnapshot] = field(default_factory=list)
-    timeline: list[TimelineSnapshot] = field(default_factory=list)
-    instance: int = 1  # per-occurrence clocks open instance 2, 3, ... of the same clock id
-    paused_at: datetime | None = None
-
-
-@dataclass
-class RecomputeRecord:
-    clock_id: str
-    old_due_at: datetime | None
-    new_due_at: datetime | None
-    old_provisional: bool
-    new_provisional: bool
-    reason: str
-    at: datetime
-    instance: int = 1
-
-
-@dataclass
-class CorrectionRecord:
-    clock_id: str
-    previous: str
-    current: str | None
-    reason: str
-    at: datetime
-    instance: int = 1
-
-
-@dataclass
-class AdvisoryRecord:
-    """A customer-side recommendation the log does not keep (shown on the request, never a refusal)."""
-
-    rule: str
-    message: str
-    source: str
-    event_seq: int
-    at: datetime
-    limit: datetime
-
-
-@dataclass
 class RequestView:
     request_id: str
     service_id: str
     vendor_id: str
     insurer_id: str
-    status: str  # open | completed | cancelled
+    status: RequestStatus
     opened_at: datetime
     revision: int
     catalog_digest: str
     calendar_fingerprint: str
-    events: list[EventRecord] = field(default_factory=list)
-    clocks: list[ClockSnapshot] = field(default_factory=list)
-    recomputes: list[RecomputeRecord] = field(default_factory=list)
-    corrections: list[CorrectionRecord] = field(default_factory=list)
+    events: list[RecordedEvent] = field(default_factory=list)
+    clocks: list[ClockView] = field(default_factory=list)
+    recomputes: list[DueChange] = field(default_factory=list)
+    corrections: list[OutcomeChange] = field(default_factory=list)
     calendar_sources: dict[str, str] = field(default_factory=dict)
     external_ref: str | None = None
     # Worked out by the activity from the whole log and written to the read model; the workflow keeps
     # none (its history stays small), so this is empty in the workflow's own view.
-    advisories: list[AdvisoryRecord] = field(default_factory=list)
+    advisories: list[Advisory] = field(default_factory=list)
 
 
 @dataclass
@@ -173,7 +90,7 @@ class RecordEventResult:
 
     event_seq: int
     revision: int
-    status: str
+    status: RequestStatus
     duplicate: bool = False
 
 
@@ -212,13 +129,13 @@ class AdvanceInput:
     catalog_document: dict[str, Any]  # the pinned entry: the engine needs its clocks
     catalog_version: int
     now: datetime
-    new_event: EventRecord | None = None  # checked against the customer windows, then appended
+    new_event: RecordedEvent | None = None  # checked against the customer windows, then appended
     reason: str | None = None  # a calendar change, recorded against every due instant it moves
     personal: PersonalData | None = None  # sealed into the row when the row is (re)written whole
     history_length: int = 0  # of the workflow task running this change
     written: WritePosition | None = None  # the position of the last write the workflow committed
     calendar_generation: int = 0  # the newest calendar generation the workflow was told about
-    backfill: list[EventRecord] = field(default_factory=list)  # past events of the opening, in order
+    backfill: list[RecordedEvent] = field(default_factory=list)  # past events of the opening, in order
 
 
 @dataclass
@@ -226,13 +143,16 @@ class AdvanceResult:
     """Recorded in history (the local activity's marker): only what changed, so history grows
     linearly with the events, not quadratically."""
 
-    clocks: list[ClockSnapshot]
+    clocks: list[ClockView]
     calendar_fingerprint: str
     calendar_sources: dict[str, str]  # year -> notice, for the years the deadlines touch
     revision: int
-    corrections: list[CorrectionRecord] = field(default_factory=list)
-    recomputes: list[RecomputeRecord] = field(default_factory=list)
+    corrections: list[OutcomeChange] = field(default_factory=list)
+    recomputes: list[DueChange] = field(default_factory=list)
     position: WritePosition | None = None  # where this change was written (None: nothing changed)
+    # The notification kinds the vendor's webhooks want (None in histories written before it was
+    # asked: notify as then); the workflow runs notify_vendor only for a kind someone wants.
+    subscribed_kinds: list[str] | None = None
 
 
 @dataclass
@@ -241,7 +161,6 @@ class ArchiveInput:
     workflow_id: str
 
 
-# -- vendor notifications (workflows/webhook_delivery.py explains the design) ------------------------
 @dataclass
 class Notification:
     """One thing a vendor may be told, worked out by the request workflow from an AdvanceResult.

@@ -9,7 +9,9 @@ leaving `open` is `request.closed`.
 
 from datetime import datetime
 
-from workflows.messages import ClockSnapshot, CorrectionRecord, Notification
+from sla.engine.model import ClockView, Outcome, OutcomeChange
+from sla.events import RequestStatus
+from workflows.messages import Notification
 
 AT_RISK = "clock.at_risk"
 BREACHED = "clock.breached"
@@ -20,12 +22,12 @@ NOTIFICATION_KINDS = (AT_RISK, BREACHED, MET, CORRECTED, CLOSED)
 
 
 def notifications_of(
-    before: list[ClockSnapshot],
-    after: list[ClockSnapshot],
-    corrections: list[CorrectionRecord],
+    before: list[ClockView],
+    after: list[ClockView],
+    corrections: list[OutcomeChange],
     corrections_before: int,
-    status_before: str,
-    status_after: str,
+    status_before: RequestStatus,
+    status_after: RequestStatus,
     now: datetime,
     closed_at: datetime | None = None,
 ) -> list[Notification]:
@@ -43,16 +45,16 @@ def notifications_of(
         if key in corrected:
             continue  # said once, as the correction
         was = previous.outcome if previous else None
-        if clock.outcome == "breached" and was != "breached":
+        if clock.outcome is Outcome.BREACHED and was != Outcome.BREACHED:
             out.append(_of(BREACHED, clock.breached_at or clock.due_at or now, clock))
-        elif clock.outcome == "met" and was != "met":
+        elif clock.outcome is Outcome.MET and was != Outcome.MET:
             out.append(_of(MET, clock.stopped_at or now, clock))
     for ordinal, correction in enumerate(corrections, start=corrections_before + 1):
         of = new.get((correction.clock_id, correction.instance))
         out.append(
             Notification(
                 CORRECTED,
-                correction.at,
+                correction.at or now,
                 correction.current or "reopened",
                 correction.clock_id,
                 correction.instance,
@@ -62,11 +64,11 @@ def notifications_of(
                 ordinal=ordinal,
             )
         )
-    if status_before == "open" and status_after != "open":
+    if status_before is RequestStatus.OPEN and status_after is not RequestStatus.OPEN:
         out.append(Notification(CLOSED, closed_at or now, status_after, instance=0, cycle=0))
     return sorted(out, key=lambda n: n.at)
 
 
-def _of(kind: str, at: datetime, clock: ClockSnapshot, threshold: float | None = None) -> Notification:
+def _of(kind: str, at: datetime, clock: ClockView, threshold: float | None = None) -> Notification:
     state = clock.outcome or clock.state
     return Notification(kind, at, state, clock.clock_id, clock.instance, clock.cycle, clock.due_at, threshold)

@@ -19,24 +19,21 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from sla.catalog.model import ServiceEntry
     from sla.catalog.parse import parse_service
-    from sla.engine.model import ClockState
+    from sla.engine.changes import DueChange
+    from sla.engine.model import OPEN_STATES, TICKING_STATES, ClockView, OutcomeChange, RecordedEvent
     from sla.engine.rules import precheck_event
     from sla.errors import EventNotAllowedError, SlaError
     from sla.event_data import check_event_data
-    from sla.events import EventType, request_status
+    from sla.events import EventType, RequestStatus, request_status
     from workflows.failures import rule_failure
     from workflows.messages import (
         AdvanceInput,
         AdvanceResult,
         ArchiveInput,
         CalendarChanged,
-        ClockSnapshot,
-        CorrectionRecord,
-        EventRecord,
         NotifyInput,
         NotifyResult,
         PersonalData,
-        RecomputeRecord,
         RecordEventInput,
         RecordEventResult,
         RequestState,
@@ -53,8 +50,6 @@ NOTIFY_VENDOR = "notify_vendor"
 # unchanged (workflows/webhook_delivery.py explains the design).
 NOTIFICATIONS_PATCH = "vendor-notifications"
 
-_OPEN = {ClockState.PENDING.value, ClockState.RUNNING.value, ClockState.PAUSED.value}
-_TICKING = {ClockState.RUNNING.value, ClockState.PAUSED.value}
 _IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -64,13 +59,13 @@ class ServiceRequestWorkflow:
     def __init__(self, input: ServiceRequestInput) -> None:
         self._input = input
         self._entry: ServiceEntry = parse_service(input.catalog_document, f"pinned {input.catalog_digest}")
-        opened = EventRecord(EventType.REQUEST_OPENED.value, input.opened_at, 1, "system", input.opened_at)
-        self._events: list[EventRecord] = [opened]
-        self._clocks: list[ClockSnapshot] = []
+        opened = RecordedEvent(EventType.REQUEST_OPENED, input.opened_at, 1, "system", received_at=input.opened_at)
+        self._events: list[RecordedEvent] = [opened]
+        self._clocks: list[ClockView] = []
         self._fingerprint = ""
         self._calendar_sources: dict[str, str] = {}
-        self._recomputes: list[RecomputeRecord] = []
-        self._corrections: list[CorrectionRecord] = []
+        self._recomputes: list[DueChange] = []
+        self._corrections: list[OutcomeChange] = []
         self._keys: dict[str, tuple[int, str]] = {}  # idempotency key -> (event seq, what was sent)
         self._revision = 0
         self._changed = False
@@ -86,7 +81,9 @@ class ServiceRequestWorkflow:
     async def run(self, input: ServiceRequestInput) -> RequestView:
         async with self._lock:
             backfill = [
-                EventRecord(e.type, e.occurred_at, 2 + i, e.sender, workflow.now(), e.data, e.idempotency_key)
+                RecordedEvent(
+                    EventType(e.type), e.occurred_at, 2 + i, e.sender, e.data, e.idempotency_key, workflow.now()
+                )
                 for i, e in enumerate(input.backfill)
             ]
             await self._advance(reason=None, backfill=backfill)
@@ -125,14 +122,14 @@ class ServiceRequestWorkflow:
                 self._precheck(command)  # again: the state may have moved while we waited for the lock
             except SlaError as error:
                 raise rule_failure(error) from None
-            record = EventRecord(
-                command.type,
+            record = RecordedEvent(
+                EventType(command.type),
                 command.occurred_at,
                 len(self._events) + 1,
                 command.sender,
-                workflow.now(),
                 command.data,
                 command.idempotency_key,
+                workflow.now(),
             )
             await self._advance(reason=None, new_event=record)
             if command.idempotency_key:
@@ -181,10 +178,10 @@ class ServiceRequestWorkflow:
 
     # -- helpers --------------------------------------------------------------------------------
     def _precheck(self, command: RecordEventInput) -> None:
-        ticking = [c.clock_id for c in self._clocks if c.state in _TICKING]
+        ticking = [c.clock_id for c in self._clocks if c.state in TICKING_STATES]
         precheck_event(
             self._entry,
-            [e.to_domain() for e in self._events],
+            self._events,
             command.type,
             command.occurred_at,
             workflow.now(),
@@ -209,7 +206,7 @@ class ServiceRequestWorkflow:
         return seq
 
     async def _advance(
-        self, reason: str | None, new_event: EventRecord | None = None, backfill: list[EventRecord] | None = None
+        self, reason: str | None, new_event: RecordedEvent | None = None, backfill: list[RecordedEvent] | None = None
     ) -> None:
         """Let the local activity plan the clocks and project the request, then keep its answer."""
         try:
@@ -261,6 +258,8 @@ class ServiceRequestWorkflow:
             workflow.now(),
             new_event.occurred_at if new_event else None,
         )
+        if result.subscribed_kinds is not None:
+            notifications = [n for n in notifications if n.kind in result.subscribed_kinds]
         if notifications and workflow.patched(NOTIFICATIONS_PATCH):
             await self._notify(
                 NotifyInput(self._input.request_id, self._input.service_id, self._input.vendor_id, notifications)
@@ -285,11 +284,11 @@ class ServiceRequestWorkflow:
         wakes = [c.next_wake_at for c in self._clocks if c.next_wake_at is not None]
         return min(wakes) if wakes else None
 
-    def _status(self) -> str:
+    def _status(self) -> RequestStatus:
         return request_status(e.type for e in self._events)
 
     def _finished(self) -> bool:
-        return self._status() != "open" and all(c.state not in _OPEN for c in self._clocks)
+        return self._status() is not RequestStatus.OPEN and all(c.state not in OPEN_STATES for c in self._clocks)
 
     def _view(self) -> RequestView:
         source = self._input

@@ -87,7 +87,7 @@ def _load(state: AppState, principal: Principal, request_id: str) -> _Stored:
                 "corrections": _of(connection, CORRECTIONS, request_id),
                 "outcomes": _of(connection, OUTCOMES, request_id),
             },
-            {(c.clock_id, c.instance): list(c.timeline or []) for c in clocks},
+            {(c.clock_id, c.instance): list((c.view or {}).get("timeline", [])) for c in clocks},
             claim_of(connection, request_id),
         )
 
@@ -169,8 +169,8 @@ async def audit_pack(request_id: Identifier, principal: PrincipalDep, state: Sta
         "quota": _quota(entry, stored.quota),
         "events": stored.rows["events"],
         "clocks": [
-            c.model_dump(mode="json") | {"timeline": stored.clocks_timeline.get((c.clock_id, c.instance), [])}
-            for c in stored.view.clocks
+            clock | {"timeline": stored.clocks_timeline.get((clock["clock_id"], clock["instance"]), [])}
+            for clock in (c.model_dump(mode="json") for c in stored.view.clocks)
         ],
         "warnings": stored.rows["warnings"],
         "recomputes": stored.rows["recomputes"],

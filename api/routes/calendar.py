@@ -14,8 +14,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.advance import plan_change
 from api.deps import PrincipalDep, StateDep, require
+from api.instants import BusinessInstant
 from api.problems import PROBLEM_RESPONSES, Problem, is_unreachable, unavailable
-from api.schemas import BusinessInstant, CalendarLoadOut, CalendarYearOut, ClockMove, DueOut
+from api.schemas import CalendarLoadOut, CalendarYearOut, ClockMove, DueOut
 from sla.calendar.overlay import parse_overlay
 from sla.calendar.timeutil import start_of_day
 from sla.calendar.working import WorkingCalendar

@@ -9,17 +9,28 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import BigInteger, Connection, and_, bindparam, cast, func, or_, select
 
 from api.deps import PrincipalDep, StateDep
+from api.instants import BusinessInstant
 from api.problems import PROBLEM_RESPONSES
-from api.schemas import BusinessInstant, Identifier
-from sla.reports import GRADED, ComplianceLine, OutcomeCount, WorkingDaysUsed, compliance
+from api.schemas import Identifier
+from sla.reports import (
+    GRADED,
+    QUANTILES,
+    ComplianceLine,
+    OutcomeCount,
+    Series,
+    WorkingDaysUsed,
+    compliance,
+    interpolated,
+)
 from store.keys import Role
 from store.models import ClockOutcomeRow, OutcomeTallyRow, WorkingDaysTallyRow, table_of
 from store.tally import tenths_of
@@ -42,20 +53,52 @@ def _counts_from_tally(connection: Connection, insurer: str | None, vendor: str 
     return [OutcomeCount(r.vendor_id, r.service_id, r.clock_id, r.outcome, int(r.n)) for r in connection.execute(query)]
 
 
-def _days_from_tally(connection: Connection, insurer: str | None, vendor: str | None) -> list[WorkingDaysUsed]:
+def _percentiles_from_tally(
+    connection: Connection, insurer: str | None, vendor: str | None
+) -> dict[Series, tuple[float | None, float | None]]:
+    """p50 and p90 of each series' working days, from the tally's bins: the database ranks the bins
+    (window sums) and returns only those holding the ranks a quantile interpolates between, at most
+    four a series, whatever the number of outcomes."""
     d = DAYS_TALLY.c
-    query = select(d.vendor_id, d.service_id, d.clock_id, d.working_days_tenths, func.sum(d.count).label("n")).group_by(
-        d.vendor_id, d.service_id, d.clock_id, d.working_days_tenths
+    binned = (
+        select(
+            d.vendor_id, d.service_id, d.clock_id, d.working_days_tenths.label("tenths"), func.sum(d.count).label("n")
+        )
+        .where(*([d.insurer_id == insurer] if insurer else []), *([d.vendor_id == vendor] if vendor else []))
+        .group_by(d.vendor_id, d.service_id, d.clock_id, d.working_days_tenths)
+        .subquery()
     )
-    if insurer:
-        query = query.where(d.insurer_id == insurer)
-    if vendor:
-        query = query.where(d.vendor_id == vendor)
-    return [
-        WorkingDaysUsed(r.vendor_id, r.service_id, r.clock_id, r.working_days_tenths / 10, int(r.n))
-        for r in connection.execute(query)
-        if r.n
-    ]
+    b = binned.c
+    series = (b.vendor_id, b.service_id, b.clock_id)
+    # PostgreSQL sums a bigint into a numeric: cast back, so the rank arithmetic below is integer division.
+    upto = cast(func.sum(b.n).over(partition_by=series, order_by=b.tenths), BigInteger)
+    ranked = select(
+        *series,
+        b.tenths,
+        (upto - b.n).label("first"),
+        (upto - 1).label("last"),
+        cast(func.sum(b.n).over(partition_by=series), BigInteger).label("total"),
+    ).subquery()
+    r = ranked.c
+    wanted = []
+    for q in QUANTILES:  # integer arithmetic: floor(q * (total - 1)) and the rank after it
+        low = (r.total - 1) * q.numerator // q.denominator
+        wanted += [and_(r.first <= low, r.last >= low), and_(r.first <= low + 1, r.last >= low + 1)]
+    bins: dict[Series, list[tuple[int, int, int]]] = {}
+    totals: dict[Series, int] = {}
+    for row in connection.execute(select(ranked).where(or_(*wanted))):
+        key = (row.vendor_id, row.service_id, row.clock_id)
+        bins.setdefault(key, []).append((int(row.first), int(row.last), int(row.tenths)))
+        totals[key] = int(row.total)
+
+    def reader(key: Series) -> Callable[[int], float]:
+        def value_at(rank: int) -> float:
+            rank = min(rank, totals[key] - 1)
+            return next(tenths / 10 for first, last, tenths in bins[key] if first <= rank <= last)
+
+        return value_at
+
+    return {key: tuple(interpolated(q, totals[key], reader(key)) for q in QUANTILES) for key in bins}  # type: ignore[misc]
 
 
 def _outcomes(
@@ -101,8 +144,12 @@ def compliance_report(
     with state.engine.connect() as connection:
         if period_from is None and period_to is None:
             counts = _counts_from_tally(connection, insurer, vendor)
-            used = _days_from_tally(connection, insurer, vendor)
+            percentiles: dict[Series, tuple[float | None, float | None]] | None = _percentiles_from_tally(
+                connection, insurer, vendor
+            )
+            used: list[WorkingDaysUsed] = []
         else:
+            percentiles = None
             rows = _outcomes(connection, insurer, vendor, period_from, period_to)
             counts = [OutcomeCount(r.vendor_id, r.service_id, r.clock_id, r.outcome) for r in rows]
             used = [
@@ -110,7 +157,7 @@ def compliance_report(
                 for r in rows
                 if r.outcome in GRADED
             ]
-    lines = compliance(counts, used)
+    lines = compliance(counts, used, percentiles)
     if format == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=[f.name for f in fields(ComplianceLine)])

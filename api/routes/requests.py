@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query, Response
 
 from api import commands
 from api.deps import IdempotencyKey, PrincipalDep, StateDep, require
+from api.instants import BusinessInstant
 from api.problems import PROBLEM_RESPONSES
 from api.reads import ListFilter, request_page, request_view
-from api.schemas import BusinessInstant, EventCreate, Identifier, RequestCreate, RequestOut, RequestPage, ServiceId
+from api.schemas import EventCreate, Identifier, RequestCreate, RequestOut, RequestPage, ServiceId
 from sla.event_data import check_event_data
 from store.keys import Role
 

@@ -19,8 +19,9 @@ from sqlalchemy import Row, select
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import PrincipalDep, StateDep, require
+from api.instants import Instant
 from api.problems import PROBLEM_RESPONSES, Problem, not_found
-from api.schemas import Identifier, Instant, Strict
+from api.schemas import Identifier, Strict
 from api.state import AppState
 from runtime.codec import EncryptionCodec
 from store import webhooks

@@ -28,6 +28,8 @@ class DueChange:
     old_provisional: bool
     new_provisional: bool
     instance: int = 1
+    reason: str = ""  # why it was recomputed (a calendar load), and when (set by the caller)
+    at: datetime | None = None
 
     @property
     def moved_by_seconds(self) -> int | None:

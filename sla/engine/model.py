@@ -42,6 +42,7 @@ class RecordedEvent:
     sender: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     idempotency_key: str | None = None
+    received_at: datetime | None = None  # when the workflow recorded it (the engine reads occurred_at only)
 
     def __post_init__(self) -> None:
         # Instants arrive in any offset (the read model gives UTC back); the engine's date arithmetic
@@ -112,6 +113,7 @@ class OutcomeChange:
     current: Outcome | None
     reason: str
     instance: int = 1
+    at: datetime | None = None  # when the request recorded the correction (set by the caller)
 
 
 @dataclass(frozen=True)

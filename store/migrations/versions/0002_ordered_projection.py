@@ -4,8 +4,9 @@ Rebuilds the read-model tables in their new shape and carries every row over:
 - request: write position (history length, attempt), `tallied`, `advisories`, `closed_received_at`; `closed_at`
   becomes the closing event's effective time; composite indexes in list order.
 - request_clock, clock_outcome, clock_threshold, outcome_correction, clock_recompute: keyed by clock
-  instance (1 for every existing row); request_clock gains phase, opened_at, paused_at and
-  remaining_seconds; clock_outcome loses its surrogate id (its key is the clock instance).
+  instance (1 for every existing row); request_clock gains phase and opened_at, and keeps the engine's
+  ClockView as a document (`view`) instead of a column per field; clock_outcome loses its surrogate
+  id (its key is the clock instance).
 - outcome_tally, working_days_tally, open_clock_tally, open_request_tally: counted from the rows
   carried over.
 - calendar_overlay: a generation per load, in the order the years were loaded.
@@ -115,18 +116,10 @@ def _create_tables() -> None:
         sa.Column("started_at", INSTANT, nullable=True),
         sa.Column("due_at", INSTANT, nullable=True),
         sa.Column("stopped_at", INSTANT, nullable=True),
-        sa.Column("breached_at", INSTANT, nullable=True),
-        sa.Column("paused_at", INSTANT, nullable=True),
-        sa.Column("late_by_seconds", sa.Integer(), nullable=True),
-        sa.Column("budget_seconds", sa.Integer(), nullable=False),
-        sa.Column("elapsed_seconds", sa.Integer(), nullable=False),
-        sa.Column("remaining_seconds", sa.Integer(), nullable=False),
         sa.Column("working_days_used", sa.Float(), nullable=False),
         sa.Column("provisional", sa.Boolean(), nullable=False),
-        sa.Column("cycle", sa.Integer(), nullable=False),
         sa.Column("at_risk_from", INSTANT, nullable=True),
-        sa.Column("thresholds", sa.JSON(), nullable=True),
-        sa.Column("timeline", sa.JSON(), nullable=True),
+        sa.Column("view", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(["request_id"], ["request.id"]),
         sa.PrimaryKeyConstraint("request_id", "clock_id", "instance"),
     )
@@ -259,6 +252,27 @@ def _phase(clock: dict[str, Any]) -> str:
     return str(clock["state"])
 
 
+def _iso(value: Any) -> Any:
+    return _aware(value).isoformat() if isinstance(value, datetime) else value
+
+
+def _view(clock: dict[str, Any]) -> dict[str, Any]:
+    """The engine's ClockView of a first-schema row, as the projection now stores it."""
+    names = (
+        "clock_id", "state", "outcome", "started_at", "due_at", "stopped_at", "breached_at", "late_by_seconds",
+        "budget_seconds", "elapsed_seconds", "working_days_used", "provisional", "cycle",
+    )  # fmt: skip
+    view = {name: _iso(clock[name]) for name in names}
+    return view | {
+        "remaining_seconds": clock["budget_seconds"] - clock["elapsed_seconds"],
+        "thresholds": clock.get("thresholds") or [],
+        "timeline": clock.get("timeline") or [],
+        "next_wake_at": None,
+        "instance": 1,
+        "paused_at": None,
+    }
+
+
 def _e4(days: float) -> int:
     return round(days * 10_000)
 
@@ -307,8 +321,7 @@ def upgrade() -> None:
                     "instance": 1,
                     "opened_at": request["opened_at"],
                     "phase": phase,
-                    "paused_at": None,
-                    "remaining_seconds": clock["budget_seconds"] - clock["elapsed_seconds"],
+                    "view": _view(clock),
                 }
             )
             if clock["outcome"] is not None:
