@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client
@@ -51,6 +53,18 @@ class Workers:
     ) -> None:
         for worker in reversed(self.workers):
             await worker.__aexit__(exc_type, exc, tb)
+
+
+def registered_activities() -> list[Callable[..., Any]]:
+    """The activity implementations the workers register (by class), for the check that each matches
+    the typed stub the workflows call (workflows/activity_stubs.py)."""
+    return [
+        RequestActivities.advance_request,
+        ArchiveActivities.archive_history,
+        NotifyActivities.notify_vendor,
+        NotifyActivities.deliver_webhook,
+        NotifyActivities.record_delivery_failure,
+    ]
 
 
 def build_worker(client: Client, settings: Settings, engine: Engine, *, task_queue: str | None = None) -> Workers:

@@ -25,14 +25,13 @@ with workflow.unsafe.imports_passed_through():
     from sla.errors import EventNotAllowedError, SlaError
     from sla.event_data import check_event_data
     from sla.events import EventType, RequestStatus, request_status
+    from workflows.activity_stubs import advance_request, archive_history, notify_vendor
     from workflows.failures import rule_failure
     from workflows.messages import (
         AdvanceInput,
-        AdvanceResult,
         ArchiveInput,
         CalendarChanged,
         NotifyInput,
-        NotifyResult,
         PersonalData,
         RecordEventInput,
         RecordEventResult,
@@ -43,9 +42,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.notifications import notifications_of
 
-ADVANCE_REQUEST = "advance_request"
-ARCHIVE_HISTORY = "archive_history"
-NOTIFY_VENDOR = "notify_vendor"
 # Every command that tells the vendor is behind this patch: requests started by older code replay
 # unchanged (workflows/webhook_delivery.py explains the design).
 NOTIFICATIONS_PATCH = "vendor-notifications"
@@ -104,7 +100,7 @@ class ServiceRequestWorkflow:
                     await self._advance(reason=None)
         await workflow.wait_condition(workflow.all_handlers_finished)
         await workflow.execute_activity(
-            ARCHIVE_HISTORY,
+            archive_history,
             ArchiveInput(input.request_id, workflow.info().workflow_id),
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=_IO_RETRY,
@@ -210,8 +206,8 @@ class ServiceRequestWorkflow:
     ) -> None:
         """Let the local activity plan the clocks and project the request, then keep its answer."""
         try:
-            result: AdvanceResult = await workflow.execute_local_activity(
-                ADVANCE_REQUEST,
+            result = await workflow.execute_local_activity(
+                advance_request,
                 AdvanceInput(
                     self._view(),
                     self._input.catalog_document,
@@ -225,7 +221,6 @@ class ServiceRequestWorkflow:
                     self._calendar_generation,
                     backfill or [],
                 ),
-                result_type=AdvanceResult,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=_IO_RETRY,
             )
@@ -271,9 +266,8 @@ class ServiceRequestWorkflow:
         one marker in this history, whatever the receivers do."""
         try:
             await workflow.execute_local_activity(
-                NOTIFY_VENDOR,
+                notify_vendor,
                 notify,
-                result_type=NotifyResult,
                 start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=_IO_RETRY,
             )

@@ -39,10 +39,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError, RetryState
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.activity_stubs import deliver_webhook, record_delivery_failure
     from workflows.messages import DeliveryInput, DeliveryResult
 
-DELIVER_WEBHOOK = "deliver_webhook"
-RECORD_DELIVERY_FAILURE = "record_delivery_failure"
 DELIVERY_WINDOW = timedelta(hours=24)
 # 1 s, 2 s, 4 s, ... capped at 1 h: ~30 attempts in 24 h, the first few within a minute.
 DELIVERY_RETRY = RetryPolicy(
@@ -63,10 +62,9 @@ class WebhookDeliveryWorkflow:
     @workflow.run
     async def run(self, delivery: DeliveryInput) -> DeliveryResult:
         try:
-            result: DeliveryResult = await workflow.execute_activity(
-                DELIVER_WEBHOOK,
+            result = await workflow.execute_activity(
+                deliver_webhook,
                 delivery,
-                result_type=DeliveryResult,
                 start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=DELIVERY_WINDOW,
                 retry_policy=DELIVERY_RETRY,
@@ -80,10 +78,9 @@ class WebhookDeliveryWorkflow:
                 reason = f"gave up after {DELIVERY_WINDOW.total_seconds() / 3600:g} h of retries; last: {last}"
             else:
                 reason = last
-            failed: DeliveryResult = await workflow.execute_activity(
-                RECORD_DELIVERY_FAILURE,
+            failed = await workflow.execute_activity(
+                record_delivery_failure,
                 args=[delivery, reason],
-                result_type=DeliveryResult,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=_RECORD_RETRY,
             )
