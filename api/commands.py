@@ -43,7 +43,7 @@ from api.problems import Problem, from_application_error, is_unreachable, unavai
 from api.reads import load_request, request_view
 from api.schemas import EventCreate, RequestCreate, RequestOut
 from api.state import AppState
-from runtime.requests import request_input
+from clients.opening import request_input
 from sla.calendar.timeutil import SHANGHAI
 from sla.catalog.model import ServiceEntry
 from sla.engine.backfill import PastEvent, check_backfill

@@ -26,7 +26,7 @@ from temporalio.client import Client
 
 from bench.bare import BareTimerWorkflow
 from bench.processes import METRICS_TOKEN, VENDOR, Bench
-from runtime.requests import open_request
+from clients.opening import open_request
 from runtime.settings import TemporalSettings
 from runtime.temporal import connect
 from sla.catalog.loader import default_catalog

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api.app import create_app
-from runtime.requests import open_request
+from clients.opening import open_request
 from runtime.settings import Settings, TemporalSettings
 from runtime.temporal import connect
 from sla.catalog.loader import default_catalog

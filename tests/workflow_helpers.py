@@ -13,7 +13,7 @@ from sqlmodel import Session, SQLModel, select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from runtime.requests import open_request
+from clients.opening import open_request
 from sla.catalog.loader import default_catalog
 from workflows.messages import Insured, RecordEventInput, RecordEventResult, RequestView
 from workflows.service_request import ServiceRequestWorkflow

@@ -20,7 +20,7 @@ from api.reads import load_request, request_view
 from api.schemas import Identifier, RequestOut
 from api.state import AppState
 from api.views import describe_entry, pinned_entry
-from runtime.history import decoded_history, verify_replay
+from clients.history import decoded_history, verify_replay
 from runtime.temporal import build_data_converter
 from sla.calendar.timeutil import SHANGHAI
 from store.keys import Principal, Role
