@@ -11,6 +11,7 @@ COPY store store
 COPY api api
 COPY worker worker
 COPY runtime runtime
+COPY clients clients
 COPY simulator simulator
 COPY catalog catalog
 COPY calendars calendars
