@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, delete, select, update
 
 from runtime.codec import EncryptionCodec, seal_text
 from sla.engine.changes import DueChange
-from sla.engine.model import ClockView, OutcomeChange, RecordedEvent
+from sla.engine.model import ClockState, ClockView, Outcome, OutcomeChange, RecordedEvent
 from sla.engine.reading import recorded_phase
 from sla.events import CLOSING_EVENTS
 from store.db import write_transaction
@@ -302,7 +302,7 @@ def _event_values(request_id: str, event: RecordedEvent) -> dict[str, Any]:
 
 
 def _clock_values(view: RequestView, clock: ClockView) -> dict[str, Any]:
-    at_risk_from = clock.thresholds[-1].at if clock.state == "running" and clock.thresholds else None
+    at_risk_from = clock.thresholds[-1].at if clock.state is ClockState.RUNNING and clock.thresholds else None
     return {
         "request_id": view.request_id,
         "clock_id": clock.clock_id,
@@ -326,7 +326,7 @@ def _clock_values(view: RequestView, clock: ClockView) -> dict[str, Any]:
 
 def _outcome_values(view: RequestView, clock: ClockView, recorded_at: datetime, corrected: bool) -> dict[str, Any]:
     assert clock.outcome is not None
-    outcome_at = clock.breached_at if clock.outcome == "breached" else clock.stopped_at
+    outcome_at = clock.breached_at if clock.outcome is Outcome.BREACHED else clock.stopped_at
     return {
         "request_id": view.request_id,
         "clock_id": clock.clock_id,

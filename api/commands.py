@@ -48,6 +48,7 @@ from sla.calendar.timeutil import SHANGHAI
 from sla.catalog.model import ServiceEntry
 from sla.engine.backfill import PastEvent, check_backfill
 from sla.engine.rules import CLOCK_SKEW_TOLERANCE
+from sla.events import RequestStatus
 from store import quota as quotas
 from store.keys import Principal, Role
 from store.models import RequestRow, VendorRow, table_of
@@ -300,7 +301,7 @@ def _check_event(state: AppState, principal: Principal, request_id: str) -> None
         row = load_request(connection, principal, request_id)  # 404 before 403: scope is not revealed
     if principal.role not in (Role.COORDINATOR, Role.ADMIN):
         raise Problem(403, "Forbidden", f"a {principal.role.value} key may not send events")
-    if row.status != "open":
+    if row.status != RequestStatus.OPEN:
         raise Problem(
             409, "Conflict", f"request {request_id} is {row.status}; no more events", rule="event.request_closed"
         )

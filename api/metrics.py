@@ -15,13 +15,15 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, bindparam, func, select, text
 
 from activities.calendar_source import CalendarSource
+from sla.engine.model import Outcome
 from sla.engine.reading import Phase
+from sla.reports import GRADED
 from store.models import COUNTING, RUNNING, ClockRow, OpenClockTallyRow, OpenRequestTallyRow, OutcomeTallyRow, table_of
 from store.tally import WORKING_DAY_BUCKETS
 from store.types import AwareDateTime
 
 CLOCK_LABELS = ["insurer", "vendor", "service", "clock"]
-OUTCOMES = ("met", "breached", "exempt", "cancelled")
+OUTCOMES = tuple(Outcome)
 CLOCKS, OUTCOME_TALLY = table_of(ClockRow), table_of(OutcomeTallyRow)
 OPEN_TALLY, REQUEST_TALLY = table_of(OpenClockTallyRow), table_of(OpenRequestTallyRow)
 
@@ -67,7 +69,7 @@ class ReadModelCollector(Collector):
         used_sum: Counter[tuple[str, str, str]] = Counter()
         for r in outcomes:
             counts[(r["insurer_id"], r["vendor_id"], r["service_id"], r["clock_id"], r["outcome"])] += r["count"]
-            if r["outcome"] in ("met", "breached"):
+            if r["outcome"] in GRADED:
                 histogram_series = (r["vendor_id"], r["service_id"], r["clock_id"])
                 used[histogram_series][r["working_days_bucket"]] += r["count"]
                 used_sum[histogram_series] += r["working_days_e4"]

@@ -145,14 +145,14 @@ def _clock_streams(wanted: ListFilter, now: datetime) -> list[Stream]:
         return bool(row.due_at is None or row.due_at >= now)
 
     state = wanted.clock_state
-    if state == "breached":
+    if state == Phase.BREACHED:
         return [Stream([c.phase == Phase.BREACHED], True), Stream([text(COUNTING), c.due_at < at], False)]
     if state == "at_risk":
         return [
             Stream([c.phase == Phase.AT_RISK], True, not_due),
             Stream([text(RUNNING), c.at_risk_from <= at, c.due_at >= at], False),
         ]
-    if state == "running":  # running includes at risk (a flag on a running clock)
+    if state == Phase.RUNNING:  # running includes at risk (a flag on a running clock)
         return [Stream([c.phase == Phase.RUNNING], True, not_due), Stream([c.phase == Phase.AT_RISK], True, not_due)]
     assert state is not None
     return [Stream([c.phase == Phase(state)], True)]

@@ -234,3 +234,24 @@ class ServiceOut(BaseModel):
     accepts: list[str]
     clocks: list[dict[str, Any]]
     customer_windows: list[dict[str, Any]]
+
+
+# Constrained strings: pydantic then checks them as Unicode, so a lone surrogate is a 422 here instead of
+# a 500 when the overlay is hashed into the calendar fingerprint.
+NoticeText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+Day = Annotated[str, StringConstraints(max_length=32)]  # parse_overlay says what a day must be
+Days = Annotated[list[Day], Field(max_length=366)]
+
+
+class NoticeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: NoticeText
+    number: NoticeText
+    date: Day
+
+
+class OverlayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: NoticeIn
+    holidays: Days = []
+    makeup_workdays: Days = []

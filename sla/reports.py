@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import floor
 
-GRADED = ("met", "breached")  # compliance = met / (met + breached); exempt and cancelled are not graded
+from sla.engine.model import Outcome
+
+# compliance = met / (met + breached); exempt and cancelled are not graded
+GRADED: tuple[str, ...] = (Outcome.MET, Outcome.BREACHED)
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def compliance(
         days[series].append((used_one.working_days, used_one.count))
     lines = []
     for (vendor, service, clock), group in sorted(groups.items()):
-        count = {o: sum(g.count for g in group if g.outcome == o) for o in ("met", "breached", "exempt", "cancelled")}
+        count = {o.value: sum(g.count for g in group if g.outcome == o) for o in Outcome}
         graded = count["met"] + count["breached"]
         used = days.get((vendor, service, clock), [])
         lines.append(

@@ -17,11 +17,12 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 from sla.engine.reading import counts_as_open
+from sla.events import RequestStatus
+from sla.reports import GRADED
 from store.models import OpenClockTallyRow, OpenRequestTallyRow, OutcomeTallyRow, WorkingDaysTallyRow
 from store.upsert import increment
 
 REQUEST, OUTCOME, OPEN_CLOCK, DAYS = "request", "outcome", "open", "days"
-GRADED = ("met", "breached")
 Key = tuple[Any, ...]
 
 
@@ -69,7 +70,7 @@ def contribution(
     """Tally key -> amount. Outcome keys carry working days as a second, separate key."""
     labels = (insurer_id, vendor_id, service_id)
     counts: Counter[Key] = Counter()
-    if status == "open":
+    if status == RequestStatus.OPEN:
         counts[(REQUEST, *labels)] += 1
     for clock in clocks:
         if clock.outcome is not None:

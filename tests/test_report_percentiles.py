@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from api.routes.reports import _percentiles_from_tally
+from api.compliance import _percentiles_from_tally
 from sla.reports import QUANTILES, weighted_percentile
 from store.db import init_schema, make_engine
 from store.models import WorkingDaysTallyRow, table_of

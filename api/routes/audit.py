@@ -1,206 +1,28 @@
-"""Audit: the pack (terms, calendar, events, clock timeline, history digest, replay check) and
-the raw history with payloads decoded. Both work from the archive long after Temporal's retention.
-Database reads run on the thread pool; the history fetch and the replay are awaited."""
+"""Audit: the pack and the raw history of one request (api/audit_pack.py builds them)."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import Connection, Row, select
-from starlette.concurrency import run_in_threadpool
-from temporalio.client import WorkflowHistory
-from temporalio.service import RPCError
 
-from api.deps import PrincipalDep, StateDep, require
-from api.problems import PROBLEM_RESPONSES, Problem, unavailable
-from api.reads import load_request, request_view
-from api.schemas import Identifier, RequestOut
-from api.state import AppState
-from api.views import describe_entry, pinned_entry
-from clients.history import decoded_history, verify_replay
-from runtime.temporal import build_data_converter
-from sla.calendar.timeutil import SHANGHAI
-from store.keys import Principal, Role
-from store.models import (
-    ClockOutcomeRow,
-    ClockRow,
-    CorrectionRow,
-    EventRow,
-    HistoryArchiveRow,
-    RecomputeRow,
-    ThresholdRow,
-    table_of,
-)
-from store.quota import claim_of
-from workflows.ids import request_workflow_id
+from api import audit_pack
+from api.deps import PrincipalDep, StateDep
+from api.problems import PROBLEM_RESPONSES
+from api.schemas import Identifier
 
 router = APIRouter(prefix="/v1/requests", tags=["audit"])
-ARCHIVE, EVENTS, WARNINGS = table_of(HistoryArchiveRow), table_of(EventRow), table_of(ThresholdRow)
-OUTCOMES, CORRECTIONS, RECOMPUTES = table_of(ClockOutcomeRow), table_of(CorrectionRow), table_of(RecomputeRow)
-CLOCKS = table_of(ClockRow)
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready: instants as RFC 3339 with +08:00, like every other answer of the API."""
-    if hasattr(value, "astimezone") and hasattr(value, "isoformat"):
-        return value.astimezone(SHANGHAI).isoformat()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-@dataclass
-class _Stored:
-    row: Row[Any]
-    view: RequestOut
-    archive: Row[Any] | None
-    rows: dict[str, list[dict[str, Any]]]
-    clocks_timeline: dict[tuple[str, int], list[dict[str, Any]]]
-    quota: Row[Any] | None = None  # the use of the service's quota this request holds
-
-
-def _of(connection: Connection, table: Any, request_id: str, *exclude: str) -> list[dict[str, Any]]:
-    rows = connection.execute(select(table).where(table.c.request_id == request_id)).all()
-    return [{k: v for k, v in r._mapping.items() if k not in ("request_id", *exclude)} for r in rows]
-
-
-def _load(state: AppState, principal: Principal, request_id: str) -> _Stored:
-    with state.engine.connect() as connection:
-        row = load_request(connection, principal, request_id)
-        require(principal, Role.AUDITOR, Role.ADMIN, Role.OPERATIONS)
-        view = request_view(connection, principal, request_id, state.calendars.current(), state.now())
-        archive = connection.execute(select(ARCHIVE).where(ARCHIVE.c.request_id == request_id)).first()
-        clocks = connection.execute(select(CLOCKS).where(CLOCKS.c.request_id == request_id)).all()
-        return _Stored(
-            row,
-            view,
-            archive,
-            {
-                "events": sorted(_of(connection, EVENTS, request_id), key=lambda e: e["seq"]),
-                "warnings": _of(connection, WARNINGS, request_id),
-                "recomputes": _of(connection, RECOMPUTES, request_id),
-                "corrections": _of(connection, CORRECTIONS, request_id),
-                "outcomes": _of(connection, OUTCOMES, request_id),
-            },
-            {(c.clock_id, c.instance): list((c.view or {}).get("timeline", [])) for c in clocks},
-            claim_of(connection, request_id),
-        )
-
-
-async def _history(state: AppState, request_id: str, archive: Row[Any] | None) -> tuple[WorkflowHistory, str] | None:
-    """The archived history, else the live one from Temporal; None if neither can be had."""
-    if archive is not None:
-        return WorkflowHistory.from_json(archive.workflow_id, archive.history_json), "archive"
-    try:
-        client = await state.client()
-        history = await client.get_workflow_handle(request_workflow_id(request_id)).fetch_history()
-    except RPCError:
-        return None
-    return history, "temporal"
-
-
-def _quota(entry: Any, claim: Row[Any] | None) -> dict[str, Any] | None:
-    """The use this request holds of its service's quota per policy year, and an admin's override."""
-    if claim is None:
-        return None
-    return {
-        "quota_per_policy_year": claim.quota,
-        "note": entry.quota_note if entry else None,
-        "policy_year_start": claim.policy_year_start.isoformat(),
-        "use": claim.use_no,
-        "claimed_at": claim.claimed_at,
-        "claimed_by": claim.claimed_by,
-        "override": {"reason": claim.override_reason, "by": claim.claimed_by} if claim.override_reason else None,
-    }
 
 
 @router.get("/{request_id}/audit", responses=PROBLEM_RESPONSES)
-async def audit_pack(request_id: Identifier, principal: PrincipalDep, state: StateDep) -> dict[str, Any]:
-    """Everything an insurer needs to check one request's SLA decisions."""
-    stored = await run_in_threadpool(_load, state, principal, request_id)
-    row, entry = stored.row, pinned_entry(stored.row)
-    found = await _history(state, request_id, stored.archive)
-    history_info: dict[str, Any] | None = None
-    replay: dict[str, Any] = {
-        "verified": False,
-        "failure": "history unavailable: not archived and Temporal unreachable",
-    }
-    if found is not None:
-        history, origin = found
-        text = await run_in_threadpool(history.to_json)
-        history_info = {
-            "origin": origin,
-            "event_count": len(history.events),
-            "sha256": hashlib.sha256(text.encode()).hexdigest(),
-        }
-        if stored.archive is not None:
-            history_info |= {
-                "archived_at": stored.archive.archived_at,
-                "archived_sha256_matches": stored.archive.sha256 == history_info["sha256"],
-            }
-        failure = await verify_replay(history, build_data_converter(state.settings.keys()))
-        replay = {
-            "verified": failure is None,
-            "failure": failure,
-            "checked": "the history replayed with the current ServiceRequestWorkflow code",
-        }
-    pack = {
-        "request": {
-            "id": row.id,
-            "service_id": row.service_id,
-            "insurer_id": row.insurer_id,
-            "vendor_id": row.vendor_id,
-            "status": row.status,
-            "opened_at": row.opened_at,
-            "closed_at": row.closed_at,
-            "closed_received_at": row.closed_received_at,
-        },
-        "terms": {
-            "catalog_digest": row.catalog_digest,
-            "catalog_version": row.catalog_version,
-            "service": describe_entry(entry) if entry else None,
-        },
-        "calendar": {"fingerprint": row.calendar_fingerprint, "years": row.calendar_sources},
-        "quota": _quota(entry, stored.quota),
-        "events": stored.rows["events"],
-        "clocks": [
-            clock | {"timeline": stored.clocks_timeline.get((clock["clock_id"], clock["instance"]), [])}
-            for clock in (c.model_dump(mode="json") for c in stored.view.clocks)
-        ],
-        "warnings": stored.rows["warnings"],
-        "recomputes": stored.rows["recomputes"],
-        "corrections": stored.rows["corrections"],
-        "outcomes": stored.rows["outcomes"],
-        "history": history_info,
-        "replay": replay,
-    }
-    return dict(_plain(pack))
+async def get_audit_pack(request_id: Identifier, principal: PrincipalDep, state: StateDep) -> dict[str, Any]:
+    """Everything an insurer needs to check one request's SLA decisions: pinned terms with sources,
+    calendar, events with senders, clock timelines, warnings, recomputes, corrections, outcomes,
+    quota, history digest and a replay check with the current code."""
+    return await audit_pack.audit_pack(state, principal, request_id)
 
 
 @router.get("/{request_id}/history", responses=PROBLEM_RESPONSES)
-async def raw_history(request_id: Identifier, principal: PrincipalDep, state: StateDep) -> dict[str, Any]:
+async def get_raw_history(request_id: Identifier, principal: PrincipalDep, state: StateDep) -> dict[str, Any]:
     """The raw workflow history, payloads decoded (personal data included): auditors and admins only."""
-
-    def load() -> Row[Any] | None:
-        with state.engine.connect() as connection:
-            load_request(connection, principal, request_id)
-            require(principal, Role.AUDITOR, Role.ADMIN)
-            return connection.execute(select(ARCHIVE).where(ARCHIVE.c.request_id == request_id)).first()
-
-    archive = await run_in_threadpool(load)
-    found = await _history(state, request_id, archive)
-    if found is None:
-        raise unavailable("the history is not archived yet and Temporal is unreachable")
-    history, origin = found
-    if not history.events:
-        raise Problem(404, "Not Found", "the workflow has no history")
-    return {
-        "workflow_id": history.workflow_id,
-        "origin": origin,
-        "events": await decoded_history(history, build_data_converter(state.settings.keys())),
-    }
+    return await audit_pack.raw_history(state, principal, request_id)

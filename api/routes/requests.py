@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
@@ -12,11 +12,13 @@ from api.instants import BusinessInstant
 from api.problems import PROBLEM_RESPONSES
 from api.reads import ListFilter, request_page, request_view
 from api.schemas import EventCreate, Identifier, RequestCreate, RequestOut, RequestPage, ServiceId
+from sla.engine.reading import Phase
 from sla.event_data import check_event_data
+from sla.events import RequestStatus
 from store.keys import Role
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
-ClockStateFilter = Literal["pending", "running", "paused", "met", "breached", "exempt", "cancelled", "at_risk"]
+ClockStateFilter = Phase  # a clock's state at the instant of the query (sla.engine.reading), at_risk included
 
 
 @router.post(
@@ -59,7 +61,7 @@ def list_requests(
     vendor: Identifier | None = None,
     service: ServiceId | None = None,
     insurer: Identifier | None = None,
-    status: Annotated[Literal["open", "completed", "cancelled"] | None, Query(alias="state")] = None,
+    status: Annotated[RequestStatus | None, Query(alias="state")] = None,
     clock_state: ClockStateFilter | None = None,
     opened_from: BusinessInstant | None = None,
     opened_to: BusinessInstant | None = None,

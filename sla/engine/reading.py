@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import DurationUnit
+from sla.events import RequestStatus
 
 
 class Phase(StrEnum):
@@ -55,7 +56,7 @@ def phase_at(phase: str, due_at: datetime | None, at_risk_from: datetime | None,
 def counts_as_open(request_status: str, state: str, stopped_at: datetime | None) -> bool:
     """An open clock for /metrics: in an open request, running or paused, or breached and still
     waiting for its stop (a breached clock that was delivered late is closed)."""
-    if request_status != "open":
+    if request_status != RequestStatus.OPEN:
         return False
     return state in (Phase.RUNNING, Phase.PAUSED) or (state == Phase.BREACHED and stopped_at is None)
 
