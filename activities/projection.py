@@ -301,8 +301,8 @@ def _event_values(request_id: str, event: RecordedEvent) -> dict[str, Any]:
     }
 
 
-def _clock_values(view: RequestView, clock: ClockView) -> dict[str, Any]:
-    at_risk_from = clock.thresholds[-1].at if clock.state is ClockState.RUNNING and clock.thresholds else None
+def _clock_labels(view: RequestView, clock: ClockView) -> dict[str, Any]:
+    """A clock instance's key and the labels it is counted by."""
     return {
         "request_id": view.request_id,
         "clock_id": clock.clock_id,
@@ -310,6 +310,12 @@ def _clock_values(view: RequestView, clock: ClockView) -> dict[str, Any]:
         "insurer_id": view.insurer_id,
         "vendor_id": view.vendor_id,
         "service_id": view.service_id,
+    }
+
+
+def _clock_values(view: RequestView, clock: ClockView) -> dict[str, Any]:
+    at_risk_from = clock.thresholds[-1].at if clock.state is ClockState.RUNNING and clock.thresholds else None
+    return _clock_labels(view, clock) | {
         "opened_at": view.opened_at,
         "state": clock.state,
         "phase": _phase(clock),
@@ -327,13 +333,7 @@ def _clock_values(view: RequestView, clock: ClockView) -> dict[str, Any]:
 def _outcome_values(view: RequestView, clock: ClockView, recorded_at: datetime, corrected: bool) -> dict[str, Any]:
     assert clock.outcome is not None
     outcome_at = clock.breached_at if clock.outcome is Outcome.BREACHED else clock.stopped_at
-    return {
-        "request_id": view.request_id,
-        "clock_id": clock.clock_id,
-        "instance": clock.instance,
-        "insurer_id": view.insurer_id,
-        "vendor_id": view.vendor_id,
-        "service_id": view.service_id,
+    return _clock_labels(view, clock) | {
         "outcome": clock.outcome,
         "outcome_at": outcome_at or recorded_at,
         "due_at": clock.due_at,

@@ -67,6 +67,12 @@ def _clock_out(row: Any, spec: ClockSpec | None, calendar: WorkingCalendar, now:
     )
 
 
+def _request_fields(row: Any) -> dict[str, Any]:
+    """What a request's view and its summary in a list both say of it."""
+    names = ("id", "service_id", "insurer_id", "vendor_id", "status", "opened_at")
+    return {name: getattr(row, name) for name in names}
+
+
 def request_out(
     row: Any, clocks: Sequence[Any], events: Sequence[Any], calendar: WorkingCalendar, now: datetime
 ) -> RequestOut:
@@ -74,12 +80,7 @@ def request_out(
     specs = {c.id: c for c in entry.clocks} if entry else {}
     order = {c.id: i for i, c in enumerate(entry.clocks)} if entry else {}
     return RequestOut(
-        id=row.id,
-        service_id=row.service_id,
-        insurer_id=row.insurer_id,
-        vendor_id=row.vendor_id,
-        status=row.status,
-        opened_at=row.opened_at,
+        **_request_fields(row),
         closed_at=row.closed_at,
         closed_received_at=row.closed_received_at,
         external_ref=row.external_ref,
@@ -96,12 +97,7 @@ def request_out(
 
 def summary(row: Any, clocks: Sequence[Any], now: datetime) -> RequestSummary:
     return RequestSummary(
-        id=row.id,
-        service_id=row.service_id,
-        insurer_id=row.insurer_id,
-        vendor_id=row.vendor_id,
-        status=row.status,
-        opened_at=row.opened_at,
+        **_request_fields(row),
         clocks=[
             ClockSummary(
                 clock_id=c.clock_id,
