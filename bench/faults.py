@@ -376,6 +376,12 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _stored_breached_at(row: Any) -> datetime | None:
+    """The breach instant as the read model stores it: inside the clock's `view` document."""
+    raw = (row.view or {}).get("breached_at")
+    return _aware(datetime.fromisoformat(raw)) if raw else None
+
+
 async def observe(stack: ProcessStack, requests: Sequence[str]) -> Observation:
     at = datetime.now(SHANGHAI)
 
@@ -501,8 +507,10 @@ def judge(ledger: Ledger, seen: Observation) -> Verdict:
         what = f"{breach.phase}: request {breach.request_id} due {breach.due_at.isoformat()}"
         if row is None or _aware(row.due_at) != breach.due_at:
             verdict.breaches.append(f"breach {what}: read-model clock {row and (row.state, row.due_at)}")
-        elif row.state != "breached" or row.breached_at is None or _aware(row.breached_at) != breach.due_at:
-            verdict.breaches.append(f"breach {what} not recorded: read model {row.state} breached_at {row.breached_at}")
+        elif row.state != "breached" or _stored_breached_at(row) != breach.due_at:
+            verdict.breaches.append(
+                f"breach {what} not recorded: read model {row.state} breached_at {_stored_breached_at(row)}"
+            )
         elif clock is None or clock.state != "breached" or clock.breached_at != breach.due_at:
             verdict.breaches.append(f"breach {what} not in the workflow: {clock and (clock.state, clock.breached_at)}")
         elif outcome != [(BREACH_CLOCK, 1, "breached", breach.due_at)]:
