@@ -15,7 +15,6 @@ import uvicorn
 from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from api.app import create_app
 from api.server import SERVER_LIMITS
@@ -26,7 +25,7 @@ from store.keys import Role, create_key
 from store.models import VendorRow
 from tests.conftest import binary
 from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
-from worker.build import build_worker
+from worker.build import Workers, build_worker
 from worker.main import metrics_runtime
 
 METRICS_TOKEN = "live-stack-metrics-token"
@@ -100,7 +99,7 @@ class LiveStack:
     settings: Settings
     engine: Engine
     client: Client
-    worker: Worker
+    worker: Workers
     worker_task: asyncio.Task[None]
     server: uvicorn.Server
     thread: threading.Thread
