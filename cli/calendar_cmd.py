@@ -14,9 +14,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from adapters.calendar_files import default_calendar, load_overlay_file
+from adapters.overlay_yaml import dump_overlay
 from sla.calendar.notice import NoticeReading, OutsideDay, amend, read_notice, to_year_data
-from sla.calendar.overlay import YearData, dump_overlay, load_overlay_file
-from sla.calendar.sources import default_calendar
+from sla.calendar.overlay import YearData
 from sla.catalog.model import Duration, DurationUnit
 from sla.errors import CalendarDataError, SlaError
 from sla.units import measure_of

@@ -16,7 +16,7 @@ import httpx
 from rich.progress import Progress
 
 from sla.calendar.working import WorkingCalendar
-from sla.catalog.loader import Catalog
+from sla.catalog.catalog import Catalog
 from sla.catalog.model import ClockSpec, ServiceEntry
 from sla.events import SYSTEM_EVENTS, EventType
 from sla.units import measure_of

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from sla.calendar.sources import default_calendar
+from adapters.calendar_files import default_calendar
 from sla.catalog.model import Duration, WarnThreshold
 from sla.units import (
     CLOCK_UNITS,
