@@ -4,6 +4,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY sla sla
+COPY adapters adapters
 COPY cli cli
 COPY workflows workflows
 COPY activities activities

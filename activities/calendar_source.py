@@ -19,8 +19,9 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 from sqlmodel import select as orm_select
 
-from sla.calendar.overlay import YearData, load_overlay_text
-from sla.calendar.sources import build_calendar, overlay_years
+from adapters.calendar_files import build_calendar, overlay_years
+from adapters.overlay_yaml import load_overlay_text
+from sla.calendar.overlay import YearData
 from sla.calendar.working import WorkingCalendar
 from store.models import CalendarOverlayRow, table_of
 

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import chinese_calendar
 
-from sla.calendar.sources import default_calendar
+from adapters.calendar_files import default_calendar
 
 CST = timezone(timedelta(hours=8))
 

@@ -24,12 +24,12 @@ import httpx
 from sqlalchemy import func, select
 from temporalio.client import Client
 
+from adapters.catalog_files import default_catalog
 from bench.bare import BareTimerWorkflow
 from bench.processes import METRICS_TOKEN, VENDOR, Bench
 from clients.opening import open_request
 from runtime.settings import TemporalSettings
 from runtime.temporal import connect
-from sla.catalog.loader import default_catalog
 from store.db import make_engine
 from store.models import ClockOutcomeRow, table_of
 from tests.histories import TEST_KEYS

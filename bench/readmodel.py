@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
+from adapters.catalog_files import default_catalog
 from sla.calendar.timeutil import SHANGHAI
-from sla.catalog.loader import default_catalog
 from store.models import (
     ClockOutcomeRow,
     ClockRow,

@@ -14,10 +14,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from adapters.calendar_files import default_calendar, load_overlay_file
+from adapters.overlay_yaml import dump_overlay
 from sla.calendar.notice import NoticeReading, OutsideDay, amend, read_notice, to_year_data
-from sla.calendar.overlay import YearData, dump_overlay, load_overlay_file
-from sla.calendar.sources import default_calendar
+from sla.calendar.overlay import YearData
+from sla.catalog.model import Duration, DurationUnit
 from sla.errors import CalendarDataError, SlaError
+from sla.units import measure_of
 
 calendar_app = typer.Typer(help="Statutory working-day calendar.", no_args_is_help=True)
 console = Console()
@@ -38,22 +41,26 @@ def due(
 ) -> None:
     """Print the due instant of a period starting at START."""
     chosen = [
-        (k, v) for k, v in (("working_days", working_days), ("calendar_days", calendar_days), ("hours", hours)) if v
+        Duration(unit, amount)
+        for unit, amount in (
+            (DurationUnit.WORKING_DAYS, working_days),
+            (DurationUnit.CALENDAR_DAYS, calendar_days),
+            (DurationUnit.HOURS, hours),
+        )
+        if amount
     ]
     if len(chosen) != 1:
         _fail(ValueError("give exactly one of --working-days, --calendar-days, --hours (a positive number)"))
+    duration = chosen[0]
     try:
         instant = datetime.fromisoformat(start)
-        calendar = default_calendar()
-        unit, amount = chosen[0]
-        method = {"working_days": calendar.due_working_days, "calendar_days": calendar.due_calendar_days}.get(unit)
-        deadline = method(instant, amount) if method else calendar.due_hours(instant, amount)
+        deadline = measure_of(duration, default_calendar()).due(instant)
     except (SlaError, ValueError) as error:
         _fail(error)
         return
     result = {
         "start": instant.isoformat(),
-        unit: amount,
+        duration.unit.value: duration.amount,
         "due_at": deadline.due_at.isoformat(),
         "provisional": deadline.provisional,
         "calendar_fingerprint": deadline.calendar_fingerprint,

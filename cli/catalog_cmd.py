@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sla.catalog.loader import default_catalog
+from adapters.catalog_files import default_catalog
 from sla.errors import SlaError
 
 catalog_app = typer.Typer(help="Service catalog built from the insurers' manuals.", no_args_is_help=True)

@@ -44,10 +44,10 @@ def simulate(
     concurrency: int = 8,
 ) -> None:
     """Open requests for three vendors with different habits and send their events at plausible times."""
+    from adapters.calendar_files import default_calendar
+    from adapters.catalog_files import default_catalog
     from simulator.traffic import HABITS
     from simulator.traffic import simulate as run
-    from sla.calendar.sources import default_calendar
-    from sla.catalog.loader import default_catalog
 
     admin_key = key or _local_admin_key()
     console.print(f"vendors: {', '.join(f'{v} ({h.name})' for v, h in HABITS.items())}")

@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 
 from sla.calendar.timeutil import require_aware
-from sla.catalog.loader import Catalog
+from sla.catalog.catalog import Catalog
 from workflows.ids import request_workflow_id
 from workflows.messages import Insured, RecordEventInput, RequestView, ServiceRequestInput
 from workflows.service_request import ServiceRequestWorkflow

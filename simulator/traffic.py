@@ -16,9 +16,10 @@ import httpx
 from rich.progress import Progress
 
 from sla.calendar.working import WorkingCalendar
-from sla.catalog.loader import Catalog
-from sla.catalog.model import ClockSpec, DurationUnit, ServiceEntry
+from sla.catalog.catalog import Catalog
+from sla.catalog.model import ClockSpec, ServiceEntry
 from sla.events import SYSTEM_EVENTS, EventType
+from sla.units import measure_of
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,7 @@ class Tally:
 
 
 def _due(calendar: WorkingCalendar, spec: ClockSpec, start: datetime) -> datetime:
-    amount = spec.duration.amount
-    if spec.duration.unit is DurationUnit.WORKING_DAYS:
-        return calendar.due_working_days(start, amount).due_at
-    if spec.duration.unit is DurationUnit.CALENDAR_DAYS:
-        return calendar.due_calendar_days(start, amount).due_at
-    return calendar.due_hours(start, amount).due_at
+    return measure_of(spec.duration, calendar).due(start).due_at
 
 
 def script(

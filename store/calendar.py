@@ -7,7 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine, func, select
 
-from sla.calendar.overlay import YearData, dump_overlay
+from adapters.overlay_yaml import dump_overlay
+from sla.calendar.overlay import YearData
 from store.db import write_transaction
 from store.models import CalendarOverlayRow, table_of
 from store.upsert import upsert

@@ -17,8 +17,8 @@ from activities.advance import RequestActivities
 from activities.calendar_source import CalendarSource
 from activities.plan import ClockPlanner
 from activities.projection import ProjectionWriter
+from adapters.catalog_files import default_catalog
 from runtime.codec import EncryptionCodec
-from sla.catalog.loader import default_catalog
 from sla.engine.model import RecordedEvent
 from sla.events import EventType, RequestStatus
 from store.models import ClockOutcomeRow, ClockRow, EventRow, RequestRow

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sla.calendar.overlay import load_overlay_file, load_overlay_text
-from sla.calendar.sources import build_calendar, default_calendar
+from adapters.calendar_files import build_calendar, default_calendar, load_overlay_file
+from adapters.overlay_yaml import load_overlay_text
 from sla.calendar.working import WorkingCalendar
 from sla.errors import CalendarDataError, NaiveDatetimeError
 from tests.helpers import CST, at

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sla.catalog.loader import default_catalog, load_catalog
+from adapters.catalog_files import default_catalog, load_catalog
 from sla.catalog.model import CLOCK_UNITS, WINDOW_UNITS, DurationUnit
 from sla.errors import CatalogError, UnknownServiceError
 

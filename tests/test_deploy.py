@@ -21,11 +21,11 @@ import httpx
 import pytest
 import yaml
 
+from adapters.calendar_files import default_calendar
+from adapters.catalog_files import default_catalog
 from api.app import create_app
 from runtime.settings import TemporalSettings
 from simulator.traffic import simulate
-from sla.calendar.sources import default_calendar
-from sla.catalog.loader import default_catalog
 from tests.live_stack import free_port, wait_for_port
 from tests.serving import serving
 

@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from sla.calendar.overlay import load_overlay_file
-from sla.calendar.sources import build_calendar, default_calendar
+from adapters.calendar_files import build_calendar, default_calendar, load_overlay_file
+from adapters.catalog_files import default_catalog
 from sla.calendar.timeutil import iso_duration
-from sla.catalog.loader import default_catalog
 from sla.engine import ClockState, Outcome, RecordedEvent, compute_clocks, outcome_changes
 from sla.engine.rules import check_customer_windows, precheck_event
 from sla.errors import (

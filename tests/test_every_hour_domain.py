@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sla.calendar.sources import default_calendar
-from sla.catalog.loader import default_catalog
+from adapters.calendar_files import default_calendar
+from adapters.catalog_files import default_catalog
 from sla.catalog.model import Duration, DurationUnit
 from sla.engine import RecordedEvent, compute_clocks
 from sla.engine.measure import Measure

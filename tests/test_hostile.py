@@ -35,11 +35,11 @@ from activities.advance import RequestActivities
 from activities.calendar_source import CalendarSource
 from activities.plan import ClockPlanner
 from activities.projection import ProjectionWriter
+from adapters.catalog_files import default_catalog
 from bench.hostile import Report, Target, check_no_wedge, open_targets, probe, problem_failure, stored_events
 from bench.hostile_cases import GENERAL, WINDOW_FIELDS, all_cases, nested
 from runtime.codec import EncryptionCodec
 from sla.calendar.timeutil import SHANGHAI
-from sla.catalog.loader import default_catalog
 from sla.engine.model import RecordedEvent
 from sla.event_data import (
     INSTANCE,

@@ -9,8 +9,8 @@ from datetime import UTC, timedelta
 
 import pytest
 
-from sla.calendar.sources import default_calendar
-from sla.catalog.loader import default_catalog
+from adapters.calendar_files import default_calendar
+from adapters.catalog_files import default_catalog
 from sla.engine import ClockState, ClockView, Outcome, RecordedEvent, compute_clocks, outcome_changes
 from sla.engine.changes import due_changes
 from sla.engine.rules import precheck_event

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
-from sla.calendar.sources import default_calendar
-from sla.catalog.loader import default_catalog
+from adapters.calendar_files import default_calendar
+from adapters.catalog_files import default_catalog
 from sla.engine import ClockState, ClockView, RecordedEvent, compute_clocks
 from tests.helpers import at, log
 

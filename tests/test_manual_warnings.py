@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sla.calendar.sources import default_calendar
-from sla.catalog.loader import default_catalog, load_catalog
+from adapters.calendar_files import default_calendar
+from adapters.catalog_files import default_catalog, load_catalog
 from sla.catalog.model import Duration, DurationUnit
 from sla.engine import ClockView, RecordedEvent, compute_clocks
 from sla.errors import CatalogError

@@ -9,8 +9,8 @@ from datetime import UTC
 
 import pytest
 
-from sla.calendar.sources import default_calendar
-from sla.catalog.loader import default_catalog
+from adapters.calendar_files import default_calendar
+from adapters.catalog_files import default_catalog
 from sla.engine import RecordedEvent, advisories
 from sla.engine.rules import check_customer_windows, precheck_event
 from sla.errors import CustomerWindowError

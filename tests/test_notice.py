@@ -15,9 +15,9 @@ from pathlib import Path
 import chinese_calendar
 import pytest
 
+from adapters.calendar_files import load_overlay_file, package_years
 from sla.calendar.notice import NoticeReading, amend, half_width, read_notice, to_year_data
-from sla.calendar.overlay import load_overlay_file, parse_overlay
-from sla.calendar.sources import package_years
+from sla.calendar.overlay import parse_overlay
 from sla.errors import CalendarDataError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from adapters.catalog_files import default_catalog
 from api.app import create_app
 from clients.opening import open_request
 from runtime.settings import Settings, TemporalSettings
 from runtime.temporal import connect
-from sla.catalog.loader import default_catalog
 from store.keys import Role, create_key
 from tests.browser import Browser, chromium
 from tests.histories import TEST_KEYS

@@ -13,9 +13,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.calendar_files import default_calendar, load_overlay_file
 from runtime.settings import Settings
-from sla.calendar.overlay import load_overlay_file
-from sla.calendar.sources import default_calendar
 from store.calendar import store_overlay
 from store.models import ClockOutcomeRow, ClockRow, HistoryArchiveRow, RecomputeRow, RequestRow, ThresholdRow
 from tests.conftest import start_time_skipping

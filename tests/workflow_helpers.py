@@ -13,8 +13,8 @@ from sqlmodel import Session, SQLModel, select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.catalog_files import default_catalog
 from clients.opening import open_request
-from sla.catalog.loader import default_catalog
 from workflows.messages import Insured, RecordEventInput, RecordEventResult, RequestView
 from workflows.service_request import ServiceRequestWorkflow
 

@@ -11,6 +11,8 @@ from api.deps import PrincipalDep, StateDep, require
 from api.instants import BusinessInstant
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.schemas import CalendarLoadOut, CalendarYearOut, DueOut, OverlayIn
+from sla.catalog.model import Duration, DurationUnit
+from sla.units import measure_of
 from store.keys import Role
 
 router = APIRouter(prefix="/v1/calendar", tags=["calendar"])
@@ -28,7 +30,13 @@ def due(
 ) -> DueOut:
     """The due instant of a period: exactly one of working_days, calendar_days, hours."""
     given = [
-        (k, v) for k, v in (("working_days", working_days), ("calendar_days", calendar_days), ("hours", hours)) if v
+        Duration(unit, amount)
+        for unit, amount in (
+            (DurationUnit.WORKING_DAYS, working_days),
+            (DurationUnit.CALENDAR_DAYS, calendar_days),
+            (DurationUnit.HOURS, hours),
+        )
+        if amount
     ]
     if len(given) != 1:
         raise Problem(
@@ -37,14 +45,7 @@ def due(
             "give exactly one of working_days, calendar_days, hours",
             rule="calendar.one_duration",
         )
-    calendar = state.calendars.current()
-    unit, amount = given[0]
-    if unit == "working_days":
-        deadline = calendar.due_working_days(start, amount)
-    elif unit == "calendar_days":
-        deadline = calendar.due_calendar_days(start, amount)
-    else:
-        deadline = calendar.due_hours(start, amount)
+    deadline = measure_of(given[0], state.calendars.current()).due(start)
     return DueOut(
         start=start,
         due_at=deadline.due_at,

@@ -1,6 +1,6 @@
 """Statutory working days of mainland China and the due rule."""
 
-from sla.calendar.overlay import NoticeSource, YearData, load_overlay_file, load_overlay_text, parse_overlay
+from sla.calendar.overlay import NoticeSource, YearData, parse_overlay
 from sla.calendar.timeutil import SHANGHAI, require_aware
 from sla.calendar.working import Deadline, Span, WorkingCalendar
 
@@ -11,8 +11,6 @@ __all__ = [
     "Span",
     "WorkingCalendar",
     "YearData",
-    "load_overlay_file",
-    "load_overlay_text",
     "parse_overlay",
     "require_aware",
 ]

@@ -1,13 +1,14 @@
-"""Year overlays: one YAML per year with the State Council notice's holidays and make-up days."""
+"""Year overlays: a year's holidays and make-up days from the State Council notice, as a document.
+
+Pure: the document arrives parsed (an overlay file's YAML, a PUT body, a database row); the YAML text
+and the files are `adapters.overlay_yaml` and `adapters.calendar_files`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from sla.errors import CalendarDataError
 
@@ -95,26 +96,11 @@ def parse_overlay(document: Any, origin: str) -> YearData:
     return YearData(year, lists["holidays"], lists["makeup_workdays"], notice, origin)
 
 
-def load_overlay_text(text: str, origin: str) -> YearData:
-    try:
-        document = yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for dates like 2027-13-01
-        raise CalendarDataError(f"{origin}: not valid YAML or not a date: {exc}") from None
-    return parse_overlay(document, origin)
-
-
-def load_overlay_file(path: Path) -> YearData:
-    data = load_overlay_text(path.read_text(encoding="utf-8"), str(path))
-    if path.stem.isdigit() and int(path.stem) != data.year:
-        raise CalendarDataError(f"{path}: file is named for {path.stem} but declares year {data.year}")
-    return data
-
-
-def dump_overlay(data: YearData) -> str:
-    document = {
+def overlay_document(data: YearData) -> dict[str, Any]:
+    """The overlay document of a year's data: what `parse_overlay` reads back as the same data."""
+    return {
         "year": data.year,
         "source": {"title": data.source.title, "number": data.source.number, "date": data.source.date},
         "holidays": [d.isoformat() for d in sorted(data.holidays)],
         "makeup_workdays": [d.isoformat() for d in sorted(data.makeup_workdays)],
     }
-    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False)

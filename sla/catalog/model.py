@@ -7,24 +7,10 @@ from enum import StrEnum
 from fractions import Fraction
 
 from sla.events import EventType
-
-
-class DurationUnit(StrEnum):
-    WORKING_DAYS = "working_days"
-    CALENDAR_DAYS = "calendar_days"
-    HOURS = "hours"
-    # 当日: by 24:00 of the start's own local date (amount 1). Clocks only.
-    SAME_DAY = "same_day"
-    # 个月: the corresponding date N months on (Civil Code art. 202), art. 203 for a rest day. Windows only.
-    CALENDAR_MONTHS = "calendar_months"
-
-
-CLOCK_UNITS = frozenset(
-    {DurationUnit.WORKING_DAYS, DurationUnit.CALENDAR_DAYS, DurationUnit.HOURS, DurationUnit.SAME_DAY}
-)
-WINDOW_UNITS = frozenset(
-    {DurationUnit.WORKING_DAYS, DurationUnit.CALENDAR_DAYS, DurationUnit.HOURS, DurationUnit.CALENDAR_MONTHS}
-)
+from sla.units.base import DurationUnit as DurationUnit  # defined with the unit strategies; named here too
+from sla.units.select import CLOCK_UNITS as CLOCK_UNITS
+from sla.units.select import WINDOW_UNITS as WINDOW_UNITS
+from sla.units.select import measure_class
 
 
 class Party(StrEnum):
@@ -49,10 +35,7 @@ class Duration:
     amount: int
 
     def describe(self) -> str:
-        if self.unit is DurationUnit.SAME_DAY:
-            return "same day (by 24:00)"
-        unit = self.unit.value.replace("_", " ")
-        return f"{self.amount} {unit[:-1] if self.amount == 1 else unit}"
+        return measure_class(self.unit).describe(self.amount)
 
 
 @dataclass(frozen=True)

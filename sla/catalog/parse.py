@@ -10,9 +10,7 @@ from fractions import Fraction
 from typing import Any
 
 from sla.catalog.model import (
-    CLOCK_UNITS,
     DEFAULT_WARNINGS,
-    WINDOW_UNITS,
     ClockSpec,
     CustomerWindow,
     Duration,
@@ -26,6 +24,7 @@ from sla.catalog.model import (
 )
 from sla.errors import CatalogError
 from sla.events import CLOSING_EVENTS, SYSTEM_EVENTS, EventType
+from sla.units import CLOCK_UNITS, WINDOW_UNITS, measure_class
 
 
 class _Where:
@@ -74,8 +73,9 @@ def _duration(value: Any, where: _Where, context: str, units: Collection[Duratio
         raise where.error(f"{context}: a {parsed_unit.value} duration is not allowed here")
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 1:
         raise where.error(f"{context}: duration must be a positive whole number, got {amount!r}")
-    if parsed_unit is DurationUnit.SAME_DAY and amount != 1:
-        raise where.error(f"{context}: same_day is 1 (by 24:00 of the start's own date), got {amount!r}")
+    refusal = measure_class(parsed_unit).amount_refusal(amount)
+    if refusal:
+        raise where.error(f"{context}: {refusal}")
     return Duration(parsed_unit, amount)
 
 
@@ -104,8 +104,9 @@ def _warnings(doc: dict[str, Any], duration: Duration, where: _Where, context: s
         afters = [afters]
     for value in afters:
         after = _duration(value, where, f"{context} warn_after", (duration.unit,))
-        if after.unit is DurationUnit.SAME_DAY:
-            raise where.error(f"{context}: a same-day clock warns at fractions (warn_at), not warn_after")
+        refusal = measure_class(after.unit).warn_after_refusal
+        if refusal:
+            raise where.error(f"{context}: {refusal}")
         warnings.append(WarnThreshold(Fraction(after.amount, duration.amount), after))
     ordered = sorted(warnings, key=lambda w: w.share)
     shown = [f"{w.share}" for w in warnings]

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sla.calendar.timeutil import iso_duration, require_aware
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import ClockSpec, ServiceEntry, WarnThreshold
-from sla.engine.measure import Measure
+from sla.engine.measure import ClockMeasure, Measure
 from sla.engine.model import (
     ClockState,
     ClockView,
@@ -35,7 +35,7 @@ _CLOSED_BY_COMPLETION = EventType.SERVICE_COMPLETED
 class _ClockRun:
     """Mutable state of one clock (or one instance of a per-occurrence clock) while folding the log."""
 
-    def __init__(self, spec: ClockSpec, measure: Measure, instance: int = 1) -> None:
+    def __init__(self, spec: ClockSpec, measure: ClockMeasure, instance: int = 1) -> None:
         self.spec, self.measure, self.instance = spec, measure, instance
         self.thresholds = spec.thresholds()
         self.state = ClockState.PENDING
@@ -245,7 +245,7 @@ def _instance_named(event: RecordedEvent) -> int | None:
 
 
 def _fold_occurrences(
-    spec: ClockSpec, measure: Measure, ordered: Sequence[RecordedEvent], now: datetime
+    spec: ClockSpec, measure: ClockMeasure, ordered: Sequence[RecordedEvent], now: datetime
 ) -> list[ClockView]:
     """A per-occurrence clock: each start event opens instance n+1; a stop or exempt event closes the
     instance its data names (`instance`: n), or else the oldest open one; a stop with no open instance

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sla.calendar.working import WorkingCalendar
-from sla.catalog.model import DurationUnit
+from sla.catalog.model import Duration, DurationUnit
+from sla.engine.measure import Measure
 from sla.events import RequestStatus
 
 
@@ -78,8 +79,5 @@ def remaining(
     """Time left before due, in the clock's own measure; negative once overdue; None if not ticking."""
     if state not in (RUNNING, BREACHED) or due_at is None:
         return None
-    if unit is not DurationUnit.WORKING_DAYS:
-        return due_at - now
-    if now <= due_at:
-        return calendar.working_time_between(now, due_at).length
-    return -calendar.working_time_between(due_at, now).length
+    # How time is measured does not depend on the amount: any duration of the unit answers.
+    return Measure(Duration(unit, 1), calendar).remaining(now, due_at)

@@ -13,14 +13,13 @@ as last announced).
 
 from __future__ import annotations
 
-import calendar as month_calendar
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sla.calendar.timeutil import SHANGHAI, end_of_day, local_date, require_aware
+from sla.calendar.timeutil import require_aware
 from sla.calendar.working import WorkingCalendar
-from sla.catalog.model import CustomerWindow, DurationUnit, ServiceEntry, WindowKind
+from sla.catalog.model import CustomerWindow, ServiceEntry, WindowKind
 from sla.engine.model import Advisory, RecordedEvent
 from sla.errors import (
     CustomerWindowError,
@@ -30,6 +29,7 @@ from sla.errors import (
     UnknownEventError,
 )
 from sla.events import CLOSING_EVENTS, SYSTEM_EVENTS, EventType
+from sla.units import window_measure
 
 # Coordinators' clocks drift; an event stamped a little ahead of the server is not "in the future".
 CLOCK_SKEW_TOLERANCE = timedelta(minutes=2)
@@ -126,38 +126,13 @@ def _subject_instant(window: CustomerWindow, subject: RecordedEvent) -> datetime
     return instant
 
 
-def _add_months(day: date, months: int) -> date:
-    """The corresponding date `months` on (or back); the month's last day when it has none (art. 202)."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    last = month_calendar.monthrange(year, month + 1)[1]
-    return date(year, month + 1, min(day.day, last))
-
-
 def _window_limit(window: CustomerWindow, reference: datetime, calendar: WorkingCalendar) -> datetime:
     """The latest allowed instant for the window's event, given the reference instant."""
     assert window.duration is not None
-    amount, unit = window.duration.amount, window.duration.unit
+    measure = window_measure(window.duration, calendar)
     if window.kind is WindowKind.LEAD_TIME:
-        if unit is DurationUnit.HOURS:
-            return reference - timedelta(hours=amount)
-        if unit is DurationUnit.WORKING_DAYS:
-            day = calendar.add_working_days(local_date(reference), -amount)
-        elif unit is DurationUnit.CALENDAR_MONTHS:
-            day = _add_months(local_date(reference), -amount)
-        else:
-            day = local_date(reference) - timedelta(days=amount)
-        if window.cutoff:
-            return datetime.combine(day, time.fromisoformat(window.cutoff), SHANGHAI)
-        return end_of_day(day)
-    if unit is DurationUnit.HOURS:
-        return reference + timedelta(hours=amount)
-    if unit is DurationUnit.WORKING_DAYS:
-        return calendar.due_working_days(reference, amount).due_at
-    if unit is DurationUnit.CALENDAR_MONTHS:
-        # Art. 202/203: the corresponding date N months on, 24:00; a rest day moves to the next working day.
-        return end_of_day(calendar.next_working_day_on_or_after(_add_months(local_date(reference), amount)))
-    return calendar.due_calendar_days(reference, amount).due_at
+        return measure.latest_before(reference, window.cutoff)
+    return measure.due(reference).due_at
 
 
 def _pairs(window: CustomerWindow, events: Sequence[RecordedEvent]) -> list[tuple[RecordedEvent, RecordedEvent]]:

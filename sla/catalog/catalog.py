@@ -1,21 +1,21 @@
-"""Load the catalog files: one YAML per insurer manual, services listed under `services`."""
+"""The catalog: every service of the catalog files, parsed and validated, and what a request pins.
+
+Pure: it receives the files' parsed YAML (`CatalogFile`); `adapters.catalog_files` reads them. A
+catalog file is one insurer manual: insurer, insurer_name, vendor_hint, and its `services`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from sla.catalog.model import ServiceEntry
 from sla.catalog.parse import parse_service
 from sla.errors import CatalogError, UnknownServiceError
 
-DEFAULT_CATALOG_DIR = Path(__file__).resolve().parents[2] / "catalog"
 _FILE_KEYS = ("insurer", "insurer_name", "vendor_hint")
 
 
@@ -25,6 +25,15 @@ class PinnedService:
 
     document: dict[str, Any]
     digest: str
+
+
+@dataclass(frozen=True)
+class CatalogFile:
+    """One catalog file as parsed: its name (each entry's origin), where it is (for errors), its content."""
+
+    name: str
+    location: str
+    content: Any
 
 
 class Catalog:
@@ -48,42 +57,35 @@ class Catalog:
         canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, default=str)
         return PinnedService(document, hashlib.sha256(canonical.encode()).hexdigest()[:16])
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[ServiceEntry]:
         return iter(sorted(self.entries.values(), key=lambda e: e.id))
 
     def __len__(self) -> int:
         return len(self.entries)
 
 
-def _documents_of_file(path: Path) -> list[dict[str, Any]]:
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise CatalogError(f"{path}: not valid YAML: {exc}") from None
+def _documents_of_file(file: CatalogFile) -> list[dict[str, Any]]:
+    """The file's services, each made self-contained with the file's insurer fields."""
+    content = file.content
     if not isinstance(content, dict) or not isinstance(content.get("services"), list):
-        raise CatalogError(f"{path}: a catalog file has insurer, insurer_name and a list 'services'")
+        raise CatalogError(f"{file.location}: a catalog file has insurer, insurer_name and a list 'services'")
     shared = {k: content.get(k) for k in _FILE_KEYS}
     if not shared["insurer"]:
-        raise CatalogError(f"{path}: 'insurer' is required")
+        raise CatalogError(f"{file.location}: 'insurer' is required")
     return [{**shared, **service} for service in content["services"] if isinstance(service, dict)]
 
 
-def load_catalog(directory: Path = DEFAULT_CATALOG_DIR) -> Catalog:
+def catalog_from_files(files: Iterable[CatalogFile]) -> Catalog:
+    """The catalog of these files, in order; a service id may appear in one file only."""
     documents: dict[str, dict[str, Any]] = {}
     origins: dict[str, str] = {}
-    files = sorted(directory.glob("*.yaml"))
-    if not files:
-        raise CatalogError(f"{directory}: no catalog files")
-    for path in files:
-        for doc in _documents_of_file(path):
+    for file in files:
+        for doc in _documents_of_file(file):
             service_id = str(doc.get("id"))
             if service_id in documents:
-                raise CatalogError(f"{path}: duplicate service id {service_id!r} (also in {origins[service_id]})")
+                raise CatalogError(
+                    f"{file.location}: duplicate service id {service_id!r} (also in {origins[service_id]})"
+                )
             documents[service_id] = doc
-            origins[service_id] = str(path.name)
+            origins[service_id] = file.name
     return Catalog(documents, origins)
-
-
-@lru_cache(maxsize=1)
-def default_catalog() -> Catalog:
-    return load_catalog()

@@ -1,4 +1,4 @@
-"""Build the calendar: chinese-calendar's data (2004–2026), then the overlays under `calendars/`.
+"""Build the calendar: chinese-calendar's data (2004–2026), then the overlay files under `calendars/`.
 
 An overlay for a year the package covers replaces that year (an official correction). This is
 the only module that imports `chinese_calendar`; workflows never reach it.
@@ -12,10 +12,12 @@ from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
-from sla.calendar.overlay import NoticeSource, YearData, load_overlay_file
+from adapters.overlay_yaml import load_overlay_text
+from sla.calendar.overlay import NoticeSource, YearData
 from sla.calendar.working import WorkingCalendar
+from sla.errors import CalendarDataError
 
-DEFAULT_OVERLAY_DIR = Path(__file__).resolve().parents[2] / "calendars"
+DEFAULT_OVERLAY_DIR = Path(__file__).resolve().parents[1] / "calendars"
 
 
 def package_years() -> dict[int, YearData]:
@@ -38,6 +40,13 @@ def package_years() -> dict[int, YearData]:
             origin=package,
         )
     return result
+
+
+def load_overlay_file(path: Path) -> YearData:
+    data = load_overlay_text(path.read_text(encoding="utf-8"), str(path))
+    if path.stem.isdigit() and int(path.stem) != data.year:
+        raise CalendarDataError(f"{path}: file is named for {path.stem} but declares year {data.year}")
+    return data
 
 
 def overlay_years(directory: Path) -> list[YearData]:

@@ -1,0 +1,49 @@
+"""天: calendar days from the next day; a period ending on a rest day runs to the next working day."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sla.calendar.timeutil import DAY, end_of_day, local_date, start_of_day
+from sla.calendar.working import Deadline
+from sla.units.base import ClockMeasure, DurationUnit, WindowMeasure, at_cutoff, next_midnight, wall_time
+
+
+class CalendarDays(ClockMeasure, WindowMeasure):
+    """N calendar days: 24:00 of the N-th day after the start's date, or of the next working day when
+    that day is a rest day (Civil Code art. 203). Elapsed time is wall-clock time."""
+
+    unit = DurationUnit.CALENDAR_DAYS
+
+    def due(self, start: datetime) -> Deadline:
+        return self.calendar.due_calendar_days(start, self.amount)
+
+    def latest_before(self, reference: datetime, cutoff: str | None) -> datetime:
+        return at_cutoff(local_date(reference) - timedelta(days=self.amount), cutoff)
+
+    @classmethod
+    def length(cls, amount: int) -> timedelta:
+        return DAY * amount
+
+    def budget_from(self, start: datetime) -> timedelta:
+        return self.budget
+
+    def origin(self, start: datetime) -> datetime:
+        return next_midnight(start)
+
+    def between(self, start: datetime, end: datetime) -> timedelta:
+        return wall_time(start, end)
+
+    def add(self, start: datetime, amount: timedelta, *, period_end: bool = True) -> tuple[datetime, bool]:
+        at = start + amount
+        if period_end and at == start_of_day(local_date(at)):
+            # Art. 203: a period whose last day is a rest day ends at 24:00 of the next working day.
+            moved = self.calendar.next_working_day_on_or_after(local_date(at) - DAY)
+            return end_of_day(moved), self.calendar.is_provisional_range(local_date(start), moved)
+        return at, self._provisional(start, at)
+
+    def working_days_used(self, elapsed: timedelta, start: datetime | None, end: datetime | None) -> float:
+        return self._working_days_spanned(start, end)
+
+    def describe_used(self, used: timedelta) -> str:
+        return self._elapsed_text(used)
