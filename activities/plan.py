@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from activities.calendar_source import CalendarSource
 from sla.calendar.timeutil import local_date
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import ServiceEntry
@@ -19,6 +18,7 @@ from sla.catalog.parse import parse_service
 from sla.engine.clocks import compute_clocks
 from sla.engine.model import Advisory, ClockView, RecordedEvent
 from sla.engine.rules import advisories, check_customer_windows
+from store.calendar import CalendarSource
 
 PROVISIONAL = "no official data loaded: weekends only, provisional"
 

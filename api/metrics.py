@@ -14,10 +14,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, bindparam, func, select, text
 
-from activities.calendar_source import CalendarSource
 from sla.engine.model import Outcome
 from sla.engine.reading import Phase
 from sla.reports import GRADED
+from store.calendar import CalendarSource
 from store.models import COUNTING, RUNNING, ClockRow, OpenClockTallyRow, OpenRequestTallyRow, OutcomeTallyRow, table_of
 from store.tally import WORKING_DAY_BUCKETS
 from store.types import AwareDateTime

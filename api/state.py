@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from activities.calendar_source import CalendarSource
 from adapters.catalog_files import default_catalog
 from runtime.settings import Settings, TemporalSettings
 from runtime.temporal import build_data_converter
 from sla.catalog.catalog import Catalog
+from store.calendar import CalendarSource
 from store.db import make_engine
 from store.keys import RecentKeys
 

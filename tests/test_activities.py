@@ -14,13 +14,13 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.advance import RequestActivities
-from activities.calendar_source import CalendarSource
 from activities.plan import ClockPlanner
 from activities.projection import ProjectionWriter
 from adapters.catalog_files import default_catalog
 from runtime.codec import EncryptionCodec
 from sla.engine.model import RecordedEvent
 from sla.events import EventType, RequestStatus
+from store.calendar import CalendarSource
 from store.models import ClockOutcomeRow, ClockRow, EventRow, RequestRow
 from tests.helpers import at
 from tests.histories import TEST_KEYS

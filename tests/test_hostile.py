@@ -32,7 +32,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.advance import RequestActivities
-from activities.calendar_source import CalendarSource
 from activities.plan import ClockPlanner
 from activities.projection import ProjectionWriter
 from adapters.catalog_files import default_catalog
@@ -52,6 +51,7 @@ from sla.event_data import (
     parse_instant,
 )
 from sla.events import CLOSING_EVENTS, EventType
+from store.calendar import CalendarSource
 from tests.histories import TEST_KEYS
 from tests.live_stack import LiveStack
 from tests.workflow_helpers import INSURED, POLICY

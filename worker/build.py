@@ -15,12 +15,12 @@ from temporalio.worker import Worker
 
 from activities.advance import RequestActivities
 from activities.archive import ArchiveActivities
-from activities.calendar_source import CalendarSource
 from activities.notify import NotifyActivities
 from activities.plan import ClockPlanner
 from activities.projection import ProjectionWriter
 from runtime.codec import EncryptionCodec
 from runtime.settings import Settings
+from store.calendar import CalendarSource
 from workflows.service_request import ServiceRequestWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
