@@ -29,15 +29,18 @@ def due(
     hours: Annotated[int | None, Query(ge=1, le=24000)] = None,
 ) -> DueOut:
     """The due instant of a period: exactly one of working_days, calendar_days, hours."""
-    given = [
-        Duration(unit, amount)
-        for unit, amount in (
-            (DurationUnit.WORKING_DAYS, working_days),
-            (DurationUnit.CALENDAR_DAYS, calendar_days),
-            (DurationUnit.HOURS, hours),
-        )
-        if amount
-    ]
+    duration = _one_duration(working_days=working_days, calendar_days=calendar_days, hours=hours)
+    deadline = measure_of(duration, state.calendars.current()).due(start)
+    return DueOut(
+        start=start,
+        due_at=deadline.due_at,
+        provisional=deadline.provisional,
+        calendar_fingerprint=deadline.calendar_fingerprint,
+    )
+
+
+def _one_duration(**amounts: int | None) -> Duration:
+    given = [Duration(DurationUnit(unit), amount) for unit, amount in amounts.items() if amount]
     if len(given) != 1:
         raise Problem(
             422,
@@ -45,13 +48,7 @@ def due(
             "give exactly one of working_days, calendar_days, hours",
             rule="calendar.one_duration",
         )
-    deadline = measure_of(given[0], state.calendars.current()).due(start)
-    return DueOut(
-        start=start,
-        due_at=deadline.due_at,
-        provisional=deadline.provisional,
-        calendar_fingerprint=deadline.calendar_fingerprint,
-    )
+    return given[0]
 
 
 @router.get("/{year}", response_model=CalendarYearOut, responses=PROBLEM_RESPONSES)
