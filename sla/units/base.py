@@ -168,3 +168,18 @@ class WindowMeasure(UnitMeasure):
     @abstractmethod
     def latest_before(self, reference: datetime, cutoff: str | None) -> datetime:
         """The latest instant this duration before `reference` (a lead time), at `cutoff` on day units."""
+
+
+class DayCountedMeasure(ClockMeasure, WindowMeasure):
+    """Units of whole days counted from the next midnight (working days, calendar days): a clock's
+    budget is the same whenever it starts."""
+
+    @classmethod
+    def length(cls, amount: int) -> timedelta:
+        return DAY * amount
+
+    def budget_from(self, start: datetime) -> timedelta:
+        return self.budget
+
+    def origin(self, start: datetime) -> datetime:
+        return next_midnight(start)

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 
 from sla.calendar.timeutil import DAY, end_of_day, local_date, start_of_day
 from sla.calendar.working import Deadline
-from sla.units.base import ClockMeasure, DurationUnit, WindowMeasure, at_cutoff, next_midnight, wall_time
+from sla.units.base import DayCountedMeasure, DurationUnit, at_cutoff, wall_time
 
 
-class CalendarDays(ClockMeasure, WindowMeasure):
+class CalendarDays(DayCountedMeasure):
     """N calendar days: 24:00 of the N-th day after the start's date, or of the next working day when
     that day is a rest day (Civil Code art. 203). Elapsed time is wall-clock time."""
 
@@ -20,16 +20,6 @@ class CalendarDays(ClockMeasure, WindowMeasure):
 
     def latest_before(self, reference: datetime, cutoff: str | None) -> datetime:
         return at_cutoff(local_date(reference) - timedelta(days=self.amount), cutoff)
-
-    @classmethod
-    def length(cls, amount: int) -> timedelta:
-        return DAY * amount
-
-    def budget_from(self, start: datetime) -> timedelta:
-        return self.budget
-
-    def origin(self, start: datetime) -> datetime:
-        return next_midnight(start)
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         return wall_time(start, end)

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 
 from sla.calendar.timeutil import DAY, local_date
 from sla.calendar.working import Deadline
-from sla.units.base import ClockMeasure, DurationUnit, WindowMeasure, at_cutoff, next_midnight, working_days_text
+from sla.units.base import DayCountedMeasure, DurationUnit, at_cutoff, working_days_text
 
 
-class WorkingDays(ClockMeasure, WindowMeasure):
+class WorkingDays(DayCountedMeasure):
     """N working days: 24:00 of the N-th working day after the start's date. A pause keeps the working
     time used exactly, so the remainder is working time added from the resume."""
 
@@ -20,16 +20,6 @@ class WorkingDays(ClockMeasure, WindowMeasure):
 
     def latest_before(self, reference: datetime, cutoff: str | None) -> datetime:
         return at_cutoff(self.calendar.add_working_days(local_date(reference), -self.amount), cutoff)
-
-    @classmethod
-    def length(cls, amount: int) -> timedelta:
-        return DAY * amount
-
-    def budget_from(self, start: datetime) -> timedelta:
-        return self.budget
-
-    def origin(self, start: datetime) -> datetime:
-        return next_midnight(start)
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         if end <= start:
