@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import Engine, select
 from temporalio.client import Client
 
+from bench.live import live_stack
 from sla.calendar.timeutil import SHANGHAI
 from store.models import EventRow, RequestRow, table_of
 from workflows.ids import request_workflow_id
@@ -166,19 +165,7 @@ async def open_burst(
 
 
 async def _main(args: argparse.Namespace) -> None:
-    from tests.live_stack import LiveStack
-    from tests.postgres import PostgresServer
-
-    directory = Path(tempfile.mkdtemp(prefix="bench-concurrency-"))
-    server = None
-    url = None
-    if args.database == "postgresql":
-        server = PostgresServer()
-        server.init()
-        server.start()
-        url = server.new_database("bench")
-    stack = await LiveStack.start(directory, url)
-    try:
+    async with live_stack(args.database, "bench-concurrency-") as stack:
         limits = httpx.Limits(max_connections=args.events * 2 + 10)
         async with httpx.AsyncClient(base_url=stack.base_url, timeout=60, limits=limits) as http:
             headers = stack.headers("coordinator")
@@ -208,11 +195,6 @@ async def _main(args: argparse.Namespace) -> None:
             f"{args.opens} concurrent opens with one external_ref: statuses {opens['statuses']},"
             f" distinct ids {len(opens['ids'])}, stored requests {opens['stored']}"
         )
-    finally:
-        await stack.stop()
-        if server is not None:
-            server.stop()
-            server.remove()
 
 
 def main() -> None:

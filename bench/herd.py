@@ -26,13 +26,10 @@ from temporalio.client import Client
 
 from adapters.catalog_files import default_catalog
 from bench.bare import BareTimerWorkflow
-from bench.processes import METRICS_TOKEN, VENDOR, Bench
+from bench.processes import METRICS_TOKEN, VENDOR, Bench, side_by_side
 from clients.opening import open_request
-from runtime.settings import TemporalSettings
-from runtime.temporal import connect
 from store.db import make_engine
 from store.models import ClockOutcomeRow, table_of
-from tests.histories import TEST_KEYS
 from workflows.messages import Insured
 
 SERVICE, CLOCK = "pingan_health.green_channel.admission", "inform_status"  # 48 hours from opening [001]
@@ -126,14 +123,7 @@ async def our_herd(bench: Bench, client: Client, n: int, lead: float) -> dict[st
 async def _main(args: argparse.Namespace) -> None:
     bench = Bench()
     try:
-        address = bench.start_temporal()
-        bench.prepare_database()
-        bench.start_bare_worker("bench-bare")
-        bench.start_worker("bench-ours")
-        bench.start_api("bench-ours")
-        plain = await Client.connect(address)
-        ours_client = await connect(TemporalSettings(address=address), keys=TEST_KEYS)
-        await asyncio.sleep(3)
+        plain, ours_client = await side_by_side(bench)
         lead = args.requests / args.open_rate + 15
         bare = await bare_herd(plain, args.requests, lead)
         ours = await our_herd(bench, ours_client, args.requests, lead)

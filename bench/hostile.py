@@ -16,12 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,6 +28,7 @@ from sqlalchemy import Engine, select
 from temporalio.client import Client
 
 from bench.hostile_cases import INSURED, NO_BODY, TARGETS, VENDOR, Hostile, all_cases
+from bench.live import live_stack
 from sla.calendar.timeutil import SHANGHAI
 from store.models import EventRow, RequestRow, table_of
 from workflows.ids import request_workflow_id
@@ -249,19 +248,7 @@ async def probe(
 
 
 async def _main(args: argparse.Namespace) -> None:
-    from tests.live_stack import LiveStack
-    from tests.postgres import PostgresServer
-
-    directory = Path(tempfile.mkdtemp(prefix="bench-hostile-"))
-    server = None
-    url = None
-    if args.database == "postgresql":
-        server = PostgresServer()
-        server.init()
-        server.start()
-        url = server.new_database("bench")
-    stack = await LiveStack.start(directory, url)
-    try:
+    async with live_stack(args.database, "bench-hostile-") as stack:
         async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
             keys = {role: stack.headers(role) for role in stack.keys}
             report = await probe(http, keys, stack.engine, stack.client)
@@ -269,11 +256,6 @@ async def _main(args: argparse.Namespace) -> None:
         for failure in report.failures:
             print("  FAILED", failure)
         print(report.line(args.database))
-    finally:
-        await stack.stop()
-        if server is not None:
-            server.stop()
-            server.remove()
 
 
 def main() -> None:

@@ -26,11 +26,8 @@ from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecut
 from temporalio.common import WorkflowIDConflictPolicy
 
 from bench.bare import BareEvent, BareRequestWorkflow
-from bench.processes import VENDOR, Bench
-from runtime.settings import TemporalSettings
-from runtime.temporal import connect
+from bench.processes import VENDOR, Bench, side_by_side
 from sla.calendar.timeutil import SHANGHAI
-from tests.histories import TEST_KEYS
 
 SERVICE = "pingan_health.green_channel.admission"
 EVENTS = ("customer_confirmed", "hospital_confirmed", "service_completed")
@@ -147,14 +144,7 @@ async def bare(bench: Bench, client: Client, clients: int, count: int) -> Result
 async def _main(args: argparse.Namespace) -> None:
     bench = Bench()
     try:
-        address = bench.start_temporal()
-        bench.prepare_database()
-        bench.start_bare_worker("bench-bare")
-        bench.start_worker("bench-ours")
-        bench.start_api("bench-ours")
-        plain = await Client.connect(address)
-        ours_client = await connect(TemporalSettings(address=address), keys=TEST_KEYS)
-        await asyncio.sleep(3)  # workers polling
+        plain, ours_client = await side_by_side(bench)
         await ours(bench, ours_client, 4, 8, "warm-up")
         await bare(bench, plain, 4, 8)
         results: list[Result] = []

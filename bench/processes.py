@@ -4,6 +4,7 @@ API (uvicorn on `api.app:create_app`) and the bare worker (bench/bare.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -12,11 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlmodel import Session
+from temporalio.client import Client
 
+from runtime.settings import TemporalSettings
+from runtime.temporal import connect
 from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import VendorRow
-from tests.histories import TEST_KEYS_SETTING
+from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
 from tests.live_stack import DevServer, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,3 +136,17 @@ class Bench:
         self.stop()
         if self.temporal is not None:
             self.temporal.stop()
+
+
+async def side_by_side(bench: Bench) -> tuple[Client, Client]:
+    """Temporal, the database, the bare worker and ours with the API, all started; a plain client for
+    the bare worker and ours (payload codec) once the workers are polling."""
+    address = bench.start_temporal()
+    bench.prepare_database()
+    bench.start_bare_worker("bench-bare")
+    bench.start_worker("bench-ours")
+    bench.start_api("bench-ours")
+    plain = await Client.connect(address)
+    ours = await connect(TemporalSettings(address=address), keys=TEST_KEYS)
+    await asyncio.sleep(3)  # workers polling
+    return plain, ours
