@@ -28,9 +28,9 @@ from store.db import init_schema, make_engine
 from store.models import VendorRow
 from store.webhooks import create_webhook
 from tests.conftest import start_time_skipping
+from tests.domain.test_calendar import OVERLAY_2027
 from tests.helpers import at
 from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
-from tests.test_calendar import OVERLAY_2027
 from tests.webhook_receiver import receiving
 from tests.workflow_helpers import eventually, finish, open_test_request, send
 from worker.build import build_worker

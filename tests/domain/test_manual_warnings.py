@@ -19,8 +19,8 @@ from sla.catalog.model import Duration, DurationUnit
 from sla.engine import ClockView, RecordedEvent, compute_clocks
 from sla.errors import CatalogError
 from sla.events import EventType
+from tests.domain.test_catalog import VALID
 from tests.helpers import at, log
-from tests.test_catalog import VALID
 
 CAL = default_calendar()
 CATALOG = default_catalog()

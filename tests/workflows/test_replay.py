@@ -15,8 +15,8 @@ from runtime.temporal import build_data_converter
 from tests.histories import TEST_KEYS
 from workflows.service_request import ServiceRequestWorkflow
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
-WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
+HISTORIES = sorted((Path(__file__).parents[1] / "histories").glob("*.json"))
+WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 ALLOWED_IMPORTS = {
     "__future__",
     "asyncio",

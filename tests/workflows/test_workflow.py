@@ -19,8 +19,8 @@ from sla.calendar.sources import default_calendar
 from store.calendar import store_overlay
 from store.models import ClockOutcomeRow, ClockRow, HistoryArchiveRow, RecomputeRow, RequestRow, ThresholdRow
 from tests.conftest import start_time_skipping
+from tests.domain.test_calendar import OVERLAY_2027
 from tests.helpers import CST, at
-from tests.test_calendar import OVERLAY_2027
 from tests.workflow_helpers import INSURED, POLICY, computed, eventually, finish, open_test_request, rows, send
 from worker.build import build_worker
 from workflows.messages import CalendarChanged

@@ -16,7 +16,7 @@ from sla.calendar.working import WorkingCalendar
 from sla.errors import CalendarDataError, NaiveDatetimeError
 from tests.helpers import CST, at
 
-OVERLAY_2027 = Path(__file__).parent / "data" / "calendars" / "2027.yaml"
+OVERLAY_2027 = Path(__file__).parents[1] / "data" / "calendars" / "2027.yaml"
 CAL = default_calendar()
 
 

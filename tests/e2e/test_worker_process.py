@@ -25,7 +25,7 @@ from tests.helpers import at
 from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
 from tests.workflow_helpers import open_test_request, rows, send
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

@@ -20,8 +20,8 @@ from sla.errors import (
     UnknownEventError,
 )
 from sla.events import EventType
+from tests.domain.test_calendar import OVERLAY_2027
 from tests.helpers import at, log
-from tests.test_calendar import OVERLAY_2027
 
 CAL = default_calendar()
 CATALOG = default_catalog()

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from sla.calendar.timeutil import SHANGHAI
-from tests.test_api import open_request
+from tests.api.test_api import open_request
 
 SERVICE = "pingan_health.green_channel.admission"  # accepts follow_up_done any number of times
 

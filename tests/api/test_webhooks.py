@@ -382,7 +382,7 @@ def test_the_corpus_holds_a_request_that_notified_and_older_ones_that_replay_wit
     """tests/test_replay.py replays every history; this says what the notification path adds to them.
     `breached` records two breaches on timers before the patch existed: replaying it, the new code
     finds notifications, asks workflow.patched and is told no, so it issues nothing new."""
-    histories = Path(__file__).parent / "histories"
+    histories = Path(__file__).parents[1] / "histories"
 
     def markers(name: str) -> dict[str, int]:
         events = json.loads((histories / f"{name}.json").read_text())["events"]

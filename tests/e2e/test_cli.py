@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.test_calendar import OVERLAY_2027
+from tests.domain.test_calendar import OVERLAY_2027
 
 SLATRACK = [sys.executable, "-m", "cli.main"]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def slatrack(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
