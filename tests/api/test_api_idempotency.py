@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from sla.calendar.timeutil import SHANGHAI
-from tests.api.test_api import open_request
+from tests.helpers import open_request
 
 SERVICE = "pingan_health.green_channel.admission"  # accepts follow_up_done any number of times
 
@@ -20,7 +20,7 @@ def _event(when: datetime, note: str) -> dict[str, Any]:
     return {"type": "follow_up_done", "occurred_at": when.isoformat(), "data": {"note": note}}
 
 
-async def _events(http: httpx.AsyncClient, live: Any, request_id: str) -> list[dict[str, Any]]:
+async def _stored_events(http: httpx.AsyncClient, live: Any, request_id: str) -> list[dict[str, Any]]:
     view = (await http.get(f"/v1/requests/{request_id}", headers=live.headers("coordinator"))).json()
     return [e for e in view["events"] if e["type"] == "follow_up_done"]
 
@@ -38,7 +38,7 @@ async def test_the_same_key_with_another_body_is_refused_and_the_first_event_sta
     assert other.status_code == 409, other.text
     assert other.headers["content-type"] == "application/problem+json"
     assert other.json()["rule"] == "event.idempotency_key_reused"
-    assert [e["data"] for e in await _events(http, live, request_id)] == [{"note": "first"}]
+    assert [e["data"] for e in await _stored_events(http, live, request_id)] == [{"note": "first"}]
 
 
 async def test_one_key_sent_at_once_with_different_bodies_records_exactly_one(
@@ -51,7 +51,7 @@ async def test_one_key_sent_at_once_with_different_bodies_records_exactly_one(
     answers = await asyncio.gather(
         *(http.post(f"/v1/requests/{request_id}/events", json=b, headers=headers) for b in bodies)
     )
-    [stored] = await _events(http, live, request_id)
+    [stored] = await _stored_events(http, live, request_id)
     for body, answer in zip(bodies, answers, strict=True):
         if body["data"] == stored["data"]:
             assert answer.status_code == 200, answer.text
@@ -68,4 +68,4 @@ async def test_a_call_without_a_key_gets_one_back_that_repeats_it_safely(http: h
         f"/v1/requests/{request_id}/events", json=body, headers=live.headers("coordinator") | {"Idempotency-Key": key}
     )
     assert first.status_code == retry.status_code == 200
-    assert len(await _events(http, live, request_id)) == 1
+    assert len(await _stored_events(http, live, request_id)) == 1

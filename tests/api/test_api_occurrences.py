@@ -8,8 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.test_api import instant, open_request, send
-from tests.helpers import at
+from tests.helpers import at, instant, open_request, send
 
 
 def _outcomes(metrics: str, clock: str) -> dict[str, float]:

@@ -15,7 +15,7 @@ from temporalio.api.common.v1 import Payload
 
 from runtime.codec import ENCODING, KEY_ID_FIELD
 from runtime.temporal import build_data_converter
-from tests.conftest import binary
+from tests.helpers import binary
 from tests.histories import TEST_KEYS
 from tests.live_stack import LiveStack
 

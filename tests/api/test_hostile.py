@@ -52,9 +52,9 @@ from sla.event_data import (
     parse_instant,
 )
 from sla.events import CLOSING_EVENTS, EventType
+from tests.data import CANARY_INSURED, CANARY_POLICY
 from tests.histories import TEST_KEYS
 from tests.live_stack import LiveStack
-from tests.workflow_helpers import INSURED, POLICY
 from workflows.ids import request_workflow_id
 from workflows.messages import AdvanceInput, PersonalData, RecordEventInput, RequestView
 from workflows.service_request import ServiceRequestWorkflow
@@ -353,7 +353,7 @@ def _opened(service_id: str, opened_at: datetime) -> AdvanceInput:
         calendar_fingerprint="",
         events=[RecordedEvent(EventType.REQUEST_OPENED, opened_at, 1, "system", received_at=opened_at)],
     )
-    personal = PersonalData(POLICY, INSURED)
+    personal = PersonalData(CANARY_POLICY, CANARY_INSURED)
     return AdvanceInput(view, pinned.document, entry.version, opened_at, personal=personal, history_length=3)
 
 

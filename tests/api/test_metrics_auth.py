@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from api.app import create_app
 from runtime.settings import Settings, TemporalSettings
-from tests.live_stack import free_port
+from tests.helpers import free_port
 from tests.serving import serving
 
 TOKEN = "metrics-token-for-tests-0123456789"

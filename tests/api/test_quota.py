@@ -24,9 +24,9 @@ from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import QuotaClaimRow, VendorRow, table_of
 from store.quota import blind_index, normalise_policy_no, policy_year_end
-from tests.helpers import at
+from tests.helpers import at, free_port, open_request
 from tests.histories import TEST_KEYS_SETTING
-from tests.live_stack import LiveStack, free_port
+from tests.live_stack import LiveStack
 from tests.serving import serving
 
 INPATIENT = "axa.green_channel.inpatient"  # 门诊、住院各1次 [004:55]
@@ -53,17 +53,12 @@ def policy() -> str:
     return f"PQ-{uuid.uuid4().hex[:12].upper()}"
 
 
-async def open_request(
+async def open_for_policy(
     http: httpx.AsyncClient, live: LiveStack, policy_no: str, role: str = "coordinator", **body: Any
 ) -> httpx.Response:
-    payload = {
-        "service_id": INPATIENT,
-        "vendor_id": "vendor-reliable",
-        "policy_no": policy_no,
-        "insured": INSURED,
-        "opened_at": at(2025, 3, 3, 9).isoformat(),
-    } | body
-    return await http.post("/v1/requests", json=payload, headers=live.headers(role))
+    """Open a green-channel admission for `policy_no` in the policy year 2025, unless `body` says otherwise."""
+    defaults = {"policy_no": policy_no, "insured": INSURED, "opened_at": at(2025, 3, 3, 9).isoformat()}
+    return await open_request(http, live, role, **(defaults | body))
 
 
 def claims(engine: Engine, request_ids: list[str] | None = None, service_id: str | None = None) -> list[Any]:
@@ -101,9 +96,9 @@ async def test_n_opens_are_allowed_and_the_next_is_refused_with_the_rule_and_its
 ) -> None:
     live = enforced
     holder = policy()
-    first = await open_request(http, live, holder)
+    first = await open_for_policy(http, live, holder)
     assert first.status_code == 201, first.text
-    refused = await open_request(http, live, holder.lower())  # the same policy, spelled otherwise
+    refused = await open_for_policy(http, live, holder.lower())  # the same policy, spelled otherwise
     assert refused.status_code == 409, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
     problem = refused.json()
@@ -112,40 +107,40 @@ async def test_n_opens_are_allowed_and_the_next_is_refused_with_the_rule_and_its
     assert "[004:55]" in problem["detail"] and "门诊、住院各1次" in problem["quota"]["note"]
     assert problem["quota"] | {"note": ""} == {"limit": 1, "used": 1, "policy_year_start": "2025-01-01", "note": ""}
     # another policy, another service (the outpatient visit has its own use), another policy year: allowed
-    assert (await open_request(http, live, policy())).status_code == 201
-    outpatient = await open_request(http, live, holder, service_id="axa.green_channel.outpatient")
+    assert (await open_for_policy(http, live, policy())).status_code == 201
+    outpatient = await open_for_policy(http, live, holder, service_id="axa.green_channel.outpatient")
     assert outpatient.status_code == 201, outpatient.text
-    last_year = await open_request(http, live, holder, opened_at=at(2024, 12, 30, 9).isoformat())
+    last_year = await open_for_policy(http, live, holder, opened_at=at(2024, 12, 30, 9).isoformat())
     assert last_year.status_code == 201, last_year.text
     # a policy year that disagrees with the ones recorded (2024 and 2025 from 1 January) would be a
     # second count: refused, naming the recorded year
-    anniversary = await open_request(http, live, holder, policy_year_start="2024-07-01")
+    anniversary = await open_for_policy(http, live, holder, policy_year_start="2024-07-01")
     assert anniversary.status_code == 409 and anniversary.json()["rule"] == "quota.policy_year_conflict"
     assert "2024-01-01" in anniversary.json()["detail"] or "2025-01-01" in anniversary.json()["detail"]
     # a policy on its own anniversary schedule counts in its own years
     yearly = policy()
-    assert (await open_request(http, live, yearly, policy_year_start="2024-07-01")).status_code == 201
-    later = await open_request(
+    assert (await open_for_policy(http, live, yearly, policy_year_start="2024-07-01")).status_code == 201
+    later = await open_for_policy(
         http, live, yearly, opened_at=at(2025, 6, 30, 9).isoformat(), policy_year_start="2024-07-01"
     )
     assert later.status_code == 409 and later.json()["rule"] == "quota.policy_year_exceeded"
-    renewed = await open_request(
+    renewed = await open_for_policy(
         http, live, yearly, opened_at=at(2025, 7, 1, 9).isoformat(), policy_year_start="2025-07-01"
     )
     assert renewed.status_code == 201, renewed.text
     # N > 1: the nursing aide, 30 per policy year
     aide = policy()
     for n in range(30):
-        opened = await open_request(http, live, aide, service_id=NURSING_AIDE)
+        opened = await open_for_policy(http, live, aide, service_id=NURSING_AIDE)
         assert opened.status_code == 201, (n, opened.text)
-    over = await open_request(http, live, aide, service_id=NURSING_AIDE)
+    over = await open_for_policy(http, live, aide, service_id=NURSING_AIDE)
     assert over.status_code == 409 and over.json()["quota"]["limit"] == 30 and over.json()["quota"]["used"] == 30
     assert "(L3311)" in over.json()["detail"]
     assert used(live.engine, aide, NURSING_AIDE) == 30
     # services without a quota claim nothing
     free = policy()
     for _ in range(2):
-        assert (await open_request(http, live, free, service_id=UNLIMITED)).status_code == 201
+        assert (await open_for_policy(http, live, free, service_id=UNLIMITED)).status_code == 201
     assert used(live.engine, free, UNLIMITED) == 0
 
 
@@ -153,12 +148,12 @@ async def test_a_policy_year_start_must_begin_the_year_the_opening_falls_in(
     http: httpx.AsyncClient, enforced: LiveStack
 ) -> None:
     for start in ("2025-03-04", "2024-03-02", "2023-12-31"):  # after the opening; a year or more before
-        response = await open_request(http, enforced, policy(), policy_year_start=start)
+        response = await open_for_policy(http, enforced, policy(), policy_year_start=start)
         assert response.status_code == 422, (start, response.text)
         assert response.json()["rule"] == "quota.policy_year_mismatch"
-    assert (await open_request(http, enforced, policy(), policy_year_start="2024-03-04")).status_code == 201
+    assert (await open_for_policy(http, enforced, policy(), policy_year_start="2024-03-04")).status_code == 201
     for bad in ("not-a-date", "9999-12-31", "1999-01-01"):
-        assert (await open_request(http, enforced, policy(), policy_year_start=bad)).status_code == 422, bad
+        assert (await open_for_policy(http, enforced, policy(), policy_year_start=bad)).status_code == 422, bad
 
 
 async def test_an_admin_override_opens_beyond_the_quota_and_the_audit_pack_records_why(
@@ -166,15 +161,15 @@ async def test_an_admin_override_opens_beyond_the_quota_and_the_audit_pack_recor
 ) -> None:
     live = enforced
     holder = policy()
-    first = await open_request(http, live, holder)
+    first = await open_for_policy(http, live, holder)
     assert first.status_code == 201
     reason = "insurer approved a second admission after a transfer (ticket OPS-1234)"
-    coordinator = await open_request(http, live, holder, quota_override_reason=reason)
+    coordinator = await open_for_policy(http, live, holder, quota_override_reason=reason)
     assert coordinator.status_code == 403 and coordinator.json()["rule"] == "quota.override_admin_only"
-    assert (await open_request(http, live, holder, role="admin", quota_override_reason="  ")).status_code == 422
-    override = await open_request(http, live, holder, role="admin", quota_override_reason=reason)
+    assert (await open_for_policy(http, live, holder, role="admin", quota_override_reason="  ")).status_code == 422
+    override = await open_for_policy(http, live, holder, role="admin", quota_override_reason=reason)
     assert override.status_code == 201, override.text
-    assert (await open_request(http, live, holder, role="admin")).status_code == 409  # the override was one use
+    assert (await open_for_policy(http, live, holder, role="admin")).status_code == 409  # the override was one use
 
     audit = await http.get(f"/v1/requests/{override.json()['id']}/audit", headers=live.headers("auditor"))
     assert audit.status_code == 200, audit.text
@@ -192,14 +187,14 @@ async def test_concurrent_opens_at_the_boundary_never_exceed_the_quota(
     live = enforced
     holder = policy()
     racing = await asyncio.gather(
-        *(open_request(http, live, holder, external_ref=f"race-{holder}-{n}") for n in range(8))
+        *(open_for_policy(http, live, holder, external_ref=f"race-{holder}-{n}") for n in range(8))
     )
     statuses = sorted(r.status_code for r in racing)
     assert statuses == [201] + [409] * 7, [r.text for r in racing if r.status_code not in (201, 409)]
     assert used(live.engine, holder, INPATIENT) == 1
     # the same external_ref racing: one request, one use, whoever wins
     again = policy()
-    same = await asyncio.gather(*(open_request(http, live, again, external_ref=f"same-{again}") for _ in range(6)))
+    same = await asyncio.gather(*(open_for_policy(http, live, again, external_ref=f"same-{again}") for _ in range(6)))
     assert sorted(r.status_code for r in same) == [200] * 5 + [201], [(r.status_code, r.text[-200:]) for r in same]
     assert len({r.json()["id"] for r in same}) == 1
     assert used(live.engine, again, INPATIENT) == 1
@@ -210,8 +205,8 @@ async def test_an_idempotent_reopen_consumes_nothing_and_a_cancelled_request_kee
 ) -> None:
     live = enforced
     holder = policy()
-    first = await open_request(http, live, holder, external_ref=f"ext-{holder}")
-    again = await open_request(http, live, holder, external_ref=f"ext-{holder}")
+    first = await open_for_policy(http, live, holder, external_ref=f"ext-{holder}")
+    again = await open_for_policy(http, live, holder, external_ref=f"ext-{holder}")
     assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
     assert used(live.engine, holder, INPATIENT) == 1
     cancelled = await http.post(
@@ -221,13 +216,13 @@ async def test_an_idempotent_reopen_consumes_nothing_and_a_cancelled_request_kee
     )
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
     # 申请成功后不接受改期或取消 [004:75]: a cancelled request was a use
-    assert (await open_request(http, live, holder)).status_code == 409
+    assert (await open_for_policy(http, live, holder)).status_code == 409
 
 
 async def test_the_ledger_never_holds_the_policy_number(http: httpx.AsyncClient, enforced: LiveStack) -> None:
     live = enforced
     holder = "P-2025-CLEAR-000123"
-    opened = await open_request(http, live, holder)
+    opened = await open_for_policy(http, live, holder)
     assert opened.status_code == 201, opened.text
     [row] = claims(live.engine, [opened.json()["id"]])
     clear = {holder, holder.lower(), normalise_policy_no(holder), normalise_policy_no(holder).lower()}

@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,12 +26,11 @@ from runtime.settings import Settings
 from store import webhooks
 from store.keys import Role, create_key
 from store.models import ClockOutcomeRow, VendorRow, WebhookRow
-from tests.conftest import start_time_skipping
-from tests.helpers import CST
+from tests.data import HISTORIES
+from tests.helpers import CST, eventually, finish, free_port, open_workflow, rows, send_update, start_time_skipping
 from tests.histories import TEST_KEYS
-from tests.live_stack import LiveStack, free_port
+from tests.live_stack import LiveStack
 from tests.webhook_receiver import receiving, verify
-from tests.workflow_helpers import eventually, finish, open_test_request, rows, send
 from worker.build import build_worker
 from workflows.messages import Notification, NotifyInput
 
@@ -133,7 +131,7 @@ async def test_every_kind_is_delivered_signed_at_its_instant_and_costs_one_histo
         assert secret not in str(stored.sealed_secret) and unseal_text(codec, stored.sealed_secret) == secret
         async with build_worker(env.client, settings, engine):
             opened = (await env.get_current_time()).astimezone(CST)
-            handle = await open_test_request(env.client, settings.task_queue, OUTPATIENT, opened)
+            handle = await open_workflow(env.client, settings.task_queue, OUTPATIENT, opened)
             request_id = handle.id.removeprefix("request-")
 
             async def kinds() -> list[tuple[str, Any]]:
@@ -153,10 +151,10 @@ async def test_every_kind_is_delivered_signed_at_its_instant_and_costs_one_histo
             [outcome] = rows(engine, ClockOutcomeRow, request_id=request_id, clock_id="inform_status")
             assert outcome.outcome_at == opened + 48 * HOUR
             # a retroactive status call before the due corrects the breach; then the booking; then done
-            await send(handle, "customer_confirmed", opened + 47 * HOUR)
+            await send_update(handle, "customer_confirmed", opened + 47 * HOUR)
             now = await env.get_current_time()
-            await send(handle, "expert_confirmed", now)
-            await send(handle, "service_completed", now)
+            await send_update(handle, "expert_confirmed", now)
+            await send_update(handle, "service_completed", now)
             await finish(env, handle)
             await eventually(lambda: receiver.of("/hook", "request.closed"))
             await eventually(lambda: receiver.of("/hook", "clock.met"))
@@ -382,10 +380,9 @@ def test_the_corpus_holds_a_request_that_notified_and_older_ones_that_replay_wit
     """tests/test_replay.py replays every history; this says what the notification path adds to them.
     `breached` records two breaches on timers before the patch existed: replaying it, the new code
     finds notifications, asks workflow.patched and is told no, so it issues nothing new."""
-    histories = Path(__file__).parents[1] / "histories"
 
     def markers(name: str) -> dict[str, int]:
-        events = json.loads((histories / f"{name}.json").read_text())["events"]
+        events = json.loads((HISTORIES / f"{name}.json").read_text())["events"]
         names = [
             e["markerRecordedEventAttributes"]["markerName"] for e in events if "markerRecordedEventAttributes" in e
         ]
@@ -413,7 +410,7 @@ async def test_a_delivery_ends_failed_after_24_hours_or_at_410_and_abandoned_onc
         async with build_worker(env.client, settings, engine):
             now = (await env.get_current_time()).astimezone(CST)
             # opened 25 h ago: the 50 % warning of the 48 h clock is past, so the opening notifies
-            handle = await open_test_request(env.client, settings.task_queue, OUTPATIENT, now - 25 * HOUR)
+            handle = await open_workflow(env.client, settings.task_queue, OUTPATIENT, now - 25 * HOUR)
             await eventually(lambda: [r for r in receiver.requests if r.path == "/gone"])
             await eventually(lambda: len([r for r in receiver.requests if r.path == "/deleted"]) >= 2)
             webhooks.delete_webhook(engine, "vendor-reliable", endpoints["/deleted"])
@@ -433,5 +430,5 @@ async def test_a_delivery_ends_failed_after_24_hours_or_at_410_and_abandoned_onc
             assert "410" in (gone.failure_reason or "")
             deleted = await eventually(lambda: log("/deleted"), timeout=30)
             assert deleted.state == "abandoned" and deleted.failure_reason == "webhook deleted"
-            await send(handle, "customer_cancelled", await env.get_current_time())
+            await send_update(handle, "customer_cancelled", await env.get_current_time())
             await finish(env, handle)

@@ -26,7 +26,7 @@ from runtime.settings import TemporalSettings
 from simulator.traffic import simulate
 from sla.calendar.sources import default_calendar
 from sla.catalog.loader import default_catalog
-from tests.live_stack import free_port, wait_for_port
+from tests.helpers import free_port, wait_for_port
 from tests.serving import serving
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,9 +14,9 @@ from sla.calendar.overlay import load_overlay_file, load_overlay_text
 from sla.calendar.sources import build_calendar, default_calendar
 from sla.calendar.working import WorkingCalendar
 from sla.errors import CalendarDataError, NaiveDatetimeError
+from tests.data import OVERLAY_2027
 from tests.helpers import CST, at
 
-OVERLAY_2027 = Path(__file__).parents[1] / "data" / "calendars" / "2027.yaml"
 CAL = default_calendar()
 
 

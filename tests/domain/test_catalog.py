@@ -11,6 +11,7 @@ import yaml
 from sla.catalog.loader import default_catalog, load_catalog
 from sla.catalog.model import CLOCK_UNITS, WINDOW_UNITS, DurationUnit
 from sla.errors import CatalogError, UnknownServiceError
+from tests.data import VALID_CATALOG
 
 CATALOG = default_catalog()
 
@@ -56,43 +57,19 @@ def test_an_unknown_service_is_a_clear_error() -> None:
         CATALOG.get("axa.nope")
 
 
-VALID = {
-    "insurer": "test_insurer",
-    "insurer_name": "Test",
-    "services": [
-        {
-            "id": "test.svc",
-            "name": {"zh": "测试", "en": "Test"},
-            "source": {"document": "004", "lines": "1"},
-            "accepts": ["materials_complete", "hospital_confirmed", "materials_incomplete"],
-            "clocks": [
-                {
-                    "id": "c1",
-                    "name": {"zh": "钟", "en": "Clock"},
-                    "duration": {"working_days": 5},
-                    "start": ["materials_complete"],
-                    "stop": ["hospital_confirmed"],
-                    "source": {"document": "004", "lines": "1"},
-                }
-            ],
-        }
-    ],
-}
-
-
 def write(tmp_path: Path, document: dict, name: str = "test.yaml") -> Path:  # type: ignore[type-arg]
     (tmp_path / name).write_text(yaml.safe_dump(document, allow_unicode=True))
     return tmp_path
 
 
 def broken(**clock_changes: object) -> dict:  # type: ignore[type-arg]
-    doc = yaml.safe_load(yaml.safe_dump(VALID))
+    doc = yaml.safe_load(yaml.safe_dump(VALID_CATALOG))
     doc["services"][0]["clocks"][0].update(clock_changes)
     return doc
 
 
 def test_a_valid_file_loads(tmp_path: Path) -> None:
-    assert len(load_catalog(write(tmp_path, VALID))) == 1
+    assert len(load_catalog(write(tmp_path, VALID_CATALOG))) == 1
 
 
 @pytest.mark.parametrize(
@@ -115,21 +92,21 @@ def test_bad_clocks_are_rejected_naming_file_and_entry(tmp_path: Path, document:
 
 
 def test_duplicate_service_ids_across_files_are_rejected(tmp_path: Path) -> None:
-    write(tmp_path, VALID, "a.yaml")
-    write(tmp_path, VALID, "b.yaml")
+    write(tmp_path, VALID_CATALOG, "a.yaml")
+    write(tmp_path, VALID_CATALOG, "b.yaml")
     with pytest.raises(CatalogError, match="duplicate service id 'test.svc'"):
         load_catalog(tmp_path)
 
 
 def test_duplicate_clock_ids_are_rejected(tmp_path: Path) -> None:
-    doc = yaml.safe_load(yaml.safe_dump(VALID))
+    doc = yaml.safe_load(yaml.safe_dump(VALID_CATALOG))
     doc["services"][0]["clocks"].append(doc["services"][0]["clocks"][0])
     with pytest.raises(CatalogError, match="duplicate clock ids"):
         load_catalog(write(tmp_path, doc))
 
 
 def test_a_window_on_an_event_the_service_does_not_accept_is_rejected(tmp_path: Path) -> None:
-    doc = yaml.safe_load(yaml.safe_dump(VALID))
+    doc = yaml.safe_load(yaml.safe_dump(VALID_CATALOG))
     doc["services"][0]["customer_windows"] = [
         {
             "id": "w",
@@ -144,7 +121,7 @@ def test_a_window_on_an_event_the_service_does_not_accept_is_rejected(tmp_path: 
 
 
 def with_window(tmp_path: Path, window: dict) -> Path:  # type: ignore[type-arg]
-    doc = yaml.safe_load(yaml.safe_dump(VALID))
+    doc = yaml.safe_load(yaml.safe_dump(VALID_CATALOG))
     doc["services"][0]["accepts"].append("eligibility_approved")
     doc["services"][0]["customer_windows"] = [
         {"id": "w", "event": "customer_cancelled", "source": {"document": "004", "lines": "75"}, **window}

@@ -20,7 +20,7 @@ from sla.errors import (
     UnknownEventError,
 )
 from sla.events import EventType
-from tests.domain.test_calendar import OVERLAY_2027
+from tests.data import OVERLAY_2027
 from tests.helpers import at, log
 
 CAL = default_calendar()

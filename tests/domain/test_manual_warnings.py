@@ -19,14 +19,14 @@ from sla.catalog.model import Duration, DurationUnit
 from sla.engine import ClockView, RecordedEvent, compute_clocks
 from sla.errors import CatalogError
 from sla.events import EventType
-from tests.domain.test_catalog import VALID
+from tests.data import VALID_CATALOG
 from tests.helpers import at, log
 
 CAL = default_calendar()
 CATALOG = default_catalog()
 
 
-def clock(service: str, clock_id: str, events: list[RecordedEvent], now: datetime) -> ClockView:
+def computed_clock(service: str, clock_id: str, events: list[RecordedEvent], now: datetime) -> ClockView:
     return next(v for v in compute_clocks(CATALOG.get(service), events, CAL, now) if v.clock_id == clock_id)
 
 
@@ -38,7 +38,9 @@ def test_the_five_working_day_warning_of_a_ten_working_day_clock_is_24_00_of_the
     # [002:133, 002:142] 会诊后5-10个工作日内出具书面诊疗意见报告. Consultation Thu 2025-10-09 14:00:
     # 10-10 (1), 10-11 (Sat, make-up, 2), 10-13, 14, 15 (5) -> warning 10-16 00:00; 10-16, 17, 20 (8)
     # -> 10-21 00:00; 10-21, 22 (10) -> due 10-23 00:00 +08:00.
-    view = clock("axa.zhuoyue.mdt", "issue_report", log(("consultation_held", at(2025, 10, 9, 14))), at(2025, 10, 10))
+    view = computed_clock(
+        "axa.zhuoyue.mdt", "issue_report", log(("consultation_held", at(2025, 10, 9, 14))), at(2025, 10, 10)
+    )
     assert warnings(view) == [
         (at(2025, 10, 16), "after 5 working days"),
         (at(2025, 10, 21), "after 8 working days"),
@@ -51,7 +53,7 @@ def test_a_ten_to_fifteen_working_day_report_warns_at_exactly_ten_days() -> None
     # [004:241] 资料齐全的情况下，10-15个工作日内出具第二诊疗意见报告. Materials complete Mon 2025-11-03 10:00:
     # 11-04..07 (4), 11-10..14 (9), 11-17 (10) -> warning 11-18 00:00 (v1's float 0.6667 gave 00:00:43);
     # half-way 7.5 working days -> 11-13 (day 8) at 12:00; 11-18..21 (14), 11-24 (15) -> due 11-25 00:00.
-    view = clock(
+    view = computed_clock(
         "axa.second_opinion", "deliver_report", log(("materials_complete", at(2025, 11, 3, 10))), at(2025, 11, 4)
     )
     assert warnings(view) == [
@@ -65,7 +67,9 @@ def test_a_ten_to_fifteen_working_day_report_warns_at_exactly_ten_days() -> None
 def test_a_one_to_three_working_day_dispatch_warns_at_exactly_one_day() -> None:
     # [003:L2804] 订单支付完成后1-3个工作日内安排药品发货. Paid Fri 2025-09-26 14:00: day 1 is the make-up
     # Sunday 9-28 -> warning 9-29 00:00 (v1's float 0.3333 gave 9-28 23:59:51); 9-29, 9-30 -> due 10-01 00:00.
-    view = clock("zhongan.drug_discount", "ship_order", log(("order_paid", at(2025, 9, 26, 14))), at(2025, 9, 27))
+    view = computed_clock(
+        "zhongan.drug_discount", "ship_order", log(("order_paid", at(2025, 9, 26, 14))), at(2025, 9, 27)
+    )
     assert warnings(view) == [(at(2025, 9, 29), "after 1 working day")]
     assert view.due_at == at(2025, 10, 1)
 
@@ -73,7 +77,7 @@ def test_a_one_to_three_working_day_dispatch_warns_at_exactly_one_day() -> None:
 def test_a_seven_to_ten_working_day_screening_report_warns_at_exactly_seven_days() -> None:
     # [003:L1403] 体检完成后7-10个工作日. Check done Mon 2025-12-01 09:00: 12-02..05 (4), 12-08..10 (7) -> warning
     # 12-11 00:00; 12-11, 12, 15 (10) -> due 12-16 00:00.
-    view = clock(
+    view = computed_clock(
         "zhongan.cancer_screening", "issue_report", log(("sample_received", at(2025, 12, 1, 9))), at(2025, 12, 2)
     )
     assert warnings(view) == [(at(2025, 12, 11), "after 7 working days")]
@@ -84,7 +88,7 @@ def test_a_one_to_five_working_day_booking_warns_after_one_and_four_days() -> No
     # [001:L334] 提供1-5个工作日内的知名三甲医院专家服务预约. Approved Mon 2025-12-01 15:00: 12-02 (1) -> 12-03 00:00;
     # 12-03, 04, 05 (4) -> 12-06 00:00; 12-08 (5, after the weekend) -> due 12-09 00:00.
     events = log(("eligibility_approved", at(2025, 12, 1, 15)))
-    view = clock("ruitai.ci_green_channel.expert_outpatient", "book_outpatient", events, at(2025, 12, 2))
+    view = computed_clock("ruitai.ci_green_channel.expert_outpatient", "book_outpatient", events, at(2025, 12, 2))
     assert warnings(view) == [(at(2025, 12, 3), "after 1 working day"), (at(2025, 12, 6), "after 4 working days")]
     assert view.due_at == at(2025, 12, 9)
 
@@ -92,7 +96,7 @@ def test_a_one_to_five_working_day_booking_warns_after_one_and_four_days() -> No
 def test_a_one_to_three_day_delivery_in_calendar_days_warns_after_three_days() -> None:
     # [003:L4751] 平均1-3天送达，部分偏远地区5天内送达. Paid Mon 2025-12-01 10:00: 12-02, 03, 04 -> warning
     # 12-05 00:00; 5 days end Sat 12-06, a rest day -> Mon 12-08 (art. 203) -> due 12-09 00:00.
-    view = clock(
+    view = computed_clock(
         "zhongan.direct_drug_settlement", "deliver_drug", log(("order_paid", at(2025, 12, 1, 10))), at(2025, 12, 2)
     )
     assert warnings(view) == [(at(2025, 12, 5), "after 3 calendar days")]
@@ -102,7 +106,7 @@ def test_a_one_to_three_day_delivery_in_calendar_days_warns_after_three_days() -
 def test_default_warnings_are_exact_halves_and_four_fifths_of_the_budget() -> None:
     # Clocks that state no warning: 1/2 and 4/5. The 48 h status call [001:L363] from Tue 2025-09-30 18:30:
     # 24 h -> 10-01 18:30; 38.4 h = 38 h 24 min -> 10-02 08:54.
-    view = clock(
+    view = computed_clock(
         "pingan_health.green_channel.admission",
         "inform_status",
         log(("request_opened", at(2025, 9, 30, 18, 30))),
@@ -135,7 +139,7 @@ def test_no_catalog_file_writes_a_warning_as_a_float() -> None:
 
 # -- the catalog format -----------------------------------------------------------------------------
 def with_clock(tmp_path: Path, **changes: object) -> Path:
-    doc = yaml.safe_load(yaml.safe_dump(VALID))
+    doc = yaml.safe_load(yaml.safe_dump(VALID_CATALOG))
     doc["services"][0]["clocks"][0].update(changes)
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True))
     return tmp_path
@@ -193,7 +197,7 @@ def test_a_calendar_day_warning_on_a_rest_day_stays_there_while_the_due_moves_to
     # [003:L4751] 平均1-3天送达，部分偏远地区5天内: paid Wed 2025-12-03 10:00: 12-04, 05, 06 -> the 3-day warning
     # is 24:00 of Sat 12-06 (art. 203 moves the end of a period, not a point inside it); 5 days end Mon 12-08,
     # a working day -> due 12-09 00:00. (Moved like a deadline, the warning would have fallen on the due.)
-    view = clock(
+    view = computed_clock(
         "zhongan.direct_drug_settlement", "deliver_drug", log(("order_paid", at(2025, 12, 3, 10))), at(2025, 12, 4)
     )
     assert warnings(view) == [(at(2025, 12, 7), "after 3 calendar days")]

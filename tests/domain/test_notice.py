@@ -19,9 +19,8 @@ from sla.calendar.notice import NoticeReading, amend, half_width, read_notice, t
 from sla.calendar.overlay import load_overlay_file, parse_overlay
 from sla.calendar.sources import package_years
 from sla.errors import CalendarDataError
+from tests.data import NOTICES, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTICES = Path(__file__).parents[1] / "data" / "notices"
 YEARS = range(2018, 2027)
 # Notices that changed a year after its yearly notice; chinese-calendar carries the changed year.
 AMENDMENTS = {2019: ["2019-labour-day-adjustment.txt"], 2020: ["2020-spring-festival-extension.txt"]}

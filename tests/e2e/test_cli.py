@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.domain.test_calendar import OVERLAY_2027
+from tests.data import OVERLAY_2027, ROOT
 
 SLATRACK = [sys.executable, "-m", "cli.main"]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def slatrack(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -27,7 +27,7 @@ from sla.calendar.timeutil import SHANGHAI
 from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import VendorRow
-from tests.conftest import start_time_skipping
+from tests.helpers import start_time_skipping
 from tests.histories import TEST_KEYS_SETTING
 from tests.serving import serving
 from worker.build import build_worker

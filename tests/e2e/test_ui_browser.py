@@ -23,8 +23,8 @@ from runtime.temporal import connect
 from sla.catalog.loader import default_catalog
 from store.keys import Role, create_key
 from tests.browser import Browser, chromium
+from tests.helpers import free_port, wait_for_port
 from tests.histories import TEST_KEYS
-from tests.live_stack import free_port, wait_for_port
 from tests.serving import serving
 from worker.stack import Stack
 from workflows.messages import Insured

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,18 +19,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from runtime.temporal import build_data_converter
 from store.models import ClockOutcomeRow, HistoryArchiveRow
-from tests.conftest import binary
-from tests.helpers import at
+from tests.helpers import at, binary, free_port, open_workflow, rows, send_update
 from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
-from tests.workflow_helpers import open_test_request, rows, send
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -112,16 +103,16 @@ async def test_a_killed_worker_is_replaced_and_every_clock_is_counted_once(
 ) -> None:
     client = dev_server.client
     first = workers()
-    mdt = await open_test_request(client, settings.task_queue, "axa.zhuoyue.mdt", at(2025, 9, 12, 9))
-    await send(mdt, "materials_complete", at(2025, 9, 15, 10))
-    await send(mdt, "expert_confirmed", at(2025, 9, 26, 11))
+    mdt = await open_workflow(client, settings.task_queue, "axa.zhuoyue.mdt", at(2025, 9, 12, 9))
+    await send_update(mdt, "materials_complete", at(2025, 9, 15, 10))
+    await send_update(mdt, "expert_confirmed", at(2025, 9, 26, 11))
     first.process.send_signal(signal.SIGKILL)  # a crash, not a clean stop
     first.process.wait(10)
 
     second = workers()
-    await send(mdt, "consultation_held", at(2025, 10, 9, 14))
-    await send(mdt, "report_issued", at(2025, 10, 22, 17))
-    await send(mdt, "service_completed", at(2025, 10, 23, 9))
+    await send_update(mdt, "consultation_held", at(2025, 10, 9, 14))
+    await send_update(mdt, "report_issued", at(2025, 10, 22, 17))
+    await send_update(mdt, "service_completed", at(2025, 10, 23, 9))
     final = await mdt.result()
     assert final.status == "completed"
     outcomes = rows(engine, ClockOutcomeRow, request_id=final.request_id)

@@ -22,10 +22,10 @@ from sla.catalog.loader import default_catalog
 from sla.engine.model import RecordedEvent
 from sla.events import EventType, RequestStatus
 from store.models import ClockOutcomeRow, ClockRow, EventRow, RequestRow
-from tests.helpers import at
+from tests.data import CANARY_INSURED, CANARY_POLICY
+from tests.helpers import at, rows
 from tests.histories import TEST_KEYS
 from tests.readmodel_checks import assert_tallies_exact
-from tests.workflow_helpers import INSURED, POLICY, rows
 from workflows.messages import AdvanceInput, AdvanceResult, PersonalData, RequestView
 
 GENE_TEST = "axa.zhuoyue.gene_test"
@@ -64,7 +64,12 @@ def opened(
         events=[RecordedEvent(EventType.REQUEST_OPENED, opened_at, 1, "system", received_at=opened_at)],
     )
     first = AdvanceInput(
-        view, pinned.document, entry.version, opened_at, personal=PersonalData(POLICY, INSURED), history_length=3
+        view,
+        pinned.document,
+        entry.version,
+        opened_at,
+        personal=PersonalData(CANARY_POLICY, CANARY_INSURED),
+        history_length=3,
     )
     return view, first
 
@@ -118,7 +123,7 @@ def test_a_retried_advance_writes_once_and_an_older_one_never_regresses(
     assert run(activities.advance_request, first) == created  # Temporal retried it
     [request] = rows(engine, RequestRow, id=view.request_id)
     assert request.revision == 1 and request.pinned_terms == first.catalog_document
-    assert INSURED.id_number not in request.sealed_personal_data
+    assert CANARY_INSURED.id_number not in request.sealed_personal_data
 
     view = after(view, created, None)
     confirmed = event(2, "customer_confirmed", at(2025, 9, 26, 10), appointment_at="2025-10-10T09:00:00+08:00")

@@ -12,11 +12,12 @@ from temporalio.worker import Replayer
 
 from bench.replay import load_corpus, time_replays
 from runtime.temporal import build_data_converter
+from tests.data import HISTORIES, ROOT
 from tests.histories import TEST_KEYS
 from workflows.service_request import ServiceRequestWorkflow
 
-HISTORIES = sorted((Path(__file__).parents[1] / "histories").glob("*.json"))
-WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
+CORPUS = sorted(HISTORIES.glob("*.json"))
+WORKFLOWS = ROOT / "workflows"
 ALLOWED_IMPORTS = {
     "__future__",
     "asyncio",
@@ -39,10 +40,10 @@ def replayer() -> Replayer:
 
 
 def test_the_corpus_covers_the_paths() -> None:
-    assert {p.stem for p in HISTORIES} >= {"met_restarted", "breached", "cancelled", "recomputed"}
+    assert {p.stem for p in CORPUS} >= {"met_restarted", "breached", "cancelled", "recomputed"}
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.stem)
 async def test_a_saved_history_replays_with_the_current_code(path: Path) -> None:
     result = await replayer().replay_workflow(load(path), raise_on_replay_failure=False)
     assert result.replay_failure is None
