@@ -277,7 +277,7 @@ async def matrix_request(http: httpx.AsyncClient, live: LiveStack) -> str:
     matrix(),
     ids=lambda v: str(v).replace("/", "_") if isinstance(v, str) else str(v),
 )
-async def test_every_role_on_every_route(
+async def test_every_role_gets_the_expected_status_on_every_route(
     http: httpx.AsyncClient, live: LiveStack, matrix_request: str, method: str, path: str, role: str, expected: int
 ) -> None:
     special = {"none": {}, "bad": {"Authorization": "Bearer sk_000000000000_not-a-real-key"}}

@@ -61,7 +61,7 @@ def test_due_for_1_to_60_working_days_from_every_day_2024_2026_matches_day_by_da
     assert wrong == []
 
 
-def test_national_day_2025_example_from_design() -> None:
+def test_the_design_example_across_national_day_2025_is_due_on_10_17() -> None:
     # Fri 2025-09-26 14:00 + 10 working days: 9-28 (Sun, make-up), 9-29, 9-30, 10-09, 10-10,
     # 10-11 (Sat, make-up), 10-13, 10-14, 10-15, 10-16 -> due 2025-10-17 00:00 +08:00
     deadline = CAL.due_working_days(at(2025, 9, 26, 14), 10)

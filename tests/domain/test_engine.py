@@ -162,7 +162,7 @@ def test_pause_and_resume_keep_elapsed_time() -> None:
     assert [t.at for t in paused.thresholds] == [None, None]  # unknown until it resumes
 
 
-def test_a_clock_that_starts_when_the_request_opens_and_breaches() -> None:
+def test_a_clock_started_by_the_opening_breaches_without_any_vendor_event() -> None:
     # Audit 2 wd (004) from Fri 2025-12-05 17:00: 12-08, 12-09 -> due 12-10 00:00.
     views = clocks("axa.advance_payment", log(("request_opened", at(2025, 12, 5, 17))), at(2025, 12, 12))
     assert views["audit"].due_at == at(2025, 12, 10)
@@ -194,7 +194,7 @@ def test_calendar_days_whose_last_day_is_a_holiday_end_on_the_next_working_day()
     assert views["fulfil"].due_at == at(2025, 10, 10) and views["fulfil"].state is ClockState.MET
 
 
-def test_mdt_runs_two_sequential_clocks() -> None:
+def test_an_mdt_report_clock_waits_for_the_consultation_and_breaches_34_hours_late() -> None:
     # Arrange 10 wd from Mon 9-15 10:00: 9-16..9-19, 9-22..9-26, 9-28 (Sun, make-up) -> due 9-29 00:00.
     # Report 10 wd from Thu 10-09 14:00: 10-10, 10-11 (Sat), 10-13..17, 10-20, 21, 22 -> due 10-23 00:00.
     events = log(

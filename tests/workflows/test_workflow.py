@@ -36,7 +36,7 @@ def clock(view, clock_id):  # type: ignore[no-untyped-def]
     return next(c for c in view.clocks if c.clock_id == clock_id)
 
 
-async def test_axa_inpatient_across_national_day_2025_met(
+async def test_an_axa_inpatient_admission_across_national_day_2025_is_met_in_its_restarted_cycle(
     env: WorkflowEnvironment, settings: Settings, engine: Engine
 ) -> None:
     # 004 lines 67, 90. Notice 9-24, audit passed 9-26 15:00 (start), materials incomplete 9-30 (pause),
@@ -152,7 +152,9 @@ async def test_pause_and_resume_keep_elapsed_and_a_retroactive_admission_notice_
         assert clock(earlier.view, "arrange_admission").due_at == at(2025, 10, 21)
 
 
-async def test_mdt_runs_two_sequential_clocks(env: WorkflowEnvironment, settings: Settings, engine: Engine) -> None:
+async def test_an_mdt_request_runs_its_two_clocks_one_after_the_other_and_both_are_met(
+    env: WorkflowEnvironment, settings: Settings, engine: Engine
+) -> None:
     async with build_worker(env.client, settings, engine):
         mdt = await open_workflow(env.client, settings.task_queue, "axa.zhuoyue.mdt", at(2025, 9, 12, 9))
         await send_update(mdt, "materials_complete", at(2025, 9, 15, 10))
@@ -168,7 +170,7 @@ async def test_mdt_runs_two_sequential_clocks(env: WorkflowEnvironment, settings
     assert outcomes == {"arrange_consultation": "met", "issue_report": "met"}
 
 
-async def test_a_48_hour_clock_and_a_3_calendar_day_clock_ending_on_a_holiday(
+async def test_a_48_hour_clock_is_exact_and_3_calendar_days_ending_on_a_holiday_run_to_the_next_working_day(
     env: WorkflowEnvironment, settings: Settings, engine: Engine
 ) -> None:
     async with build_worker(env.client, settings, engine):
