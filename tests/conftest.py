@@ -1,4 +1,5 @@
-"""Shared fixtures: real Temporal (time-skipping test server), real SQLite, the real worker."""
+"""Shared fixtures: real Temporal (time-skipping test server), real SQLite, the real worker; the live stack
+on SQLite and PostgreSQL for the api and deploy tiers. The tiers are described in tests/README.md."""
 
 from __future__ import annotations
 
@@ -16,6 +17,18 @@ from runtime.settings import Settings
 from store.db import init_schema, make_engine
 from tests.helpers import start_time_skipping  # bench/worker_memory.py imports it from here too
 from tests.histories import TEST_KEYS_SETTING
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pyproject's testpaths lists the tiers; a test module outside them would never run, and a test that
+    silently does not run looks green. Refuse to start instead."""
+    tiers = [config.rootpath / path for path in config.getini("testpaths")]
+    stray = [
+        path for path in Path(__file__).parent.rglob("test_*.py") if not any(path.is_relative_to(t) for t in tiers)
+    ]
+    if stray:
+        names = ", ".join(str(path.relative_to(config.rootpath)) for path in stray)
+        raise pytest.UsageError(f"{names}: outside the tiers in testpaths (tests/README.md), never collected")
 
 
 @pytest_asyncio.fixture(scope="session")
