@@ -109,7 +109,7 @@ class LiveStack:
             task_queue="api-tests",
             metrics_token=METRICS_TOKEN,
             # The suites on this shared stack reuse policy numbers beyond the manuals' quotas on purpose;
-            # tests/test_quota.py switches enforcement on (with a blind-index key) for its own tests.
+            # tests/api/test_quota.py switches enforcement on (with a blind-index key) for its own tests.
             quota_enforced=False,
         )
         (directory / "calendars").mkdir(exist_ok=True)

@@ -377,7 +377,7 @@ async def test_warnings_and_breaches_arrive_signed_seconds_after_their_instants_
 
 
 def test_the_corpus_holds_a_request_that_notified_and_older_ones_that_replay_without_the_patch() -> None:
-    """tests/test_replay.py replays every history; this says what the notification path adds to them.
+    """tests/workflows/test_replay.py replays every history; this says what the notification path adds to them.
     `breached` records two breaches on timers before the patch existed: replaying it, the new code
     finds notifications, asks workflow.patched and is told no, so it issues nothing new."""
 
