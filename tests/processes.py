@@ -30,12 +30,12 @@ from runtime.temporal import connect
 from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import VendorRow
-from tests.conftest import binary
+from tests.data import ROOT
+from tests.helpers import binary, free_port, wait_for_port
 from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
-from tests.live_stack import VENDORS, free_port, wait_for_port
+from tests.live_stack import VENDORS
 from tests.postgres import PostgresServer
 
-ROOT = Path(__file__).resolve().parents[1]
 METRICS_TOKEN = "fault-suite-metrics-token"
 READY_TIMEOUT = 60.0
 

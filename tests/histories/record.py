@@ -27,12 +27,10 @@ from runtime.settings import Settings
 from store.db import init_schema, make_engine
 from store.models import VendorRow
 from store.webhooks import create_webhook
-from tests.conftest import start_time_skipping
-from tests.helpers import at
+from tests.data import OVERLAY_2027
+from tests.helpers import at, eventually, finish, open_workflow, send_update, start_time_skipping
 from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
-from tests.test_calendar import OVERLAY_2027
 from tests.webhook_receiver import receiving
-from tests.workflow_helpers import eventually, finish, open_test_request, send
 from worker.build import build_worker
 from workflows.messages import CalendarChanged
 from workflows.service_request import ServiceRequestWorkflow
@@ -43,7 +41,7 @@ Scenario = Callable[[WorkflowEnvironment, str, Path, Engine], Awaitable[Any]]
 
 
 async def met_with_restart(env: WorkflowEnvironment, queue: str, _: Path, __: Engine) -> Any:
-    handle = await open_test_request(env.client, queue, INPATIENT, at(2025, 9, 25, 9))
+    handle = await open_workflow(env.client, queue, INPATIENT, at(2025, 9, 25, 9))
     for event, when in [
         ("admission_notice_issued", at(2025, 9, 24)),
         ("eligibility_approved", at(2025, 9, 26, 15)),
@@ -52,19 +50,19 @@ async def met_with_restart(env: WorkflowEnvironment, queue: str, _: Path, __: En
         ("hospital_confirmed", at(2025, 10, 22, 18)),
         ("service_completed", at(2025, 10, 23, 9)),
     ]:
-        await send(handle, event, when)
+        await send_update(handle, event, when)
     return handle
 
 
 async def breached_live(env: WorkflowEnvironment, queue: str, _: Path, __: Engine) -> Any:
     now = await env.get_current_time()
-    handle = await open_test_request(env.client, queue, "zhongan.second_opinion.domestic", now)
-    await send(handle, "materials_complete", now)
+    handle = await open_workflow(env.client, queue, "zhongan.second_opinion.domestic", now)
+    await send_update(handle, "materials_complete", now)
     await env.sleep(timedelta(days=12))  # review (1 wd) and opinion (5 wd) both breach on timers
     later = await env.get_current_time()
-    await send(handle, "eligibility_approved", later)
-    await send(handle, "report_issued", later)
-    await send(handle, "service_completed", later)
+    await send_update(handle, "eligibility_approved", later)
+    await send_update(handle, "report_issued", later)
+    await send_update(handle, "service_completed", later)
     return handle
 
 
@@ -72,18 +70,18 @@ async def recomputed(env: WorkflowEnvironment, queue: str, calendar_dir: Path, _
     now = await env.get_current_time()
     if now < at(2026, 12, 24, 9):
         await env.sleep(at(2026, 12, 24, 9) - now + timedelta(minutes=1))
-    handle = await open_test_request(env.client, queue, "pingan_health.green_channel.admission", at(2026, 12, 24, 9))
+    handle = await open_workflow(env.client, queue, "pingan_health.green_channel.admission", at(2026, 12, 24, 9))
     (calendar_dir / "2027.yaml").write_text(OVERLAY_2027.read_text())
     await handle.signal(ServiceRequestWorkflow.calendar_changed, CalendarChanged("2027 notice loaded (test data)"))
     await asyncio.sleep(1)
-    await send(handle, "customer_cancelled", await env.get_current_time())
+    await send_update(handle, "customer_cancelled", await env.get_current_time())
     return handle
 
 
 async def cancelled(env: WorkflowEnvironment, queue: str, _: Path, __: Engine) -> Any:
-    handle = await open_test_request(env.client, queue, "axa.zhuoyue.mdt", at(2025, 11, 3, 9))
-    await send(handle, "materials_complete", at(2025, 11, 3, 10), key="k-1")
-    await send(handle, "customer_cancelled", at(2025, 11, 4, 10))
+    handle = await open_workflow(env.client, queue, "axa.zhuoyue.mdt", at(2025, 11, 3, 9))
+    await send_update(handle, "materials_complete", at(2025, 11, 3, 10), key="k-1")
+    await send_update(handle, "customer_cancelled", at(2025, 11, 4, 10))
     return handle
 
 
@@ -100,13 +98,14 @@ async def notified(env: WorkflowEnvironment, queue: str, _: Path, engine: Engine
             engine, EncryptionCodec(TEST_KEYS), "vendor-reliable", receiver.url("/hook"), kinds, "record"
         )
         opened = await env.get_current_time()
-        handle = await open_test_request(env.client, queue, "pingan_health.green_channel.outpatient", opened)
+        handle = await open_workflow(env.client, queue, "pingan_health.green_channel.outpatient", opened)
         for hours in (25, 14, 10):  # 50 % and 80 % of 48 h, then the due
             await env.sleep(timedelta(hours=hours))
-        await send(handle, "customer_confirmed", opened + timedelta(hours=47))  # retroactive: the breach corrected
+        # retroactive: the breach corrected
+        await send_update(handle, "customer_confirmed", opened + timedelta(hours=47))
         now = await env.get_current_time()
-        await send(handle, "expert_confirmed", now)
-        await send(handle, "service_completed", now)
+        await send_update(handle, "expert_confirmed", now)
+        await send_update(handle, "service_completed", now)
         await eventually(lambda: len(receiver.of("/hook")) == 6, timeout=30)
     return handle
 
