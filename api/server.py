@@ -6,7 +6,7 @@ request line) with a bare text/plain 400 and closes at once; with the client's u
 the socket the kernel then sends a reset, so the client usually saw "connection reset" and no answer.
 Here the status is h11's own hint (431 for headers over the limit), the body is problem+json, and the
 connection half-closes and reads what the client still sends for a moment before closing, so the
-answer arrives. Everything else is uvicorn's (pinned in pyproject.toml; tests/test_hostile.py holds it).
+answer arrives. Everything else is uvicorn's (pinned in pyproject.toml; tests/api/test_hostile.py holds it).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Run: python -m bench.concurrency [--events 50 --rounds 20 --opens 20] [--databas
 
 Starts its own stack (Temporal dev server, worker, API over HTTP; SQLite, or PostgreSQL from Debian's
 packages), then per round sends N distinct follow_up_done events, each with its own Idempotency-Key,
-all at once to one new request, and re-sends a few of them (retries). tests/test_concurrency.py runs
+all at once to one new request, and re-sends a few of them (retries). tests/api/test_concurrency.py runs
 the same probe with a smaller N in `make test`.
 """
 

@@ -7,7 +7,7 @@ Run: python -m bench.hostile [--database postgresql]
 
 Starts its own stack (Temporal dev server, worker, API over HTTP; SQLite, or PostgreSQL from Debian's
 packages), sends every case of bench/hostile_cases.py and prints a table per input class and the summary
-line. tests/test_hostile.py runs the same probe on both backends in `make test`, with property-based
+line. tests/api/test_hostile.py runs the same probe on both backends in `make test`, with property-based
 inputs from hypothesis and schemathesis on top.
 """
 

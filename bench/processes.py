@@ -20,8 +20,8 @@ from runtime.temporal import connect
 from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import VendorRow
-from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
 from tests.helpers import free_port, wait_for_port
+from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
 from tests.live_stack import DevServer
 
 ROOT = Path(__file__).resolve().parents[1]

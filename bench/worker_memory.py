@@ -15,9 +15,8 @@ from pathlib import Path
 
 from runtime.settings import Settings
 from store.db import init_schema, make_engine
-from tests.helpers import start_time_skipping
+from tests.helpers import open_workflow, start_time_skipping
 from tests.histories import TEST_KEYS_SETTING
-from tests.helpers import open_workflow
 from worker.build import build_worker
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -46,9 +45,7 @@ async def main() -> None:
         init_schema(engine)
         async with build_worker(env.client, settings, engine):
             now = await env.get_current_time()
-            warm = await open_workflow(
-                env.client, settings.task_queue, "pingan_health.green_channel.admission", now
-            )
+            warm = await open_workflow(env.client, settings.task_queue, "pingan_health.green_channel.admission", now)
             await warm.query(ServiceRequestWorkflow.get_status)
             gc.collect()
             before = rss_kib()

@@ -11,7 +11,7 @@ workflow payload and read-model write of the request after it: one garbage insta
 200 levels deep used to fail every later workflow task. So the data is closed per event type and every
 value is a scalar of bounded size. The API checks a body with this module and the workflow's update
 validator checks the same, so a bad event never reaches history whichever way it was sent.
-`tests/test_hostile.py` holds the table to the catalog: every key a window or clock reads is here, and
+`tests/api/test_hostile.py` holds the table to the catalog: every key a window or clock reads is here, and
 nothing else is.
 """
 

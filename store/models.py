@@ -80,7 +80,7 @@ class ClockRow(SQLModel, table=True):
         # The few clocks whose instant has passed but whose new phase the workflow has not recorded
         # yet (a herd's lag) are found by that instant in partial indexes that hold only counting
         # clocks, so "breached" and "at risk" stay exact at the instant of a query, at the cost of the
-        # lag, whatever the table's size (tests/test_query_plans.py).
+        # lag, whatever the table's size (tests/api/test_query_plans.py).
         Index("ix_clock_counting_due", "due_at", sqlite_where=text(COUNTING), postgresql_where=text(COUNTING)),
         Index("ix_clock_running_at_risk", "at_risk_from", sqlite_where=text(RUNNING), postgresql_where=text(RUNNING)),
     )

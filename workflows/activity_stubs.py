@@ -1,7 +1,7 @@
 """The activities the workflows call, as typed references: the same names, inputs and results as the
 implementations in activities/, without their imports (the database, HTTP), which a workflow module
 must never pull into the sandbox. The workflows call these, so mypy checks every hand-off;
-tests/test_architecture.py checks that each stub and its implementation agree.
+tests/workflows/test_activity_stubs.py checks that each stub and its implementation agree.
 
 A stub never runs: the worker registers the implementations under the same names.
 """

@@ -2,7 +2,7 @@
 due, lead time, working days used, how it reads); `select` picks the class with one exhaustive match.
 
 Adding a unit: a member of `DurationUnit`, a class (a `ClockMeasure`, a `WindowMeasure` or both), its
-case in `measure_class`, and its tests (tests/test_units.py).
+case in `measure_class`, and its tests (tests/domain/test_units.py).
 """
 
 from sla.units.base import ClockMeasure, DurationUnit, UnitMeasure, WindowMeasure, share_of
