@@ -155,7 +155,9 @@ class WorkingCalendar:
             raise ValueError("a period has at least one working day")
         day = local_date(start)
         last_day = self.add_working_days(day, n)
-        return Deadline(end_of_day(last_day), self.is_provisional_range(day, last_day), self.fingerprint)
+        # Counting starts the next day: the start's own date is never asked whether it is a working day.
+        provisional = self.is_provisional_range(day + timedelta(days=1), last_day)
+        return Deadline(end_of_day(last_day), provisional, self.fingerprint)
 
     def due_calendar_days(self, start: datetime, n: int) -> Deadline:
         """24:00 of the n-th day after start's date, moved to the next working day if a rest day."""
@@ -163,7 +165,8 @@ class WorkingCalendar:
             raise ValueError("a period has at least one day")
         day = local_date(start)
         last_day = self.next_working_day_on_or_after(day + timedelta(days=n))
-        return Deadline(end_of_day(last_day), self.is_provisional_range(day, last_day), self.fingerprint)
+        provisional = self.is_provisional_range(day + timedelta(days=n), last_day)  # only the end is asked
+        return Deadline(end_of_day(last_day), provisional, self.fingerprint)
 
     def due_hours(self, start: datetime, n: float) -> Deadline:
         at = require_aware(start) + timedelta(hours=n)

@@ -154,9 +154,6 @@ class ClockMeasure(UnitMeasure):
             return 0.0
         return round(self.calendar.working_time_between(start, end).length / DAY, 4)
 
-    def _provisional(self, start: datetime, end: datetime) -> bool:
-        return self.calendar.is_provisional_range(local_date(start), local_date(end))
-
     @staticmethod
     def _elapsed_text(used: timedelta) -> str:
         return f"{iso_duration(used)} elapsed"

@@ -28,9 +28,11 @@ class CalendarDays(DayCountedMeasure):
         at = start + amount
         if period_end and at == start_of_day(local_date(at)):
             # Art. 203: a period whose last day is a rest day ends at 24:00 of the next working day.
-            moved = self.calendar.next_working_day_on_or_after(local_date(at) - DAY)
-            return end_of_day(moved), self.calendar.is_provisional_range(local_date(start), moved)
-        return at, self._provisional(start, at)
+            last_day = local_date(at) - DAY
+            moved = self.calendar.next_working_day_on_or_after(last_day)
+            return end_of_day(moved), self.calendar.is_provisional_range(last_day, moved)  # only the end is asked
+        # No rest day is consulted for an instant inside the period, so no missing year can move it.
+        return at, False
 
     def working_days_used(self, elapsed: timedelta, start: datetime | None, end: datetime | None) -> float:
         return self._working_days_spanned(start, end)

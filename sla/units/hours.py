@@ -34,8 +34,8 @@ class Hours(ClockMeasure, WindowMeasure):
         return wall_time(start, end)
 
     def add(self, start: datetime, amount: timedelta, *, period_end: bool = True) -> tuple[datetime, bool]:
-        at = start + amount
-        return at, self._provisional(start, at)
+        # Hours never consult the calendar, so no missing year can move them.
+        return start + amount, False
 
     def working_days_used(self, elapsed: timedelta, start: datetime | None, end: datetime | None) -> float:
         return self._working_days_spanned(start, end)

@@ -111,7 +111,26 @@ def test_a_deadline_in_a_year_without_data_is_provisional() -> None:
         assert measure_of(Duration(unit, 3), CAL).due(at(2031, 3, 6, 9)).provisional, unit
 
 
-STARTS = [at(2025, 9, 24) + timedelta(hours=7 * n, minutes=13) for n in range(60)]  # across the National Day week
+def test_only_the_days_a_deadline_asks_about_make_it_provisional() -> None:
+    # 48 hours never ask the calendar: exact across the end of the loaded data (2026) into 2027.
+    assert not clock(DurationUnit.HOURS, 48).add(at(2026, 12, 31, 10), timedelta(hours=48))[1]
+    # 1 working day from Wed 2003-12-31 (a year never loaded): counting starts on 2004-01-01, a holiday,
+    # so the deadline is 24:00 of Fri 01-02 and rests on 2004's data only.
+    deadline = measure_of(Duration(DurationUnit.WORKING_DAYS, 1), CAL).due(at(2003, 12, 31, 23))
+    assert deadline.due_at == at(2004, 1, 3) and not deadline.provisional
+    # 3 calendar days from Mon 2026-12-28 end on Thu 12-31, a working day of 2026: 2027 is not asked.
+    deadline = measure_of(Duration(DurationUnit.CALENDAR_DAYS, 3), CAL).due(at(2026, 12, 28, 9))
+    assert deadline.due_at == at(2027, 1, 1) and not deadline.provisional
+    # 4 calendar days end on Fri 2027-01-01: whether it is a rest day is 2027's data, not loaded.
+    assert measure_of(Duration(DurationUnit.CALENDAR_DAYS, 4), CAL).due(at(2026, 12, 28, 9)).provisional
+
+
+STARTS = [
+    *(at(2025, 9, 24) + timedelta(hours=7 * n, minutes=13) for n in range(60)),  # across the National Day week
+    # Where loaded data ends (2026-12-31, 2027 not loaded) and begins (2004-01-01, 2003 never loaded).
+    *(at(2026, 12, 20) + timedelta(hours=5 * n, minutes=7) for n in range(80)),
+    *(at(2003, 12, 29) + timedelta(hours=5 * n, minutes=7) for n in range(30)),
+]
 
 
 @pytest.mark.parametrize("unit", sorted(CLOCK_UNITS))
