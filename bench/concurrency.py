@@ -82,6 +82,13 @@ class Round:
         return not (self.duplicated or self.missing or self.unacknowledged_but_recorded or self.out_of_order)
 
 
+def client_limits(events: int) -> httpx.Limits:
+    """A connection per concurrent call; idle ones dropped before uvicorn's keep-alive timeout (5 s)
+    closes them, so no call goes out on a connection the server is closing (one did, between rounds:
+    no answer, nothing recorded, a client-side race that is not the API's)."""
+    return httpx.Limits(max_connections=events * 2 + 10, keepalive_expiry=2.0)
+
+
 async def open_request(http: httpx.AsyncClient, headers: dict[str, str], vendor: str, **extra: Any) -> httpx.Response:
     body = {"service_id": SERVICE, "vendor_id": vendor, "policy_no": "P-CONC-1", "insured": INSURED} | extra
     return await http.post("/v1/requests", json=body, headers=headers)
@@ -166,7 +173,7 @@ async def open_burst(
 
 async def _main(args: argparse.Namespace) -> None:
     async with live_stack(args.database, "bench-concurrency-") as stack:
-        limits = httpx.Limits(max_connections=args.events * 2 + 10)
+        limits = client_limits(args.events)
         async with httpx.AsyncClient(base_url=stack.base_url, timeout=60, limits=limits) as http:
             headers = stack.headers("coordinator")
             totals = Round()

@@ -9,14 +9,14 @@ from typing import Any
 
 import httpx
 
-from bench.concurrency import event_burst, open_burst
+from bench.concurrency import client_limits, event_burst, open_burst
 from tests.readmodel_checks import assert_tallies_exact
 
 EVENTS = 24
 
 
 async def test_concurrent_events_on_one_request_are_each_in_the_view_once_in_the_workflows_order(live: Any) -> None:
-    limits = httpx.Limits(max_connections=EVENTS * 2 + 10)
+    limits = client_limits(EVENTS)
     async with httpx.AsyncClient(base_url=live.base_url, timeout=60, limits=limits) as http:
         for _ in range(2):
             burst = await event_burst(
