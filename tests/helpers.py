@@ -262,3 +262,29 @@ def read_side_app(url: str, tmp_path: Path, now: datetime) -> Any:
         database_url=url, calendar_dir=tmp_path, payload_keys=TEST_KEYS_SETTING, metrics_token=METRICS_TOKEN
     )
     return create_app(settings, TemporalSettings(address="127.0.0.1:1"), clock=lambda: now)
+
+
+def dev_server_command(port: int, http_port: int, metrics_port: int, db_file: Path) -> list[str]:
+    """`temporal server start-dev` on a SQLite file as `make run` runs it (WAL, synchronous=full)."""
+    return [
+        binary("temporal"),
+        "server",
+        "start-dev",
+        "--headless",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--http-port",
+        str(http_port),
+        "--metrics-port",
+        str(metrics_port),
+        "--db-filename",
+        str(db_file),
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=full",
+        "--log-level",
+        "error",
+    ]

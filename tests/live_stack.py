@@ -21,7 +21,11 @@ from runtime.temporal import connect
 from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import VendorRow
-from tests.helpers import binary, free_port, wait_for_port  # bench/processes.py imports the last two from here
+from tests.helpers import (  # bench/processes.py imports the last two from here
+    dev_server_command,
+    free_port,
+    wait_for_port,
+)
 from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
 from worker.build import Workers, build_worker
 from worker.main import metrics_runtime
@@ -42,28 +46,7 @@ class DevServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [
-                binary("temporal"),
-                "server",
-                "start-dev",
-                "--headless",
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--http-port",
-                str(free_port()),
-                "--metrics-port",
-                str(free_port()),
-                "--db-filename",
-                str(self.directory / "temporal.db"),
-                "--sqlite-pragma",
-                "journal_mode=wal",
-                "--sqlite-pragma",
-                "synchronous=full",
-                "--log-level",
-                "error",
-            ],
+            dev_server_command(self.port, free_port(), free_port(), self.directory / "temporal.db"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -31,7 +31,7 @@ from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import VendorRow
 from tests.data import ROOT
-from tests.helpers import binary, free_port, wait_for_port
+from tests.helpers import dev_server_command, free_port, wait_for_port
 from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
 from tests.live_stack import VENDORS
 from tests.postgres import PostgresServer
@@ -157,28 +157,7 @@ class TemporalChild(Child):
         return f"127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        return [
-            binary("temporal"),
-            "server",
-            "start-dev",
-            "--headless",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--http-port",
-            str(self.http_port),
-            "--metrics-port",
-            str(self.metrics_port),
-            "--db-filename",
-            str(self.db_file),
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=full",
-            "--log-level",
-            "error",
-        ]
+        return dev_server_command(self.port, self.http_port, self.metrics_port, self.db_file)
 
     def wait_ready(self) -> None:
         wait_for_port(self.port, READY_TIMEOUT)
