@@ -89,25 +89,24 @@ def _sleep_until(instant: float) -> None:
     time.sleep(max(0.0, instant - time.time()))
 
 
-def kill_worker(stack: ProcessStack, down: float) -> None:
+def _down_for(down: float, stop: Callable[[], None], start: Callable[[], None]) -> None:
+    """Stop something, keep it down for `down` seconds from the stop, start it again."""
     started = time.time()
-    stack.worker.kill()
+    stop()
     _sleep_until(started + down)
-    stack.worker.start()
+    start()
+
+
+def kill_worker(stack: ProcessStack, down: float) -> None:
+    _down_for(down, stack.worker.kill, stack.worker.start)
 
 
 def kill_temporal(stack: ProcessStack, down: float) -> None:
-    started = time.time()
-    stack.temporal.kill()
-    _sleep_until(started + down)
-    stack.temporal.start()
+    _down_for(down, stack.temporal.kill, stack.temporal.start)
 
 
 def restart_api(stack: ProcessStack, down: float) -> None:
-    started = time.time()
-    stack.api.stop()
-    _sleep_until(started + down)
-    stack.api.start()
+    _down_for(down, stack.api.stop, stack.api.start)
 
 
 def database_outage(stack: ProcessStack, down: float) -> None:

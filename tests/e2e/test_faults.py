@@ -170,6 +170,23 @@ def test_the_checks_name_each_lost_duplicated_and_hidden_event() -> None:
 
 
 # -- a 503 after the event was recorded -----------------------------------------------------------------
+
+
+def view_fails_once(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The read model drops the connection the first time the API reads a view after Temporal answered;
+    the list returned holds that call once it happened."""
+    real_view, failures = commands._view, list[Any]()
+
+    def view_once_unavailable(*args: Any) -> Any:
+        if not failures:
+            failures.append(args)
+            raise OperationalError("SELECT ...", {}, ConnectionError("server closed the connection unexpectedly"))
+        return real_view(*args)
+
+    monkeypatch.setattr(commands, "_view", view_once_unavailable)
+    return failures
+
+
 async def test_a_503_after_the_event_was_recorded_names_the_key_that_repeats_it_once(
     live: Any, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -184,15 +201,7 @@ async def test_a_503_after_the_event_was_recorded_names_the_key_that_repeats_it_
         "insured": {"name": "故障测试", "id_number": "110101199001011234"},
     }
     request_id = (await http.post("/v1/requests", json=body, headers=headers)).json()["id"]
-    real_view, failures = commands._view, list[Any]()
-
-    def view_once_unavailable(*args: Any) -> Any:
-        if not failures:
-            failures.append(args)
-            raise OperationalError("SELECT ...", {}, ConnectionError("server closed the connection unexpectedly"))
-        return real_view(*args)
-
-    monkeypatch.setattr(commands, "_view", view_once_unavailable)
+    failures = view_fails_once(monkeypatch)
     event = {"type": "follow_up_done", "occurred_at": datetime.now(SHANGHAI).isoformat(), "data": {}}
     first = await http.post(f"/v1/requests/{request_id}/events", json=event, headers=headers)
     assert first.status_code == 503 and first.headers.get("retry-after"), first.text
@@ -216,15 +225,7 @@ async def test_an_open_whose_view_cannot_be_read_answers_202_with_the_request_to
 ) -> None:
     """The same instant for an open: the request exists, so the answer says which one (a 503 would have
     a client without external_ref open a second request)."""
-    real_view, failures = commands._view, list[Any]()
-
-    def view_once_unavailable(*args: Any) -> Any:
-        if not failures:
-            failures.append(args)
-            raise OperationalError("SELECT ...", {}, ConnectionError("server closed the connection unexpectedly"))
-        return real_view(*args)
-
-    monkeypatch.setattr(commands, "_view", view_once_unavailable)
+    failures = view_fails_once(monkeypatch)
     body = {
         "service_id": "pingan_health.green_channel.admission",
         "vendor_id": "vendor-reliable",
@@ -232,7 +233,7 @@ async def test_an_open_whose_view_cannot_be_read_answers_202_with_the_request_to
         "insured": {"name": "故障测试", "id_number": "110101199001011234"},
     }
     first = await http.post("/v1/requests", json=body, headers=live.headers("coordinator"))
-    assert first.status_code == 202, first.text
+    assert first.status_code == 202 and failures, first.text
     location = first.headers["location"]
     later = await http.get(location, headers=live.headers("coordinator"))
     assert later.status_code == 200 and location.endswith(later.json()["id"]), later.text
