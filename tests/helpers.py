@@ -16,7 +16,8 @@ import shutil
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -262,6 +263,20 @@ def read_side_app(url: str, tmp_path: Path, now: datetime) -> Any:
         database_url=url, calendar_dir=tmp_path, payload_keys=TEST_KEYS_SETTING, metrics_token=METRICS_TOKEN
     )
     return create_app(settings, TemporalSettings(address="127.0.0.1:1"), clock=lambda: now)
+
+
+@contextmanager
+def seeded_read_side(
+    request: pytest.FixtureRequest, tmp_path: Path, name: str, requests: int, now: datetime
+) -> Iterator[Any]:
+    """The read side's API on a fresh database of the test's backend, seeded with `requests` requests."""
+    url = fresh_database(request, tmp_path, name)
+    seeded_read_model(url, requests, now)
+    application = read_side_app(url, tmp_path, now)
+    try:
+        yield application
+    finally:
+        application.state.slatrack.engine.dispose()
 
 
 def dev_server_command(port: int, http_port: int, metrics_port: int, db_file: Path) -> list[str]:

@@ -17,7 +17,7 @@ from sla.calendar.timeutil import SHANGHAI
 from sla.engine.reading import Phase, phase_at
 from store.keys import Role, create_key
 from store.models import ClockRow, RequestRow, table_of
-from tests.helpers import fresh_database, read_side_app, seeded_read_model
+from tests.helpers import seeded_read_side
 
 NOW = datetime(2026, 11, 20, 10, tzinfo=SHANGHAI)
 STATES = ["pending", "running", "paused", "met", "breached", "exempt", "cancelled", "at_risk"]
@@ -26,11 +26,8 @@ SCOPES = {"operations": {}, "coordinator": {"vendor_id": "vendor-late"}, "audito
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    url = fresh_database(request, tmp_path, "lists")
-    seeded_read_model(url, 900, NOW)
-    application = read_side_app(url, tmp_path, NOW)
-    yield application
-    application.state.slatrack.engine.dispose()
+    with seeded_read_side(request, tmp_path, "lists", 900, NOW) as application:
+        yield application
 
 
 def _matches(clock: Any, state: str) -> bool:

@@ -20,7 +20,7 @@ from bench.readmodel import METRICS_TOKEN
 from sla.calendar.timeutil import SHANGHAI
 from sla.engine.reading import counts_as_open, phase_at
 from store.models import ClockRow, RequestRow, table_of
-from tests.helpers import fresh_database, read_side_app, seeded_read_model
+from tests.helpers import seeded_read_side
 
 NOW = datetime(2026, 11, 20, 10, tzinfo=SHANGHAI)
 SAMPLE = re.compile(r"^(sla_clocks_open|sla_clock_outcomes_total|sla_requests_open)\{([^}]*)\} (\S+)$", re.M)
@@ -28,11 +28,8 @@ SAMPLE = re.compile(r"^(sla_clocks_open|sla_clock_outcomes_total|sla_requests_op
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    url = fresh_database(request, tmp_path, "metrics")
-    seeded_read_model(url, 1500, NOW)
-    application = read_side_app(url, tmp_path, NOW)
-    yield application
-    application.state.slatrack.engine.dispose()
+    with seeded_read_side(request, tmp_path, "metrics", 1500, NOW) as application:
+        yield application
 
 
 def _scraped(text: str) -> dict[str, Counter[tuple[str, ...]]]:

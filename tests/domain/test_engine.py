@@ -38,6 +38,16 @@ AXA_INPATIENT = log(
     ("materials_complete", at(2025, 10, 9, 10)),
 )
 
+# DESIGN.md's example for [004:67]: started 9-26 15:00, paused 9-30 10:00, restarted 10-09 10:00.
+AXA_INPATIENT_RESTART = (
+    ("request_opened", at(2025, 9, 25, 9)),
+    ("admission_notice_issued", at(2025, 9, 24)),
+    ("materials_complete", at(2025, 9, 25, 10)),
+    ("eligibility_approved", at(2025, 9, 26, 15)),
+    ("materials_incomplete", at(2025, 9, 30, 10)),
+    ("materials_complete", at(2025, 10, 9, 10)),
+)
+
 
 def test_axa_green_channel_inpatient_starts_when_the_materials_are_complete_and_is_met() -> None:
     # [004:67] 审核通过且客户提供完整资料及住院通知单开具之日起10个工作日: the latest of the notice (9-24),
@@ -66,12 +76,7 @@ def test_axa_green_channel_inpatient_restarts_when_materials_turn_out_incomplete
     # 10-17 00:00 (DESIGN.md's example). Found incomplete Tue 9-30 10:00: paused, no due instant.
     # Complete again Thu 10-09 10:00: the full 10 working days again -> due 2025-10-23 00:00.
     events = log(
-        ("request_opened", at(2025, 9, 25, 9)),
-        ("admission_notice_issued", at(2025, 9, 24)),
-        ("materials_complete", at(2025, 9, 25, 10)),
-        ("eligibility_approved", at(2025, 9, 26, 15)),
-        ("materials_incomplete", at(2025, 9, 30, 10)),
-        ("materials_complete", at(2025, 10, 9, 10)),
+        *AXA_INPATIENT_RESTART,
         ("hospital_confirmed", at(2025, 10, 22, 18)),
     )
     running = clocks("axa.green_channel.inpatient", events[:4], at(2025, 9, 29))["arrange_admission"]
@@ -376,12 +381,7 @@ def test_audit_lines_state_durations_in_iso_8601_and_working_days() -> None:
     # Restarted 10-09 10:00 (10 wd again) -> due 10-23 00:00; confirmed Sat 10-25 11:00: 2 days 11 h
     # late, of which 10-23 (Thu) and 10-24 (Fri) are working days and 10-25 (Sat) is not -> 2 working days.
     events = log(
-        ("request_opened", at(2025, 9, 25, 9)),
-        ("admission_notice_issued", at(2025, 9, 24)),
-        ("materials_complete", at(2025, 9, 25, 10)),
-        ("eligibility_approved", at(2025, 9, 26, 15)),
-        ("materials_incomplete", at(2025, 9, 30, 10)),
-        ("materials_complete", at(2025, 10, 9, 10)),
+        *AXA_INPATIENT_RESTART,
         ("hospital_confirmed", at(2025, 10, 25, 11)),
     )
     view = clocks("axa.green_channel.inpatient", events, at(2025, 10, 26))["arrange_admission"]
