@@ -53,12 +53,6 @@ class ComplianceLine:
 QUANTILES = (Fraction(1, 2), Fraction(9, 10))  # p50, p90
 
 
-def ranks_for(q: Fraction, total: int) -> tuple[int, int]:
-    """The two ranks (0-based, sorted) a q-quantile of `total` values interpolates between."""
-    low = (q.numerator * (total - 1)) // q.denominator
-    return low, min(low + 1, total - 1)
-
-
 def interpolated(q: Fraction, total: int, value_at: Callable[[int], float]) -> float | None:
     """The q-quantile of `total` sorted values, interpolated between closest ranks (what
     statistics.quantiles(method="inclusive") gives): `value_at(rank)` reads one value."""
@@ -72,7 +66,7 @@ def interpolated(q: Fraction, total: int, value_at: Callable[[int], float]) -> f
     return round(low + (high - low) * float(fraction), 2)
 
 
-def weighted_percentile(values: Iterable[tuple[float, int]], q: float | Fraction) -> float | None:
+def weighted_percentile(values: Iterable[tuple[float, int]], q: Fraction) -> float | None:
     """The q-quantile (0..1) of values given as (value, how many)."""
     ordered = sorted((v, n) for v, n in values if n > 0)
 
@@ -84,7 +78,7 @@ def weighted_percentile(values: Iterable[tuple[float, int]], q: float | Fraction
                 return value
         return ordered[-1][0]
 
-    return interpolated(Fraction(q).limit_denominator(1000), sum(n for _, n in ordered), at_rank)
+    return interpolated(q, sum(n for _, n in ordered), at_rank)
 
 
 Series = tuple[str, str, str]  # vendor, service, clock
@@ -122,7 +116,7 @@ def compliance(
                 *(
                     percentiles.get((vendor, service, clock), (None, None))
                     if percentiles is not None
-                    else (weighted_percentile(used, QUANTILES[0]), weighted_percentile(used, QUANTILES[1]))
+                    else tuple(weighted_percentile(used, q) for q in QUANTILES)
                 ),
             )
         )

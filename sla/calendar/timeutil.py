@@ -12,6 +12,7 @@ from sla.errors import NaiveDatetimeError
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 DAY = timedelta(days=1)
+ZERO = timedelta(0)
 
 
 def require_aware(instant: datetime, what: str = "instant") -> datetime:

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sla.calendar.overlay import YearData
-from sla.calendar.timeutil import DAY, end_of_day, local_date, require_aware, start_of_day
-
-ZERO = timedelta(0)
+from sla.calendar.timeutil import DAY, ZERO, end_of_day, local_date, require_aware, start_of_day
 
 
 @dataclass(frozen=True)
@@ -163,10 +161,14 @@ class WorkingCalendar:
         """24:00 of the n-th day after start's date, moved to the next working day if a rest day."""
         if n < 1:
             raise ValueError("a period has at least one day")
-        day = local_date(start)
-        last_day = self.next_working_day_on_or_after(day + timedelta(days=n))
-        provisional = self.is_provisional_range(day + timedelta(days=n), last_day)  # only the end is asked
-        return Deadline(end_of_day(last_day), provisional, self.fingerprint)
+        due_at, provisional = self.period_end(local_date(start) + timedelta(days=n))
+        return Deadline(due_at, provisional, self.fingerprint)
+
+    def period_end(self, last_day: date) -> tuple[datetime, bool]:
+        """Art. 203: a period whose last day is a rest day ends at 24:00 of the next working day; only
+        the days from the last to that one are asked, so only they can make it provisional."""
+        moved = self.next_working_day_on_or_after(last_day)
+        return end_of_day(moved), self.is_provisional_range(last_day, moved)
 
     def due_hours(self, start: datetime, n: float) -> Deadline:
         at = require_aware(start) + timedelta(hours=n)

@@ -34,7 +34,9 @@ def check_backfill(
     for index, event in enumerate(events):
         try:
             check_event_data(event.type, event.data)
-            ticking = [v.clock_id for v in compute_clocks(entry, log, calendar, now) if v.state in TICKING_STATES]
+            ticking: list[str] = []
+            if event.type == EventType.SERVICE_COMPLETED:  # the only event the running clocks can refuse
+                ticking = [v.clock_id for v in compute_clocks(entry, log, calendar, now) if v.state in TICKING_STATES]
             kind = precheck_event(entry, log, event.type, event.occurred_at, now, ticking)
             record = RecordedEvent(kind, event.occurred_at, len(log) + 1, data=event.data)
             check_customer_windows(entry, log, record, calendar)

@@ -133,7 +133,7 @@ class _ClockRun:
             if kind in spec.stop:
                 self.stopped_at = at
                 assert self.due_at is not None
-                late = f"{iso_duration(at - self.due_at)} ({self.measure.working_days_between(self.due_at, at)})"
+                late = f"{iso_duration(at - self.due_at)} ({self.measure.working_days_text_between(self.due_at, at)})"
                 self._note(at, "stopped", f"{kind.value}: delivered {late} late", event)
             return
         if state in (ClockState.MET, ClockState.EXEMPT, ClockState.CANCELLED, ClockState.BREACHED):

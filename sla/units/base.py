@@ -13,14 +13,13 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import TYPE_CHECKING, ClassVar
 
-from sla.calendar.timeutil import DAY, SHANGHAI, end_of_day, iso_duration, local_date, start_of_day
+from sla.calendar.timeutil import DAY, SHANGHAI, ZERO, end_of_day, iso_duration, local_date
 from sla.calendar.working import Deadline, WorkingCalendar
 
 if TYPE_CHECKING:  # the catalog's types name a unit; at run time the catalog imports this module
     from sla.catalog.model import Duration, WarnThreshold
 
 _SECOND = timedelta(seconds=1)
-ZERO = timedelta(0)
 
 
 class DurationUnit(StrEnum):
@@ -42,11 +41,6 @@ def share_of(budget: timedelta, share: Fraction) -> timedelta:
 def working_days_text(days: float) -> str:
     days = round(days, 4)
     return f"{days:g} working day" + ("" if days == 1 else "s")
-
-
-def next_midnight(start: datetime) -> datetime:
-    """Civil Code art. 201: a period in days starts counting at 00:00 after the start's local date."""
-    return start_of_day(local_date(start) + DAY)
 
 
 def wall_time(start: datetime, end: datetime) -> timedelta:
@@ -71,7 +65,6 @@ class UnitMeasure(ABC):
     def __init__(self, duration: Duration, calendar: WorkingCalendar) -> None:
         if duration.unit is not self.unit:
             raise ValueError(f"a {self.unit.value} measure given a {duration.unit.value} duration")
-        self.duration = duration
         self.amount = duration.amount
         self.calendar = calendar
 
@@ -143,10 +136,9 @@ class ClockMeasure(UnitMeasure):
             return self.between(now, due_at)
         return -self.between(due_at, now)
 
-    def working_days_between(self, start: datetime, end: datetime) -> str:
+    def working_days_text_between(self, start: datetime, end: datetime) -> str:
         """How many working days lie between two instants, for an audit line: "1.5 working days"."""
-        days = self.calendar.working_time_between(start, end).length / DAY if end > start else 0.0
-        return working_days_text(days)
+        return working_days_text(self._working_days_spanned(start, end))
 
     def _working_days_spanned(self, start: datetime | None, end: datetime | None) -> float:
         """Working days on the calendar between two instants (for units that count other time)."""
@@ -179,4 +171,5 @@ class DayCountedMeasure(ClockMeasure, WindowMeasure):
         return self.budget
 
     def origin(self, start: datetime) -> datetime:
-        return next_midnight(start)
+        # Civil Code art. 201: a period in days starts counting at 00:00 after the start's local date.
+        return end_of_day(local_date(start))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sla.calendar.timeutil import DAY, end_of_day, local_date, start_of_day
+from sla.calendar.timeutil import DAY, local_date, start_of_day
 from sla.calendar.working import Deadline
 from sla.units.base import DayCountedMeasure, DurationUnit, at_cutoff, wall_time
 
@@ -27,10 +27,7 @@ class CalendarDays(DayCountedMeasure):
     def add(self, start: datetime, amount: timedelta, *, period_end: bool = True) -> tuple[datetime, bool]:
         at = start + amount
         if period_end and at == start_of_day(local_date(at)):
-            # Art. 203: a period whose last day is a rest day ends at 24:00 of the next working day.
-            last_day = local_date(at) - DAY
-            moved = self.calendar.next_working_day_on_or_after(last_day)
-            return end_of_day(moved), self.calendar.is_provisional_range(last_day, moved)  # only the end is asked
+            return self.calendar.period_end(local_date(at) - DAY)  # art. 203
         # No rest day is consulted for an instant inside the period, so no missing year can move it.
         return at, False
 
