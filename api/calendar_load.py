@@ -104,7 +104,8 @@ async def load_year(
     reason = f"calendar {year} loaded by {principal.sender}: {overlay.source.describe()}"
     candidates = await asyncio.to_thread(_candidates, state.engine, year)
     client = await state.client()
-    moves = await _moves(client, [rid for rid, _ in candidates], calendar, state.now(), reason)
+    candidate_ids = [rid for rid, _ in candidates]
+    moves = await _moves(client, candidate_ids, calendar, state.now(), reason)
     if dry_run:
         return CalendarLoadOut(
             year=year, dry_run=True, calendar_fingerprint=calendar.fingerprint, moves=moves, requests_signalled=0
@@ -131,14 +132,14 @@ async def load_year(
             sent += sum(await asyncio.gather(*(signal(i) for i in request_ids[first : first + SIGNAL_BATCH])))
         return sent
 
-    signalled_ids = [rid for rid, _ in candidates]
-    signalled = await fan_out(signalled_ids)
+    signalled = await fan_out(candidate_ids)
+    already = set(candidate_ids)
     # A request opened while the year was being stored may have planned with the calendar before it and
     # not be in the first list: one more pass for those still on another calendar.
     late = [
         rid
         for rid, fingerprint in await asyncio.to_thread(_candidates, state.engine, year)
-        if fingerprint != calendar.fingerprint and rid not in set(signalled_ids)
+        if fingerprint != calendar.fingerprint and rid not in already
     ]
     signalled += await fan_out(late)
     return CalendarLoadOut(

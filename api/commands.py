@@ -48,6 +48,7 @@ from sla.calendar.timeutil import SHANGHAI
 from sla.catalog.model import ServiceEntry
 from sla.engine.backfill import PastEvent, check_backfill
 from sla.engine.rules import CLOCK_SKEW_TOLERANCE
+from sla.event_data import check_event_data
 from sla.events import RequestStatus
 from store import quota as quotas
 from store.keys import Principal, Role
@@ -325,6 +326,7 @@ async def _await_outcome(handle: WorkflowHandle[Any, Any], update_id: str, key: 
 async def send_event(
     state: AppState, principal: Principal, request_id: str, body: EventCreate, idempotency_key: str | None
 ) -> Answer:
+    check_event_data(body.type, body.data)  # a value the domain cannot read must never reach the workflow
     await run_in_threadpool(_check_event, state, principal, request_id)
     key = idempotency_key or f"gen-{uuid.uuid4().hex}"
     occurred_at = body.occurred_at.astimezone(SHANGHAI)  # one spelling of an instant, for the digest too

@@ -203,16 +203,18 @@ def _page_ids_by_clock(connection: Connection, wanted: ListFilter, now: datetime
     """The first limit + 1 distinct requests, newest first, with a clock in the wanted state."""
     streams = _clock_streams(wanted, now)
     fetch = wanted.limit + 1
+    # The lagging streams are read whole, so a wider fetch of the ordered ones never needs them again.
+    lagging = {i: _lagging(connection, wanted, s) for i, s in enumerate(streams) if not s.ordered}
     while True:
         found, cuts = [], []
-        for stream in streams:
+        for i, stream in enumerate(streams):
             if stream.ordered:
                 rows, cut = _ordered(connection, wanted, stream, fetch)
                 found.append(rows)
                 if cut is not None:
                     cuts.append(cut)
             else:
-                found.append(_lagging(connection, wanted, stream))
+                found.append(lagging[i])
         # A stream cut at `fetch` rows says nothing about what lies past its last row: the merged order
         # holds only down to the newest of those last rows.
         boundary = max(cuts) if cuts else None

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import PrincipalDep, StateDep, require
 from api.instants import Instant
 from api.problems import PROBLEM_RESPONSES, Problem, not_found
+from api.reads import encode_cursor
 from api.schemas import Identifier, Strict
 from api.state import AppState
 from runtime.codec import EncryptionCodec
@@ -184,10 +185,6 @@ def _cursor(text: str | None) -> tuple[datetime, str] | None:
         ) from None
 
 
-def _next_cursor(created: datetime, message: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([created.isoformat(), message]).encode()).decode()
-
-
 @router.get("/{vendor_id}/webhooks/{webhook_id}/deliveries", response_model=DeliveryPage, responses=PROBLEM_RESPONSES)
 async def list_deliveries(
     vendor_id: Identifier,
@@ -214,4 +211,4 @@ async def list_deliveries(
         for row, attempts in page
     ]
     last = page[-1][0] if len(found) > limit else None
-    return DeliveryPage(items=items, next_cursor=_next_cursor(last.created_at, last.message_id) if last else None)
+    return DeliveryPage(items=items, next_cursor=encode_cursor(last.created_at, last.message_id) if last else None)
