@@ -113,6 +113,7 @@ class RequestActivities:
             )
             raise rule_failure(unplannable(event, error)) from None
         plan, corrections, recomputes = planned.plan, planned.corrections, planned.recomputes
+        kinds = sorted(self.subscriptions.kinds(before.vendor_id))
         changed = (
             change.new_event is not None
             or bool(change.backfill)
@@ -125,7 +126,7 @@ class RequestActivities:
                 plan.calendar_fingerprint,
                 plan.calendar_sources,
                 before.revision,
-                subscribed_kinds=sorted(self.subscriptions.kinds(before.vendor_id)),
+                subscribed_kinds=kinds,
             )
         revision = before.revision + 1
         events = [*before.events, *change.backfill, *([change.new_event] if change.new_event else [])]
@@ -167,5 +168,5 @@ class RequestActivities:
             corrections,
             recomputes,
             position,
-            sorted(self.subscriptions.kinds(before.vendor_id)),
+            kinds,
         )

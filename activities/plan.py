@@ -5,7 +5,6 @@ Its result is recorded in the workflow's history, so replay never touches calend
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,8 +12,7 @@ from typing import Any
 
 from sla.calendar.timeutil import local_date
 from sla.calendar.working import WorkingCalendar
-from sla.catalog.model import ServiceEntry
-from sla.catalog.parse import parse_service
+from sla.catalog.parse import parse_pinned
 from sla.engine.clocks import compute_clocks
 from sla.engine.model import Advisory, ClockView, RecordedEvent
 from sla.engine.rules import advisories, check_customer_windows
@@ -31,18 +29,6 @@ class ClockPlan:
     advisories: list[Advisory] = field(default_factory=list)
 
 
-_PARSED: dict[str, ServiceEntry] = {}
-
-
-def _pinned(catalog_document: dict[str, Any]) -> ServiceEntry:
-    """The pinned entry, parsed once per process (a request's entry never changes; few entries exist)."""
-    key = json.dumps(catalog_document, sort_keys=True, ensure_ascii=False, default=str)
-    entry = _PARSED.get(key)
-    if entry is None:
-        entry = _PARSED[key] = parse_service(catalog_document, "pinned catalog entry")
-    return entry
-
-
 def plan_clocks(
     calendar: WorkingCalendar,
     catalog_document: dict[str, Any],
@@ -53,7 +39,7 @@ def plan_clocks(
 ) -> ClockPlan:
     """Raises SlaError when a new event (the backfilled ones in order, then `new_event`) breaks a
     customer window (a rule that needs the calendar)."""
-    entry = _pinned(catalog_document)
+    entry = parse_pinned(catalog_document, "pinned catalog entry")
     domain_events = list(events)
     for added in [*backfill, *([new_event] if new_event else [])]:
         check_customer_windows(entry, domain_events, added, calendar)
@@ -76,12 +62,3 @@ class ClockPlanner:
 
     def __init__(self, calendars: CalendarSource) -> None:
         self.calendars = calendars
-
-    def plan(
-        self,
-        catalog_document: dict[str, Any],
-        events: list[RecordedEvent],
-        new_event: RecordedEvent | None,
-        now: datetime,
-    ) -> ClockPlan:
-        return plan_clocks(self.calendars.current(), catalog_document, events, new_event, now)

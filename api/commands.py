@@ -50,6 +50,7 @@ from sla.engine.backfill import PastEvent, check_backfill
 from sla.engine.rules import CLOCK_SKEW_TOLERANCE
 from sla.event_data import check_event_data
 from sla.events import RequestStatus
+from sla.policy import policy_year_end
 from store import quota as quotas
 from store.keys import Principal, Role
 from store.models import RequestRow, VendorRow, table_of
@@ -138,13 +139,13 @@ def policy_year_start(body: RequestCreate, opened_at: datetime) -> date:
     (Asia/Shanghai). The opening must fall inside [start, anniversary)."""
     opened_day = opened_at.astimezone(SHANGHAI).date()
     start = body.policy_year_start or date(opened_day.year, 1, 1)
-    if not start <= opened_day < quotas.policy_year_end(start):
+    if not start <= opened_day < policy_year_end(start):
         raise Problem(
             422,
             "Unprocessable Content",
             f"policy_year_start {start.isoformat()} does not begin the policy year of the opening "
             f"({opened_day.isoformat()}): the opening must fall on or after it and before its anniversary "
-            f"{quotas.policy_year_end(start).isoformat()}",
+            f"{policy_year_end(start).isoformat()}",
             rule="quota.policy_year_mismatch",
         )
     return start

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from api.schemas import AdvisoryOut, ClockOut, ClockSummary, EventOut, RequestOut, RequestSummary
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import ClockSpec, ServiceEntry
-from sla.catalog.parse import parse_service
+from sla.catalog.parse import parse_pinned
 from sla.engine.model import ClockState
 from sla.engine.reading import effective_state, is_at_risk, remaining
 from store.keys import Principal, Role
@@ -26,15 +24,10 @@ def visible(principal: Principal, row: Any) -> bool:
     return True
 
 
-@lru_cache(maxsize=256)
-def _entry(digest: str, document_json: str) -> ServiceEntry:
-    return parse_service(json.loads(document_json), f"pinned {digest}")
-
-
 def pinned_entry(row: Any) -> ServiceEntry | None:
     if not row.pinned_terms:
         return None
-    return _entry(row.catalog_digest, json.dumps(row.pinned_terms, sort_keys=True, ensure_ascii=False))
+    return parse_pinned(row.pinned_terms, f"pinned {row.catalog_digest}")
 
 
 def _remaining_seconds(row: Any, spec: ClockSpec | None, calendar: WorkingCalendar, now: datetime) -> int | None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from sla.policy import normalise_policy_no, policy_year_end
 from store.db import write_transaction
 from store.models import QuotaClaimRow, table_of
 
@@ -33,22 +33,8 @@ CLAIMS = table_of(QuotaClaimRow)
 MAX_ROUNDS = 50  # each lost round means another open won a use; more contenders than this is a 503
 
 
-def normalise_policy_no(policy_no: str) -> str:
-    """One spelling per policy: Unicode NFKC (full-width forms), no spaces or hyphens, upper case."""
-    text = unicodedata.normalize("NFKC", policy_no)
-    return "".join(ch for ch in text if not ch.isspace() and ch != "-").upper()
-
-
 def blind_index(key: bytes, policy_no: str) -> str:
     return "bi1_" + hmac.new(key, normalise_policy_no(policy_no).encode(), hashlib.sha256).hexdigest()
-
-
-def policy_year_end(start: date) -> date:
-    """The first day after the policy year: the anniversary (28 Feb for a 29 Feb start, Civil Code art. 202)."""
-    try:
-        return start.replace(year=start.year + 1)
-    except ValueError:
-        return date(start.year + 1, 2, 28)
 
 
 class QuotaExceeded(Exception):
@@ -95,19 +81,20 @@ def claim(
     for _ in range(MAX_ROUNDS):
         try:
             with write_transaction(engine) as connection:
-                held = connection.execute(select(CLAIMS).where(c.request_id == request_id)).first()
+                held = _held(connection, request_id)
                 if held is not None:
-                    return Claim(held.use_no, held.quota, False, held.override_reason)
+                    return held
                 _check_schedule(connection, blind, policy_year_start)
                 used, last = connection.execute(select(func.count(), func.max(c.use_no)).where(*of_year)).one()
                 if used >= quota and override_reason is None:
                     # PostgreSQL reads each statement at its own snapshot (read committed): a use this
                     # request's twin committed after the first look is counted, so look again.
-                    held = connection.execute(select(CLAIMS).where(c.request_id == request_id)).first()
+                    held = _held(connection, request_id)
                     if held is not None:
-                        return Claim(held.use_no, held.quota, False, held.override_reason)
+                        return held
                     raise QuotaExceeded(int(used), quota)
                 use_no = int(last or 0) + 1
+                granted = override_reason if used >= quota else None  # an override only where one was needed
                 connection.execute(
                     CLAIMS.insert().values(
                         blind_index=blind,
@@ -118,10 +105,10 @@ def claim(
                         quota=quota,
                         claimed_at=datetime.now(UTC),
                         claimed_by=claimed_by,
-                        override_reason=override_reason if used >= quota else None,
+                        override_reason=granted,
                     )
                 )
-                return Claim(use_no, quota, True, override_reason if used >= quota else None)
+                return Claim(use_no, quota, True, granted)
         except IntegrityError:
             continue  # another open took this use number (or this request) first: count again
     raise QuotaBusy(f"more than {MAX_ROUNDS} concurrent opens for one policy and service")
@@ -138,8 +125,14 @@ def _check_schedule(connection: Connection, blind: str, start: date) -> None:
         .distinct()
     ).scalars()
     for other in recorded:
-        if other != start and other < policy_year_end(start) and start < policy_year_end(other):
+        if other != start and start < policy_year_end(other):  # the query kept only other < start's end
             raise PolicyYearConflict(other)
+
+
+def _held(connection: Connection, request_id: str) -> Claim | None:
+    """The use this request already holds (a repeated open), if any."""
+    row = claim_of(connection, request_id)
+    return None if row is None else Claim(row.use_no, row.quota, False, row.override_reason)
 
 
 def release(engine: Engine, request_id: str) -> None:

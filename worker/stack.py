@@ -75,22 +75,20 @@ class Stack:
 
     def payload_keys(self) -> str:
         """A local AES key for the embedded default, created once; production sets SLA_PAYLOAD_KEYS."""
-        if os.environ.get("SLA_PAYLOAD_KEYS"):
-            return os.environ["SLA_PAYLOAD_KEYS"]
-        path = self.data / "payload.key"
-        if not path.exists():
-            path.write_text(f"local1:{base64.b64encode(os.urandom(32)).decode()}\n")
-            path.chmod(0o600)
-        return path.read_text().strip()
+        return self._local_secret("SLA_PAYLOAD_KEYS", "payload.key", prefix="local1:")
 
     def blind_index_key(self) -> str:
         """The quota ledger's blind-index key for the embedded default, created once (like the payload
         key); production sets SLA_BLIND_INDEX_KEY and keeps it for as long as policy years run."""
-        if os.environ.get("SLA_BLIND_INDEX_KEY"):
-            return os.environ["SLA_BLIND_INDEX_KEY"]
-        path = self.data / "blind-index.key"
+        return self._local_secret("SLA_BLIND_INDEX_KEY", "blind-index.key")
+
+    def _local_secret(self, setting: str, filename: str, prefix: str = "") -> str:
+        """The setting when given, else 32 random bytes kept under .data/ (owner-only) from the first run."""
+        if os.environ.get(setting):
+            return os.environ[setting]
+        path = self.data / filename
         if not path.exists():
-            path.write_text(f"{base64.b64encode(os.urandom(32)).decode()}\n")
+            path.write_text(f"{prefix}{base64.b64encode(os.urandom(32)).decode()}\n")
             path.chmod(0o600)
         return path.read_text().strip()
 

@@ -5,6 +5,7 @@ Pure: no files, no YAML. Workflows pin the mapping at opening and parse it again
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from fractions import Fraction
 from typing import Any
@@ -276,3 +277,15 @@ def parse_service(doc: Any, origin: str) -> ServiceEntry:
         notes=str(doc.get("notes", "")).strip(),
         origin=origin,
     )
+
+
+_PINNED: dict[tuple[str, str], ServiceEntry] = {}
+
+
+def parse_pinned(doc: dict[str, Any], origin: str) -> ServiceEntry:
+    """A request's pinned entry, parsed once per process: it never changes, and few versions exist."""
+    key = (json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str), origin)
+    entry = _PINNED.get(key)
+    if entry is None:
+        entry = _PINNED[key] = parse_service(doc, origin)
+    return entry
