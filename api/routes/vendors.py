@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from api.reads import encode_cursor
 from api.schemas import Identifier, Strict
 from api.state import AppState
 from runtime.codec import EncryptionCodec
+from sla.event_data import instant_in_range
 from store import webhooks
 from store.keys import Principal, Role
 from store.models import VendorRow, table_of
@@ -173,13 +175,21 @@ def delete_webhook(vendor_id: Identifier, webhook_id: Identifier, principal: Pri
     return Response(status_code=204)
 
 
+_MESSAGE_ID = re.compile(r"msg_[0-9a-f]{1,64}")
+
+
 def _cursor(text: str | None) -> tuple[datetime, str] | None:
     if text is None:
         return None
     try:
         created, message = json.loads(base64.urlsafe_b64decode(text.encode()))
-        return datetime.fromisoformat(created), str(message)
-    except (ValueError, TypeError):
+        at = datetime.fromisoformat(created)
+        # Ours are aware, inside the business range, and name a message id: anything else would fail on
+        # its way to the database (a naive instant, year 1), a 500 instead of this 422.
+        if not instant_in_range(at) or not isinstance(message, str) or not _MESSAGE_ID.fullmatch(message):
+            raise ValueError("not a cursor of ours")
+        return at, message
+    except (ValueError, TypeError, UnicodeDecodeError):
         raise Problem(
             422, "Unprocessable Content", "cursor: not one this API returned", rule="page.bad_cursor"
         ) from None

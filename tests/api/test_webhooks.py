@@ -6,6 +6,7 @@ stack, SQLite and PostgreSQL (registration, real-time latency, the delivery log)
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -272,6 +273,33 @@ async def test_register_list_and_delete_a_webhook_and_its_secret_is_shown_once_a
     assert (await http.get(path, headers=live.headers("admin"))).json()["items"] == []
     [row] = rows(live.engine, WebhookRow, id=created["id"])
     assert row.sealed_secret is None and row.deleted_at is not None  # nothing kept that is not needed
+
+
+async def test_a_delivery_log_cursor_that_is_not_ours_answers_422_naming_the_rule(
+    http: httpx.AsyncClient, live: LiveStack
+) -> None:
+    vendor_id = _new_vendor(live, "cursor")
+    created = await _register(http, live, vendor_id, "https://vendor.example/hooks/sla", ["clock.breached"])
+    path = f"/v1/vendors/{vendor_id}/webhooks/{created['id']}/deliveries"
+
+    def cursor(*parts: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode()
+
+    for bad in (
+        "not-base64!",
+        cursor("2026-12-01T10:00:00", "msg_1"),  # no offset
+        cursor("0001-01-01T00:00:00+08:00", "msg_1"),  # outside the business range
+        cursor("2026-12-01", "msg_1"),  # a bare date
+        cursor("2026-12-01T10:00:00+08:00", 7),  # not a message id
+    ):
+        answer = await http.get(path, params={"cursor": bad}, headers=live.headers("operations"))
+        assert answer.status_code == 422, (bad, answer.status_code, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["rule"] == "page.bad_cursor", answer.text
+    fine = await http.get(
+        path, params={"cursor": cursor("2026-12-01T10:00:00+08:00", "msg_1")}, headers=live.headers("operations")
+    )
+    assert fine.status_code == 200 and fine.json()["items"] == []
 
 
 async def test_warnings_and_breaches_arrive_signed_seconds_after_their_instants_and_a_dead_receiver_delays_nothing(
