@@ -4,7 +4,9 @@ that do nothing of their own.
 - BareRequestWorkflow: a local activity at start, an update per event that runs a local activity,
   a closing update, then an activity at the end (as a request's archive): the Temporal cost of a
   request's lifecycle without planning, the read model or HTTP.
-- BareTimerWorkflow: sleeps until an instant, then one local activity (as a breach is recorded).
+- BareTimerWorkflow: sleeps until an instant, then one local activity (as a breach is recorded), then
+  stays open waiting for a signal that never comes (as a breached request waits for its vendor): the
+  local activity appends the instant it ran to the worker's stamp file, which the herd reads.
 
 Run a worker for them: python -m bench.bare --address 127.0.0.1:7233 --task-queue bare
 """
@@ -34,10 +36,17 @@ def nothing(_: str) -> str:
     return "ok"
 
 
+STAMPS = {"file": ""}  # set by the worker's command line
+
+
 @activity.defn
 def stamp(_: str) -> float:
-    """When the workflow resumed after its timer (wall clock, for the herd's lag)."""
-    return time.time()
+    """When the workflow resumed after its timer (wall clock, for the herd's lag), appended to the file."""
+    now = time.time()
+    if STAMPS["file"]:
+        with open(STAMPS["file"], "a") as stamps:  # one short O_APPEND write per line: never interleaved
+            stamps.write(f"{now}\n")
+    return now
 
 
 @workflow.defn
@@ -64,14 +73,23 @@ class BareRequestWorkflow:
 
 @workflow.defn
 class BareTimerWorkflow:
+    def __init__(self) -> None:
+        self.released = False
+
     @workflow.run
     async def run(self, at: float) -> float:
         """`at`: the shared instant, as a POSIX timestamp."""
         await workflow.sleep(max(at - workflow.now().timestamp(), 0.0))
-        return await workflow.execute_local_activity(stamp, "breach", start_to_close_timeout=timedelta(seconds=30))
+        stamped = await workflow.execute_local_activity(stamp, "breach", start_to_close_timeout=timedelta(seconds=30))
+        await workflow.wait_condition(lambda: self.released)
+        return stamped
+
+    @workflow.signal
+    def release(self) -> None:
+        self.released = True
 
 
-async def serve(address: str, task_queue: str) -> None:
+async def serve(address: str, task_queue: str, max_cached_workflows: int) -> None:
     client = await Client.connect(address)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -85,6 +103,7 @@ async def serve(address: str, task_queue: str) -> None:
         activity_executor=ThreadPoolExecutor(16),
         max_concurrent_local_activities=16,
         max_concurrent_activities=16,
+        max_cached_workflows=max_cached_workflows,
     ):
         await stop.wait()
 
@@ -93,8 +112,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--address", required=True)
     parser.add_argument("--task-queue", default="bare")
+    parser.add_argument("--max-cached-workflows", type=int, default=1000, help="as the real worker's, for a fair herd")
+    parser.add_argument("--stamps", default="", help="append each timer's stamp to this file")
     args = parser.parse_args()
-    asyncio.run(serve(args.address, args.task_queue))
+    STAMPS["file"] = args.stamps
+    asyncio.run(serve(args.address, args.task_queue, args.max_cached_workflows))
 
 
 if __name__ == "__main__":

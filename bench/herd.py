@@ -19,6 +19,7 @@ import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
@@ -28,6 +29,7 @@ from adapters.catalog_files import default_catalog
 from bench.bare import BareTimerWorkflow
 from bench.processes import METRICS_TOKEN, VENDOR, Bench, side_by_side
 from clients.opening import open_request
+from runtime.settings import Settings
 from store.db import make_engine
 from store.models import ClockOutcomeRow, table_of
 from workflows.messages import Insured
@@ -45,27 +47,48 @@ async def _bounded(n: int, parallel: int, one: object) -> None:
     await asyncio.gather(*(run(i) for i in range(n)))
 
 
-async def bare_herd(client: Client, n: int, lead: float) -> float:
+def _drain_cpu(bench: Bench, at_instant: dict[str, float], worker: str) -> dict[str, float]:
+    """CPU seconds Temporal and one worker spent since the instant (the herd's drain)."""
+    now = bench.cpu()
+    return {name: now[name] - at_instant[name] for name in ("temporal", worker)}
+
+
+def _cpu_text(cpu: dict[str, float], n: int) -> str:
+    parts = " + ".join(f"{name} {seconds * 1000 / n:.1f}" for name, seconds in cpu.items())
+    return f"CPU {sum(cpu.values()) * 1000 / n:.1f} ms each ({parts})"
+
+
+async def _sleep_until(instant: datetime) -> None:
+    await asyncio.sleep(max((instant - datetime.now(UTC)).total_seconds(), 0))
+
+
+async def bare_herd(bench: Bench, client: Client, n: int, lead: float) -> dict[str, Any]:
     instant = datetime.now(UTC) + timedelta(seconds=lead)
-    handles = []
 
     async def start(_: int) -> None:
-        handles.append(
-            await client.start_workflow(
-                BareTimerWorkflow.run,
-                instant.timestamp(),
-                id=f"timer-{uuid.uuid4().hex}",
-                task_queue="bench-bare",
-            )
+        await client.start_workflow(
+            BareTimerWorkflow.run,
+            instant.timestamp(),
+            id=f"timer-{uuid.uuid4().hex}",
+            task_queue="bench-bare",
         )
 
     await _bounded(n, 50, start)
     assert datetime.now(UTC) < instant, "starting the timers took longer than the lead: lower --requests"
-    stamps = [await h.result() for h in handles]
-    return max(stamps) - instant.timestamp()
+    await _sleep_until(instant)
+    at_instant = bench.cpu()
+    while True:  # the bare worker appends one stamp per timer resumed
+        stamps = bench.stamps.read_text().split() if bench.stamps.exists() else []
+        if len(stamps) >= n:
+            break
+        await asyncio.sleep(0.5)
+    return {
+        "lag_s": max(float(s) for s in stamps) - instant.timestamp(),
+        "cpu_s": _drain_cpu(bench, at_instant, "bare-worker"),
+    }
 
 
-async def our_herd(bench: Bench, client: Client, n: int, lead: float) -> dict[str, float]:
+async def our_herd(bench: Bench, client: Client, n: int, lead: float) -> dict[str, Any]:
     instant = datetime.now(UTC) + timedelta(seconds=lead)
     catalog = default_catalog()
     opened_at = instant - timedelta(hours=48)
@@ -88,7 +111,9 @@ async def our_herd(bench: Bench, client: Client, n: int, lead: float) -> dict[st
     assert datetime.now(UTC) < instant, f"opening took {opening:.0f} s, past the lead: lower --requests"
     engine = make_engine(bench.database_url)
     outcomes = table_of(ClockOutcomeRow)
-    await asyncio.sleep(max((instant - datetime.now(UTC)).total_seconds() + 1, 0))
+    await _sleep_until(instant)
+    at_instant = bench.cpu()
+    await asyncio.sleep(1)
     # At T + 1 s the read model's readers already see the whole herd breached.
     async with httpx.AsyncClient(base_url=bench.api_url, timeout=60) as http:
         metrics = (await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})).text
@@ -113,6 +138,7 @@ async def our_herd(bench: Bench, client: Client, n: int, lead: float) -> dict[st
         await asyncio.sleep(0.5)
     engine.dispose()
     return {
+        "cpu_s": _drain_cpu(bench, at_instant, "worker"),
         "opening_s": opening,
         "lag_s": (last - instant).total_seconds(),
         "metrics_breached_at_t_plus_1s": shown_breached,
@@ -125,13 +151,15 @@ async def _main(args: argparse.Namespace) -> None:
     try:
         plain, ours_client = await side_by_side(bench)
         lead = args.requests / args.open_rate + 15
-        bare = await bare_herd(plain, args.requests, lead)
+        bare = await bare_herd(bench, plain, args.requests, lead)
         ours = await our_herd(bench, ours_client, args.requests, lead)
-        print(f"\n{args.requests} deadlines at one instant on one dev server:")
-        print(f"  bare timers: last resumed {bare:.1f} s after the instant")
+        n, cached = args.requests, Settings().max_cached_workflows
+        print(f"\n{n} deadlines at one instant on one dev server (both workers cache {cached} workflows):")
+        print(f"  bare timers: last resumed {bare['lag_s']:.1f} s after the instant; {_cpu_text(bare['cpu_s'], n)}")
         print(
             f"  requests:    last breach recorded {ours['lag_s']:.1f} s after the instant"
-            f" ({ours['lag_s'] / bare:.2f}x bare; opening them took {ours['opening_s']:.0f} s)"
+            f" ({ours['lag_s'] / bare['lag_s']:.2f}x bare; opening them took {ours['opening_s']:.0f} s);"
+            f" {_cpu_text(ours['cpu_s'], n)}, {sum(ours['cpu_s'].values()) / sum(bare['cpu_s'].values()):.2f}x bare"
         )
         print(
             f"  at the instant + 1 s: /metrics shows {ours['metrics_breached_at_t_plus_1s']:.0f} of {args.requests}"

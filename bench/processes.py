@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlmodel import Session
 from temporalio.client import Client
 
-from runtime.settings import TemporalSettings
+from runtime.settings import Settings, TemporalSettings
 from runtime.temporal import connect
 from store.db import init_schema, make_engine
 from store.keys import Role, create_key
@@ -47,6 +47,11 @@ class Bench:
     temporal: DevServer | None = None
     api_url: str = ""
     keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stamps(self) -> Path:
+        """Where the bare worker appends the instant each bare timer resumed (bench/bare.py)."""
+        return self.directory / "bare-stamps.txt"
 
     def __post_init__(self) -> None:
         # As `make bytecode` and the image do: without fresh bytecode the workflow sandbox compiles the
@@ -98,7 +103,10 @@ class Bench:
 
     def start_bare_worker(self, task_queue: str, name: str = "bare-worker") -> subprocess.Popen[bytes]:
         assert self.temporal is not None
+        # The same cache as the real worker's: a workflow evicted before its timer fires is replayed.
+        cached = str(Settings().max_cached_workflows)
         command = [sys.executable, "-m", "bench.bare", "--address", self.temporal.address, "--task-queue", task_queue]
+        command += ["--max-cached-workflows", cached, "--stamps", str(self.stamps)]
         return self._start(name, command, task_queue)
 
     def start_api(self, task_queue: str) -> str:
