@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     api_max_in_flight: int = 200
     # Threads for the worker's synchronous activities (each holds one database connection while it writes).
     activity_threads: int = 16
-    worker_cache_budget_mib: int = 256
+    # The cache should hold every open request a deadline herd wakes at once: an evicted one is replayed
+    # from its history at its instant (bench/herd.py, 2,000 at one instant: the last breach 48.9 s after
+    # it with 1,310 cached, 45.2 s with 2,621). 512 MiB holds 2,621, as the compose file sets.
+    worker_cache_budget_mib: int = 512
     # bench/worker_memory.py measured ~172 KiB per cached ServiceRequestWorkflow (300 open requests).
     worker_kib_per_cached_workflow: int = 200
     # Set only by `slatrack up` (worker/stack.py) for the processes it starts: the embedded default on
