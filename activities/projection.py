@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from pydantic import TypeAdapter
+from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 
 from runtime.codec import EncryptionCodec, seal_text
 from sla.engine.changes import DueChange
@@ -51,6 +52,27 @@ OUTCOMES, WARNINGS = table_of(ClockOutcomeRow), table_of(ThresholdRow)
 CORRECTIONS, RECOMPUTES = table_of(CorrectionRow), table_of(RecomputeRow)
 CHILD_TABLES = (EVENTS, CLOCKS, OUTCOMES, WARNINGS, CORRECTIONS, RECOMPUTES)
 
+# The statements every write runs, built once: building a statement costs more than running it.
+# Their keys are bound by name (b_*, never a column's name: an UPDATE's SET comes from the other keys).
+_REQUEST_KEY = REQUESTS.c.id == bindparam("b_id")
+_STORED = (
+    select(REQUESTS.c.revision, REQUESTS.c.written_history_length, REQUESTS.c.written_attempt_ns, REQUESTS.c.tallied)
+    .where(_REQUEST_KEY)
+    .with_for_update()
+)
+_UPDATE_REQUEST = update(REQUESTS).where(_REQUEST_KEY)
+_OUTCOME_KEY = (
+    OUTCOMES.c.request_id == bindparam("b_request_id"),
+    OUTCOMES.c.clock_id == bindparam("b_clock_id"),
+    OUTCOMES.c.instance == bindparam("b_instance"),
+)
+_UPDATE_OUTCOME, _DELETE_OUTCOME = update(OUTCOMES).where(*_OUTCOME_KEY), delete(OUTCOMES).where(*_OUTCOME_KEY)
+_WARNINGS_OF_CLOCK = select(WARNINGS.c.cycle, WARNINGS.c.fraction, WARNINGS.c.fired_at).where(
+    WARNINGS.c.request_id == bindparam("b_request_id"),
+    WARNINGS.c.clock_id == bindparam("b_clock_id"),
+    WARNINGS.c.instance == bindparam("b_instance"),
+)
+
 
 def _json(value: Any) -> Any:
     """JSON-ready copy of nested snapshots (datetimes as ISO strings)."""
@@ -61,6 +83,16 @@ def _json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_json(v) for v in value]
     return value
+
+
+# The stored copy of a clock's view. pydantic-core copies the dataclass ~3x faster than
+# dataclasses.asdict; its own JSON mode would be faster still but writes UTC as "Z", and the copy must
+# hold what asdict gave (tests/workflows/test_projection_json.py holds them equal).
+_CLOCK = TypeAdapter(ClockView)
+
+
+def clock_json(clock: ClockView) -> dict[str, Any]:
+    return _json(_CLOCK.dump_python(clock))  # type: ignore[no-any-return]
 
 
 def _phase(clock: ClockView) -> str:
@@ -105,12 +137,7 @@ class ProjectionWriter:
         now = datetime.now(UTC)
         rid = change.after.request_id
         with write_transaction(self.engine) as connection:
-            r = REQUESTS.c
-            stored = connection.execute(
-                select(r.revision, r.written_history_length, r.written_attempt_ns, r.tallied)
-                .where(r.id == rid)
-                .with_for_update()
-            ).first()
+            stored = connection.execute(_STORED, {"b_id": rid}).first()
             stored_key = (stored.written_history_length, stored.revision, stored.written_attempt_ns) if stored else None
             if stored_key is not None and stored_key >= change.position.key():
                 return False  # a retry of this attempt, or a newer write: nothing to do
@@ -163,7 +190,7 @@ class ProjectionWriter:
         if change.personal is not None:
             values["sealed_personal_data"] = self._sealed(change.personal)
         if exists:
-            connection.execute(update(REQUESTS).where(REQUESTS.c.id == view.request_id).values(**values))
+            connection.execute(_UPDATE_REQUEST, {"b_id": view.request_id, **values})
         else:
             connection.execute(REQUESTS.insert().values(id=view.request_id, **values))
 
@@ -186,7 +213,8 @@ class ProjectionWriter:
         for clock in changed:
             previous = old.get((clock.clock_id, clock.instance))
             self._write_outcome(connection, after, clock, previous.outcome if previous else None, now)
-            self._sync_thresholds(connection, after.request_id, clock, now)
+            if previous is None or (previous.cycle, previous.thresholds) != (clock.cycle, clock.thresholds):
+                self._sync_thresholds(connection, after.request_id, clock, now)
         insert_missing(connection, CORRECTIONS, [_correction_values(after.request_id, c) for c in change.corrections])
         insert_missing(connection, RECOMPUTES, [_recompute_values(after.request_id, r) for r in change.recomputes])
 
@@ -246,11 +274,10 @@ class ProjectionWriter:
     def _write_outcome(
         connection: Connection, view: RequestView, clock: ClockView, previous: str | None, now: datetime
     ) -> None:
-        o = OUTCOMES.c
-        key = (o.request_id == view.request_id, o.clock_id == clock.clock_id, o.instance == clock.instance)
+        key = {"b_request_id": view.request_id, "b_clock_id": clock.clock_id, "b_instance": clock.instance}
         if clock.outcome is None:
             if previous is not None:  # a retroactive event reopened it: the correction row says why
-                connection.execute(delete(OUTCOMES).where(*key))
+                connection.execute(_DELETE_OUTCOME, key)
             return
         if previous is None:
             upsert(connection, OUTCOMES, [_outcome_values(view, clock, now, False)])
@@ -259,23 +286,20 @@ class ProjectionWriter:
         if previous == clock.outcome:  # same outcome, details moved: keep when it was first recorded
             values.pop("recorded_at")
             values.pop("corrected")
-        connection.execute(
-            update(OUTCOMES)
-            .where(*key)
-            .values({k: v for k, v in values.items() if k not in ("request_id", "clock_id", "instance")})
-        )
+        changed = {k: v for k, v in values.items() if k not in ("request_id", "clock_id", "instance")}
+        connection.execute(_UPDATE_OUTCOME, key | changed)
 
     @staticmethod
     def _sync_thresholds(connection: Connection, request_id: str, clock: ClockView, now: datetime) -> None:
         """Warnings as the current computation has them: a retroactive event can revoke one (a pause
         dated before it); rows that still hold keep their first recorded_at."""
         fired = {(clock.cycle, t.fraction): t.at for t in clock.thresholds if t.fired and t.at is not None}
+        key = {"b_request_id": request_id, "b_clock_id": clock.clock_id, "b_instance": clock.instance}
+        stored = {(r.cycle, r.fraction): r.fired_at for r in connection.execute(_WARNINGS_OF_CLOCK, key)}
+        if stored == fired:
+            return
         w = WARNINGS.c
         of_clock = (w.request_id == request_id, w.clock_id == clock.clock_id, w.instance == clock.instance)
-        stored = {
-            (r.cycle, r.fraction): r.fired_at
-            for r in connection.execute(select(w.cycle, w.fraction, w.fired_at).where(*of_clock))
-        }
         for cycle, fraction in stored.keys() - fired.keys():
             connection.execute(delete(WARNINGS).where(*of_clock, w.cycle == cycle, w.fraction == fraction))
         for (cycle, fraction), at in fired.items():
@@ -326,7 +350,7 @@ def _clock_values(view: RequestView, clock: ClockView) -> dict[str, Any]:
         "working_days_used": clock.working_days_used,
         "provisional": clock.provisional,
         "at_risk_from": at_risk_from,
-        "view": _json(asdict(clock)),
+        "view": clock_json(clock),
     }
 
 
