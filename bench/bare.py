@@ -5,8 +5,8 @@ that do nothing of their own.
   a closing update, then an activity at the end (as a request's archive): the Temporal cost of a
   request's lifecycle without planning, the read model or HTTP.
 - BareTimerWorkflow: sleeps until an instant, then one local activity (as a breach is recorded), then
-  stays open waiting for a signal that never comes (as a breached request waits for its vendor): the
-  local activity appends the instant it ran to the worker's stamp file, which the herd reads.
+  stays open (as a breached request waits for its vendor): the local activity appends the instant it
+  ran to the worker's stamp file, which the herd reads.
 
 Run a worker for them: python -m bench.bare --address 127.0.0.1:7233 --task-queue bare
 """
@@ -36,17 +36,16 @@ def nothing(_: str) -> str:
     return "ok"
 
 
-STAMPS = {"file": ""}  # set by the worker's command line
+@dataclass
+class Stamps:
+    """When each timer's workflow resumed (wall clock, for the herd's lag), one line per timer."""
 
+    path: str
 
-@activity.defn
-def stamp(_: str) -> float:
-    """When the workflow resumed after its timer (wall clock, for the herd's lag), appended to the file."""
-    now = time.time()
-    if STAMPS["file"]:
-        with open(STAMPS["file"], "a") as stamps:  # one short O_APPEND write per line: never interleaved
-            stamps.write(f"{now}\n")
-    return now
+    @activity.defn(name="stamp")
+    def stamp(self, _: str) -> None:
+        with open(self.path, "a") as stamps:  # one short O_APPEND write per line: never interleaved
+            stamps.write(f"{time.time()}\n")
 
 
 @workflow.defn
@@ -73,23 +72,15 @@ class BareRequestWorkflow:
 
 @workflow.defn
 class BareTimerWorkflow:
-    def __init__(self) -> None:
-        self.released = False
-
     @workflow.run
-    async def run(self, at: float) -> float:
+    async def run(self, at: float) -> None:
         """`at`: the shared instant, as a POSIX timestamp."""
         await workflow.sleep(max(at - workflow.now().timestamp(), 0.0))
-        stamped = await workflow.execute_local_activity(stamp, "breach", start_to_close_timeout=timedelta(seconds=30))
-        await workflow.wait_condition(lambda: self.released)
-        return stamped
-
-    @workflow.signal
-    def release(self) -> None:
-        self.released = True
+        await workflow.execute_local_activity(Stamps.stamp, "breach", start_to_close_timeout=timedelta(seconds=30))
+        await workflow.wait_condition(lambda: False)
 
 
-async def serve(address: str, task_queue: str, max_cached_workflows: int) -> None:
+async def serve(address: str, task_queue: str, max_cached_workflows: int, stamps: Stamps) -> None:
     client = await Client.connect(address)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -99,7 +90,7 @@ async def serve(address: str, task_queue: str, max_cached_workflows: int) -> Non
         client,
         task_queue=task_queue,
         workflows=[BareRequestWorkflow, BareTimerWorkflow],
-        activities=[nothing, stamp],
+        activities=[nothing, stamps.stamp],
         activity_executor=ThreadPoolExecutor(16),
         max_concurrent_local_activities=16,
         max_concurrent_activities=16,
@@ -113,10 +104,9 @@ def main() -> None:
     parser.add_argument("--address", required=True)
     parser.add_argument("--task-queue", default="bare")
     parser.add_argument("--max-cached-workflows", type=int, default=1000, help="as the real worker's, for a fair herd")
-    parser.add_argument("--stamps", default="", help="append each timer's stamp to this file")
+    parser.add_argument("--stamps", required=True, help="append each timer's stamp to this file")
     args = parser.parse_args()
-    STAMPS["file"] = args.stamps
-    asyncio.run(serve(args.address, args.task_queue, args.max_cached_workflows))
+    asyncio.run(serve(args.address, args.task_queue, args.max_cached_workflows, Stamps(args.stamps)))
 
 
 if __name__ == "__main__":

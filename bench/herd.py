@@ -29,7 +29,6 @@ from adapters.catalog_files import default_catalog
 from bench.bare import BareTimerWorkflow
 from bench.processes import METRICS_TOKEN, VENDOR, Bench, side_by_side
 from clients.opening import open_request
-from runtime.settings import Settings
 from store.db import make_engine
 from store.models import ClockOutcomeRow, table_of
 from workflows.messages import Insured
@@ -153,7 +152,7 @@ async def _main(args: argparse.Namespace) -> None:
         lead = args.requests / args.open_rate + 15
         bare = await bare_herd(bench, plain, args.requests, lead)
         ours = await our_herd(bench, ours_client, args.requests, lead)
-        n, cached = args.requests, Settings().max_cached_workflows
+        n, cached = args.requests, bench.cached_workflows
         print(f"\n{n} deadlines at one instant on one dev server (both workers cache {cached} workflows):")
         print(f"  bare timers: last resumed {bare['lag_s']:.1f} s after the instant; {_cpu_text(bare['cpu_s'], n)}")
         print(

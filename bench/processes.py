@@ -49,6 +49,12 @@ class Bench:
     keys: dict[str, str] = field(default_factory=dict)
 
     @property
+    def cached_workflows(self) -> int:
+        """The real worker's cache (its settings, from this environment); the bare worker gets the same,
+        since a workflow evicted before its timer fires is replayed at it."""
+        return Settings().max_cached_workflows
+
+    @property
     def stamps(self) -> Path:
         """Where the bare worker appends the instant each bare timer resumed (bench/bare.py)."""
         return self.directory / "bare-stamps.txt"
@@ -103,10 +109,8 @@ class Bench:
 
     def start_bare_worker(self, task_queue: str, name: str = "bare-worker") -> subprocess.Popen[bytes]:
         assert self.temporal is not None
-        # The same cache as the real worker's: a workflow evicted before its timer fires is replayed.
-        cached = str(Settings().max_cached_workflows)
         command = [sys.executable, "-m", "bench.bare", "--address", self.temporal.address, "--task-queue", task_queue]
-        command += ["--max-cached-workflows", cached, "--stamps", str(self.stamps)]
+        command += ["--max-cached-workflows", str(self.cached_workflows), "--stamps", str(self.stamps)]
         return self._start(name, command, task_queue)
 
     def start_api(self, task_queue: str) -> str:
