@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, Engine, bindparam, delete, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Table, bindparam, delete, select, update
 
 from runtime.codec import EncryptionCodec, seal_text
 from sla.engine.changes import DueChange
@@ -61,16 +61,25 @@ _STORED = (
     .with_for_update()
 )
 _UPDATE_REQUEST = update(REQUESTS).where(_REQUEST_KEY)
-_OUTCOME_KEY = (
-    OUTCOMES.c.request_id == bindparam("b_request_id"),
-    OUTCOMES.c.clock_id == bindparam("b_clock_id"),
-    OUTCOMES.c.instance == bindparam("b_instance"),
-)
-_UPDATE_OUTCOME, _DELETE_OUTCOME = update(OUTCOMES).where(*_OUTCOME_KEY), delete(OUTCOMES).where(*_OUTCOME_KEY)
+
+
+def _of_clock_instance(table: Table) -> tuple[ColumnElement[bool], ...]:
+    """A clock instance's rows of `table`, its key bound by name (see _instance_key)."""
+    return (
+        table.c.request_id == bindparam("b_request_id"),
+        table.c.clock_id == bindparam("b_clock_id"),
+        table.c.instance == bindparam("b_instance"),
+    )
+
+
+def _instance_key(request_id: str, clock_id: str, instance: int) -> dict[str, Any]:
+    return {"b_request_id": request_id, "b_clock_id": clock_id, "b_instance": instance}
+
+
+_UPDATE_OUTCOME = update(OUTCOMES).where(*_of_clock_instance(OUTCOMES))
+_DELETE_OUTCOME = delete(OUTCOMES).where(*_of_clock_instance(OUTCOMES))
 _WARNINGS_OF_CLOCK = select(WARNINGS.c.cycle, WARNINGS.c.fraction, WARNINGS.c.fired_at).where(
-    WARNINGS.c.request_id == bindparam("b_request_id"),
-    WARNINGS.c.clock_id == bindparam("b_clock_id"),
-    WARNINGS.c.instance == bindparam("b_instance"),
+    *_of_clock_instance(WARNINGS)
 )
 
 
@@ -265,16 +274,14 @@ class ProjectionWriter:
     def _delete_clock(connection: Connection, request_id: str, clock_id: str, instance: int) -> None:
         for table in (CLOCKS, OUTCOMES, WARNINGS):
             connection.execute(
-                delete(table).where(
-                    table.c.request_id == request_id, table.c.clock_id == clock_id, table.c.instance == instance
-                )
+                delete(table).where(*_of_clock_instance(table)), _instance_key(request_id, clock_id, instance)
             )
 
     @staticmethod
     def _write_outcome(
         connection: Connection, view: RequestView, clock: ClockView, previous: str | None, now: datetime
     ) -> None:
-        key = {"b_request_id": view.request_id, "b_clock_id": clock.clock_id, "b_instance": clock.instance}
+        key = _instance_key(view.request_id, clock.clock_id, clock.instance)
         if clock.outcome is None:
             if previous is not None:  # a retroactive event reopened it: the correction row says why
                 connection.execute(_DELETE_OUTCOME, key)
@@ -294,20 +301,19 @@ class ProjectionWriter:
         """Warnings as the current computation has them: a retroactive event can revoke one (a pause
         dated before it); rows that still hold keep their first recorded_at."""
         fired = {(clock.cycle, t.fraction): t.at for t in clock.thresholds if t.fired and t.at is not None}
-        key = {"b_request_id": request_id, "b_clock_id": clock.clock_id, "b_instance": clock.instance}
+        key = _instance_key(request_id, clock.clock_id, clock.instance)
         stored = {(r.cycle, r.fraction): r.fired_at for r in connection.execute(_WARNINGS_OF_CLOCK, key)}
-        if stored == fired:
-            return
         w = WARNINGS.c
-        of_clock = (w.request_id == request_id, w.clock_id == clock.clock_id, w.instance == clock.instance)
+        of_clock = _of_clock_instance(WARNINGS)
         for cycle, fraction in stored.keys() - fired.keys():
-            connection.execute(delete(WARNINGS).where(*of_clock, w.cycle == cycle, w.fraction == fraction))
+            connection.execute(delete(WARNINGS).where(*of_clock, w.cycle == cycle, w.fraction == fraction), key)
         for (cycle, fraction), at in fired.items():
             if (cycle, fraction) not in stored:
                 insert_missing(connection, WARNINGS, [_threshold_values(request_id, clock, fraction, at, now)])
             elif stored[(cycle, fraction)] != at:
                 connection.execute(
-                    update(WARNINGS).where(*of_clock, w.cycle == cycle, w.fraction == fraction).values(fired_at=at)
+                    update(WARNINGS).where(*of_clock, w.cycle == cycle, w.fraction == fraction).values(fired_at=at),
+                    key,
                 )
 
 
