@@ -68,19 +68,21 @@ def encode_cursor(opened_at: datetime, request_id: str) -> str:
     return base64.urlsafe_b64encode(json.dumps([opened_at.isoformat(), request_id]).encode()).decode()
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(
+    cursor: str, key: re.Pattern[str] = _REQUEST_ID, rule: str = "cursor.invalid"
+) -> tuple[datetime, str]:
+    """An (instant, id) cursor this API returned; 422 naming `rule` for anything else. `key` is what
+    the id must match: a request id for lists, a message id for the delivery log."""
     try:
-        opened, request_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        at = datetime.fromisoformat(opened)
+        at_text, key_text = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        at = datetime.fromisoformat(at_text)
         # Ours are aware, inside the business range (year 1 would overflow on its way to the database) and
-        # name a request id (an odd string, say a lone surrogate, would fail the database driver).
-        if not instant_in_range(at) or not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
+        # name an id of ours (an odd string, say a lone surrogate, would fail the database driver).
+        if not instant_in_range(at) or not isinstance(key_text, str) or not key.fullmatch(key_text):
             raise ValueError("not a cursor of ours")
-        return at, request_id
+        return at, key_text
     except (ValueError, TypeError, UnicodeDecodeError):
-        raise Problem(
-            422, "Unprocessable Content", "cursor is not one this API returned", rule="cursor.invalid"
-        ) from None
+        raise Problem(422, "Unprocessable Content", "cursor is not one this API returned", rule=rule) from None
 
 
 def _scoped(principal: Principal, wanted: ListFilter) -> ListFilter | None:

@@ -7,10 +7,7 @@ Another vendor's coordinator gets 404 (existence is not revealed), an auditor 40
 
 from __future__ import annotations
 
-import base64
-import json
 import re
-from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -21,12 +18,11 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import PrincipalDep, StateDep, require
 from api.instants import Instant
-from api.problems import PROBLEM_RESPONSES, Problem, not_found
-from api.reads import encode_cursor
+from api.problems import PROBLEM_RESPONSES, not_found
+from api.reads import decode_cursor, encode_cursor
 from api.schemas import Identifier, Strict
 from api.state import AppState
 from runtime.codec import EncryptionCodec
-from sla.event_data import instant_in_range
 from store import webhooks
 from store.keys import Principal, Role
 from store.models import VendorRow, table_of
@@ -178,23 +174,6 @@ def delete_webhook(vendor_id: Identifier, webhook_id: Identifier, principal: Pri
 _MESSAGE_ID = re.compile(r"msg_[0-9a-f]{1,64}")
 
 
-def _cursor(text: str | None) -> tuple[datetime, str] | None:
-    if text is None:
-        return None
-    try:
-        created, message = json.loads(base64.urlsafe_b64decode(text.encode()))
-        at = datetime.fromisoformat(created)
-        # Ours are aware, inside the business range, and name a message id: anything else would fail on
-        # its way to the database (a naive instant, year 1), a 500 instead of this 422.
-        if not instant_in_range(at) or not isinstance(message, str) or not _MESSAGE_ID.fullmatch(message):
-            raise ValueError("not a cursor of ours")
-        return at, message
-    except (ValueError, TypeError, UnicodeDecodeError):
-        raise Problem(
-            422, "Unprocessable Content", "cursor: not one this API returned", rule="page.bad_cursor"
-        ) from None
-
-
 @router.get("/{vendor_id}/webhooks/{webhook_id}/deliveries", response_model=DeliveryPage, responses=PROBLEM_RESPONSES)
 async def list_deliveries(
     vendor_id: Identifier,
@@ -205,7 +184,7 @@ async def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> DeliveryPage:
     """The delivery log, newest first: each message with its attempts, status codes and last error."""
-    after = _cursor(cursor)
+    after = decode_cursor(cursor, _MESSAGE_ID, rule="page.bad_cursor") if cursor is not None else None
 
     def load() -> list[tuple[Row[object], list[Row[object]]]]:
         _webhook(state, principal, vendor_id, webhook_id)
