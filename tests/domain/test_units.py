@@ -89,6 +89,14 @@ def test_calendar_days_ending_on_a_rest_day_run_to_the_next_working_day() -> Non
     assert measure_of(Duration(DurationUnit.CALENDAR_DAYS, 3), CAL).due(at(2025, 9, 29, 10)).due_at == at(2025, 10, 10)
 
 
+def test_an_audit_line_reads_working_days_to_four_decimals() -> None:
+    measure = clock(DurationUnit.WORKING_DAYS, 2)
+    start = at(2026, 12, 1, 10)  # a Tuesday
+    assert measure.working_days_text_between(start, start + timedelta(hours=1)) == "0.0417 working days"
+    assert measure.working_days_text_between(start, start + DAY) == "1 working day"
+    assert measure.working_days_text_between(start, start) == "0 working days"
+
+
 def test_hours_are_exact_and_never_provisional() -> None:
     deadline = measure_of(Duration(DurationUnit.HOURS, 48), CAL).due(at(2031, 9, 30, 18, 30))
     assert deadline.due_at == at(2031, 10, 2, 18, 30) and not deadline.provisional
