@@ -155,10 +155,14 @@ def import_notice(
     if out is not None:
         report.print(f"[green]wrote[/green] {out}: check it with `slatrack calendar check {out}`")
     if as_json:
+        # Days the notice sets in the previous December go in the body too: the load updates that year.
+        december_holidays, december_makeups = reading.days_in(year - 1)
         body = {
             "source": {"title": data.source.title, "number": data.source.number, "date": data.source.date},
-            "holidays": sorted(d.isoformat() for d in data.holidays),
-            "makeup_workdays": sorted(d.isoformat() for d in data.makeup_workdays),
+            "holidays": sorted(d.isoformat() for d in data.holidays | december_holidays if d >= date(year - 1, 12, 1)),
+            "makeup_workdays": sorted(
+                d.isoformat() for d in data.makeup_workdays | december_makeups if d >= date(year - 1, 12, 1)
+            ),
         }
         typer.echo(json.dumps(body, ensure_ascii=False))
     elif out is None:

@@ -30,9 +30,9 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
-from sla.calendar.overlay import YearData, parse_overlay
+from sla.calendar.overlay import NoticeSource, YearData, parse_overlay
 from sla.errors import CalendarDataError
 
 # Full-width ASCII (１２：（），) to ASCII, one character for one: positions in the half-width copy
@@ -680,3 +680,55 @@ def _check_consistent(reading: NoticeReading) -> None:
         inside = [p for p in reading.periods if p.first <= makeup.day <= p.last]
         if inside:
             raise where.error("makeup_inside_holiday", f"{makeup.day} is a working day inside {inside[0].holiday}")
+
+
+def split_previous_december(document: dict[str, Any]) -> tuple[dict[str, Any], frozenset[dt.date], frozenset[dt.date]]:
+    """A year's document (`year`, `source`, `holidays`, `makeup_workdays`) whose lists may hold days of
+    the previous December, as the notice sets them (2019's 元旦 from 2018-12-30, 2018-12-29 worked):
+    (the document with its own year's days only, those December holidays, those December make-up days).
+    Anything else outside the year stays in the document, for `parse_overlay` to refuse."""
+    year = document.get("year")
+    if not isinstance(year, int):
+        return document, frozenset(), frozenset()
+    kept: dict[str, Any] = dict(document)
+    spilled: list[frozenset[dt.date]] = []
+    for key in ("holidays", "makeup_workdays"):
+        raw = document.get(key) or []
+        december = {
+            value: day for value in raw if (day := _iso_date(value)) and (day.year, day.month) == (year - 1, 12)
+        }
+        kept[key] = [value for value in raw if value not in december]
+        spilled.append(frozenset(december.values()))
+    return kept, spilled[0], spilled[1]
+
+
+def _iso_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None  # parse_overlay names it
+
+
+def carried_into_previous_year(
+    previous: YearData, holidays: frozenset[dt.date], makeups: frozenset[dt.date], notice: NoticeSource, origin: str
+) -> YearData | None:
+    """The previous year's data with the December days a later notice sets (a holiday running into the
+    new year, a make-up Saturday before it), its source naming that notice too; None when the year
+    already has them. The later notice decides its days: a day it makes a holiday is no longer worked."""
+    new_holidays = (previous.holidays - makeups) | {d for d in holidays if d.weekday() < 5}
+    new_makeups = (previous.makeup_workdays - holidays) | makeups
+    if (new_holidays, new_makeups) == (previous.holidays, previous.makeup_workdays):
+        return None
+    document = {
+        "year": previous.year,
+        "source": {
+            "title": f"{previous.source.title}；{notice.title}",
+            "number": f"{previous.source.number}；{notice.number}",
+            "date": f"{previous.source.date}；{notice.date}",
+        },
+        "holidays": sorted(new_holidays),
+        "makeup_workdays": sorted(new_makeups),
+    }
+    return parse_overlay(document, origin)

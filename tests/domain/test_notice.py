@@ -13,7 +13,15 @@ import pytest
 
 from adapters.calendar_files import package_years
 from adapters.notice_text import simplified
-from sla.calendar.notice import NoticeReading, amend, half_width, read_notice, to_year_data
+from sla.calendar.notice import (
+    NoticeReading,
+    amend,
+    carried_into_previous_year,
+    half_width,
+    read_notice,
+    split_previous_december,
+    to_year_data,
+)
 from sla.errors import CalendarDataError
 from tests.data import NOTICES
 
@@ -292,3 +300,21 @@ def test_a_copy_in_traditional_chinese_is_converted_and_reads_like_the_simplifie
     assert copy.headers[0].title == "国务院办公厅关于2023年部分节假日安排的通知"
     assert copy.days_in(2023) == read_notice(text("2023.txt"), 2023).days_in(2023)
     assert [o.day for o in copy.outside_year()] == [date(2022, 12, 31)]  # a Saturday: changes nothing
+
+
+def test_the_days_a_notice_sets_in_the_previous_december_complete_that_year() -> None:
+    # 2018 from its own notice lacks what the 2019 notice set: 12-31 off, Saturday 12-29 worked.
+    alone = to_year_data(read_notice(text("2018.txt"), 2018), "2018 notice")
+    body = {"year": 2019, "holidays": ["2018-12-31", "2019-01-01"], "makeup_workdays": ["2018-12-29"], "source": {}}
+    kept, december_holidays, december_makeups = split_previous_december(body)
+    assert (kept["holidays"], kept["makeup_workdays"]) == (["2019-01-01"], [])
+    assert december_holidays == reading(2019).days_in(2018)[0] == {date(2018, 12, 31)}
+    assert december_makeups == reading(2019).days_in(2018)[1] == {date(2018, 12, 29)}
+    notice_2019 = to_year_data(read_notice(text("2019.txt"), 2019), "2019").source
+    completed = carried_into_previous_year(alone, december_holidays, december_makeups, notice_2019, "load 2019")
+    assert completed is not None
+    assert (completed.holidays, completed.makeup_workdays) == (PACKAGE[2018].holidays, PACKAGE[2018].makeup_workdays)
+    assert completed.source.number == "国办发明电〔2017〕12号；国办发明电〔2018〕15号"
+    assert carried_into_previous_year(completed, december_holidays, december_makeups, notice_2019, "again") is None
+    far = split_previous_december({**body, "holidays": ["2018-11-30"]})[0]  # not December: parse_overlay refuses it
+    assert far["holidays"] == ["2018-11-30"]
