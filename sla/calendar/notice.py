@@ -17,7 +17,11 @@ How dates are read (a notice for year Y):
 - a weekday in parentheses ("（星期六）", "（农历除夕、周二）") must be the date's weekday, which also
   catches a date given the wrong year.
 Only the numbered items ("一、元旦：…") are read; the preamble, the closing paragraph and the
-signature are not. Days outside Y (2019's 元旦 began 2018-12-30) stay in the reading with their
+signature are not. The State Council's one-off notice (国务院关于…调休放假的通知, 国发明电) has no
+numbered items: its body paragraphs are read as one holiday named by its title. A copy without its
+title and number line (republished from the addressee on) takes the title from the yearly notice's
+sentence 现将YYYY年…通知如下. Text in traditional Chinese is converted before it gets here
+(adapters/notice_text.py). Days outside Y (2019's 元旦 began 2018-12-30) stay in the reading with their
 year; `to_year_data` keeps the days of Y only and `outside_year` lists the others.
 
 Pure: text in, data out (no files, no clock, no chinese_calendar). Every error is a
