@@ -281,7 +281,10 @@ def test_the_state_councils_one_off_holiday_without_numbered_items_is_read() -> 
     )
     holidays, makeups = victory_day.days_in(2015)
     assert (holidays, makeups) == ({date(2015, 9, 3), date(2015, 9, 4)}, {date(2015, 9, 6)})
-    assert holidays <= PACKAGE[2015].holidays and makeups <= PACKAGE[2015].makeup_workdays
+    yearly = read_notice(text("2015-without-title.txt"), 2015, origin="2015 yearly")  # a copy without title
+    year = amend(yearly, victory_day)  # after the yearly notice, like any later notice: the year exactly
+    assert year.days_in(2015) == (PACKAGE[2015].holidays, PACKAGE[2015].makeup_workdays)
+    assert yearly.days_in(2015) != year.days_in(2015)
     with pytest.raises(CalendarDataError, match="give the yearly notice first") as alone:
         to_year_data(victory_day, "one-off alone")  # an overlay replaces the year whole
     assert alone.value.rule == "calendar.notice.amendment_alone"
