@@ -111,7 +111,8 @@ def _previous_december(
     if not holidays and not makeups:
         return None
     previous_year = overlay.year - 1
-    previous = state.calendars.current().years.get(previous_year)
+    # The newest stored data (another replica may have loaded the year a moment ago), not the cached one.
+    previous = state.calendars.current(state.calendars.stored_generation()).years.get(previous_year)
     days = ", ".join(map(str, sorted(holidays | makeups)))
     if previous is None:
         raise CalendarDataError(
@@ -134,7 +135,11 @@ async def load_year(
     calendar = await asyncio.to_thread(state.calendars.with_overlay, *loaded)
     years = " and ".join(str(o.year) for o in loaded)
     reason = f"calendar {years} loaded by {principal.sender}: {overlay.source.describe()}"
-    candidates = sorted({c for o in loaded for c in await asyncio.to_thread(_candidates, state.engine, o.year)})
+    # The previous year's clocks are asked even when it already has the days: a load retried after a
+    # failure part way (stored, not all signalled) must still reach them; a recompute that moves
+    # nothing is harmless.
+    reached = [year - 1, year] if december_holidays or december_makeups else [year]
+    candidates = sorted({c for y in reached for c in await asyncio.to_thread(_candidates, state.engine, y)})
     client = await state.client()
     candidate_ids = [rid for rid, _ in candidates]
     moves = await _moves(client, candidate_ids, calendar, state.now(), reason)
@@ -172,8 +177,8 @@ async def load_year(
     late = sorted(
         {
             rid
-            for one in loaded
-            for rid, fingerprint in await asyncio.to_thread(_candidates, state.engine, one.year)
+            for one_year in reached
+            for rid, fingerprint in await asyncio.to_thread(_candidates, state.engine, one_year)
             if fingerprint != calendar.fingerprint and rid not in already
         }
     )
