@@ -4,6 +4,12 @@ A dry run runs, on each affected open request, exactly the planning its workflow
 when the year is loaded (its own state through `plan_change`), so what it predicts is what the load
 does. A real load stores the year (a new calendar generation), then signals the requests it can
 move, in bounded batches, and once more those opened while it was being stored.
+
+A notice also sets days in the previous December when a holiday runs into the new year or a make-up
+Saturday comes before it (the 2019 notice: 2018-12-31 off, 2018-12-29 worked). The body lists them
+with the year's own days, as the notice gives them; the load then stores the previous year too (its
+current data with those days, its source naming both notices) and recomputes the open clocks that
+reach either year, in the same pass.
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ from activities.advance import plan_change
 from api.problems import is_unreachable, unavailable
 from api.schemas import CalendarLoadOut, ClockMove, OverlayIn
 from api.state import AppState
-from sla.calendar.overlay import parse_overlay
+from sla.calendar.notice import carried_into_previous_year, split_previous_december
+from sla.calendar.overlay import YearData, parse_overlay
 from sla.calendar.timeutil import start_of_day
 from sla.calendar.working import WorkingCalendar
 from sla.engine.reading import Phase
+from sla.errors import CalendarDataError
 from sla.events import RequestStatus
 from store.calendar import store_overlay
 from store.keys import Principal
@@ -96,13 +104,42 @@ async def _moves(
     return moves
 
 
+def _previous_december(
+    state: AppState, overlay: YearData, holidays: frozenset[date], makeups: frozenset[date]
+) -> YearData | None:
+    """The previous year as the notice leaves it, or None when it sets no day there or the year has them."""
+    if not holidays and not makeups:
+        return None
+    previous_year = overlay.year - 1
+    # The newest stored data (another replica may have loaded the year a moment ago), not the cached one.
+    previous = state.calendars.current(state.calendars.stored_generation()).years.get(previous_year)
+    days = ", ".join(map(str, sorted(holidays | makeups)))
+    if previous is None:
+        raise CalendarDataError(
+            f"the notice for {overlay.year} sets {days} in {previous_year}, which has no data loaded: "
+            f"load {previous_year} from its own notice first, then {overlay.year}",
+            rule="calendar.previous_year_missing",
+            source="calendars/README.md",
+        )
+    origin = f"PUT /v1/calendar/{overlay.year}: {days} set by {overlay.source.describe()}"
+    return carried_into_previous_year(previous, holidays, makeups, overlay.source, origin)
+
+
 async def load_year(
     state: AppState, principal: Principal, year: int, body: OverlayIn, dry_run: bool
 ) -> CalendarLoadOut:
-    overlay = parse_overlay({"year": year, **body.model_dump()}, f"PUT /v1/calendar/{year}")
-    calendar = await asyncio.to_thread(state.calendars.with_overlay, overlay)
-    reason = f"calendar {year} loaded by {principal.sender}: {overlay.source.describe()}"
-    candidates = await asyncio.to_thread(_candidates, state.engine, year)
+    document, december_holidays, december_makeups = split_previous_december({"year": year, **body.model_dump()})
+    overlay = parse_overlay(document, f"PUT /v1/calendar/{year}")
+    previous = await asyncio.to_thread(_previous_december, state, overlay, december_holidays, december_makeups)
+    loaded = [previous, overlay] if previous else [overlay]
+    calendar = await asyncio.to_thread(state.calendars.with_overlay, *loaded)
+    years = " and ".join(str(o.year) for o in loaded)
+    reason = f"calendar {years} loaded by {principal.sender}: {overlay.source.describe()}"
+    # The previous year's clocks are asked even when it already has the days: a load retried after a
+    # failure part way (stored, not all signalled) must still reach them; a recompute that moves
+    # nothing is harmless.
+    reached = [year - 1, year] if december_holidays or december_makeups else [year]
+    candidates = sorted({c for y in reached for c in await asyncio.to_thread(_candidates, state.engine, y)})
     client = await state.client()
     candidate_ids = [rid for rid, _ in candidates]
     moves = await _moves(client, candidate_ids, calendar, state.now(), reason)
@@ -114,7 +151,8 @@ async def load_year(
         await client.service_client.check_health()
     except RPCError:
         raise unavailable("Temporal is unreachable; the overlay was not stored") from None
-    generation = await asyncio.to_thread(store_overlay, state.engine, overlay, principal.sender, state.now())
+    for one in loaded:  # the previous year first: the last generation holds both
+        generation = await asyncio.to_thread(store_overlay, state.engine, one, principal.sender, state.now())
     state.calendars.current(generation)
     change = CalendarChanged(reason, generation)
 
@@ -136,11 +174,14 @@ async def load_year(
     already = set(candidate_ids)
     # A request opened while the year was being stored may have planned with the calendar before it and
     # not be in the first list: one more pass for those still on another calendar.
-    late = [
-        rid
-        for rid, fingerprint in await asyncio.to_thread(_candidates, state.engine, year)
-        if fingerprint != calendar.fingerprint and rid not in already
-    ]
+    late = sorted(
+        {
+            rid
+            for one_year in reached
+            for rid, fingerprint in await asyncio.to_thread(_candidates, state.engine, one_year)
+            if fingerprint != calendar.fingerprint and rid not in already
+        }
+    )
     signalled += await fan_out(late)
     return CalendarLoadOut(
         year=year, dry_run=False, calendar_fingerprint=calendar.fingerprint, moves=moves, requests_signalled=signalled

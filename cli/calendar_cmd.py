@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from adapters.calendar_files import default_calendar, load_overlay_file
+from adapters.notice_text import read_notice_text
 from adapters.overlay_yaml import dump_overlay
 from sla.calendar.notice import NoticeReading, OutsideDay, amend, read_notice, to_year_data
 from sla.calendar.overlay import YearData
@@ -125,17 +126,25 @@ def import_notice(
         bool, typer.Option("--json", help="print the body of PUT /v1/calendar/{year} (what was read goes to stderr)")
     ] = False,
     number: Annotated[
-        str | None, typer.Option(help="the document number, when the copy has none: 国办发明电〔YYYY〕N号")
+        list[str] | None,
+        typer.Option(
+            help="the document number, when the copy has none: 国办发明电〔YYYY〕N号. With several files, give it "
+            "once per file in their order, '' for a file whose text has it"
+        ),
     ] = None,
     published: Annotated[
-        str | None, typer.Option("--date", help="the notice's date, when the copy has none: YYYY-MM-DD")
+        list[str] | None,
+        typer.Option(
+            "--date",
+            help="the notice's date, when the copy has none: YYYY-MM-DD; once per file like --number",
+        ),
     ] = None,
     force: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
 ) -> None:
     """Read a State Council holiday notice into a year's overlay and print what was read, for a person to check."""
     report = Console(stderr=True) if as_json else console
     try:
-        reading = _read_notices(files, year, number, published)
+        reading = _read_notices(files, year, number or [], published or [], report)
         data = to_year_data(reading, f"import-notice {' '.join(map(str, files))}")
         if out is not None:
             _write_overlay(out, data, reading, force)
@@ -146,10 +155,14 @@ def import_notice(
     if out is not None:
         report.print(f"[green]wrote[/green] {out}: check it with `slatrack calendar check {out}`")
     if as_json:
+        # Days the notice sets in the previous December go in the body too: the load updates that year.
+        december_holidays, december_makeups = reading.days_in(year - 1)
         body = {
             "source": {"title": data.source.title, "number": data.source.number, "date": data.source.date},
-            "holidays": sorted(d.isoformat() for d in data.holidays),
-            "makeup_workdays": sorted(d.isoformat() for d in data.makeup_workdays),
+            "holidays": sorted(d.isoformat() for d in data.holidays | december_holidays if d >= date(year - 1, 12, 1)),
+            "makeup_workdays": sorted(
+                d.isoformat() for d in data.makeup_workdays | december_makeups if d >= date(year - 1, 12, 1)
+            ),
         }
         typer.echo(json.dumps(body, ensure_ascii=False))
     elif out is None:
@@ -157,24 +170,40 @@ def import_notice(
         console.print(escape(dump_overlay(data)), end="")
 
 
-def _read_notices(files: list[Path], year: int, number: str | None, published: str | None) -> NoticeReading:
+def _per_file(name: str, given: list[str], files: list[Path]) -> list[str]:
+    """One value per file: --number/--date given once per file in order, or once for a single file."""
+    if not given:
+        return [""] * len(files)
+    if len(given) != len(files):
+        raise CalendarDataError(
+            f"--{name} given {len(given)} times for {len(files)} files: give it once per file, in their order "
+            f"('' for a file whose text has it)",
+            rule="calendar.notice.options_per_file",
+            source="calendars/README.md",
+        )
+    return given
+
+
+def _read_notices(files: list[Path], year: int, numbers: list[str], dates: list[str], report: Console) -> NoticeReading:
     readings = []
-    for path in files:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            raise CalendarDataError(f"{path}: not UTF-8 text; save the notice as UTF-8") from None
-        readings.append(read_notice(text, year, origin=str(path)))
-    first = readings[0]
-    header = first.headers[0]
-    # A republished copy (Xinhua's) may leave out the number or the date; the operator gives them from gov.cn.
-    given_date = date.fromisoformat(published) if published else None
-    for name, found, given in (("number", header.number, number), ("date", header.published, given_date)):
-        if found and given and found != given:
-            raise CalendarDataError(f"{first.origin}: the text gives the {name} {found}, not {given}")
-    header = replace(header, number=header.number or number, published=header.published or given_date)
-    first = replace(first, headers=(header,))
-    return reduce(amend, readings[1:], first)
+    for path, number, published in zip(
+        files, _per_file("number", numbers, files), _per_file("date", dates, files), strict=True
+    ):
+        text, converted = read_notice_text(path)
+        if converted:
+            report.print(
+                f"[yellow]{escape(str(path))}: traditional Chinese, read as converted to simplified (OpenCC t2s)[/]"
+            )
+        reading = read_notice(text, year, origin=str(path))
+        header = reading.headers[0]
+        # A republished copy (Xinhua's) may leave out the number or the date; the operator gives them from gov.cn.
+        given_date = date.fromisoformat(published) if published else None
+        for name, found, given in (("number", header.number, number or None), ("date", header.published, given_date)):
+            if found and given and found != given:
+                raise CalendarDataError(f"{reading.origin}: the text gives the {name} {found}, not {given}")
+        header = replace(header, number=header.number or number or None, published=header.published or given_date)
+        readings.append(replace(reading, headers=(header,)))
+    return reduce(amend, readings[1:], readings[0])
 
 
 def _write_overlay(out: Path, data: YearData, reading: NoticeReading, force: bool) -> None:
@@ -203,6 +232,8 @@ def _print_reading(report: Console, reading: NoticeReading, data: YearData) -> N
     for header in reading.headers:
         number, when = header.number or "no number", header.published or "no date"
         report.print(f"[bold]{escape(header.title)}[/bold] ({escape(number)}, {when})")
+        if header.title_from:
+            report.print(f"[yellow]  the copy has no title; read from 「{escape(header.title_from)}」[/yellow]")
     periods = Table("holiday", "from", "to", "days", "weekdays off (the overlay's holidays)", title="holiday periods")
     for period in reading.periods:
         periods.add_row(

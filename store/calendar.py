@@ -74,9 +74,9 @@ class CalendarSource:
         """The generation of the cached calendar (-1 before the first build)."""
         return self._generation
 
-    def with_overlay(self, overlay: YearData) -> WorkingCalendar:
-        """The calendar as it would be with one more overlay (dry runs)."""
-        return build_calendar([*self._files, *self.db_overlays(), overlay], overlay_dir=None)
+    def with_overlay(self, *overlays: YearData) -> WorkingCalendar:
+        """The calendar as it would be with these overlays loaded too (dry runs)."""
+        return build_calendar([*self._files, *self.db_overlays(), *overlays], overlay_dir=None)
 
 
 def store_overlay(engine: Engine, overlay: YearData, loaded_by: str, loaded_at: datetime) -> int:

@@ -17,7 +17,11 @@ How dates are read (a notice for year Y):
 - a weekday in parentheses ("（星期六）", "（农历除夕、周二）") must be the date's weekday, which also
   catches a date given the wrong year.
 Only the numbered items ("一、元旦：…") are read; the preamble, the closing paragraph and the
-signature are not. Days outside Y (2019's 元旦 began 2018-12-30) stay in the reading with their
+signature are not. The State Council's one-off notice (国务院关于…调休放假的通知, 国发明电) has no
+numbered items: its body paragraphs are read as one holiday named by its title. A copy without its
+title and number line (republished from the addressee on) takes the title from the yearly notice's
+sentence 现将YYYY年…通知如下. Text in traditional Chinese is converted before it gets here
+(adapters/notice_text.py). Days outside Y (2019's 元旦 began 2018-12-30) stay in the reading with their
 year; `to_year_data` keeps the days of Y only and `outside_year` lists the others.
 
 Pure: text in, data out (no files, no clock, no chinese_calendar). Every error is a
@@ -30,19 +34,26 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
-from sla.calendar.overlay import YearData, parse_overlay
+from sla.calendar.overlay import NoticeSource, YearData, parse_overlay
 from sla.errors import CalendarDataError
 
 # Full-width ASCII (１２：（），) to ASCII, one character for one: positions in the half-width copy
 # are positions in the original, so errors can quote the sentence exactly as the operator pasted it.
 _TO_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: ord(" ")}
 
-_TITLE = re.compile(r"国务院办公厅\s*关于(?P<subject>[^。,:;《》]{1,60}?)的\s*通知")
+# 国务院办公厅 for the yearly notices and their amendments, 国务院 itself for a one-off holiday (2015-09-03).
+_TITLE = re.compile(r"国务院(?:办公厅)?\s*关于(?P<subject>[^。,:;《》]{1,60}?)的\s*通知")
+# A copy without its title (a news copy, a page that shows the title in its header): the year is in the
+# yearly notice's own sentence "经国务院批准，现将2016年元旦、…放假调休日期的具体安排通知如下".
+_TITLE_SENTENCE = re.compile(r"现将\s*(?P<year>\d{4})\s*年[^。]{0,80}?放假调休日期的具体安排通知如下")
+_YEARLY = "部分节假日安排"
 _YEAR_IN_TITLE = re.compile(r"(?P<year>\d{4})\s*年")
 _AMENDED_HOLIDAY = re.compile(r"(?:调整|延长)\s*\d{4}\s*年\s*(?P<holiday>[^\d\s]+?)\s*假期")
-_NUMBER = re.compile(r"国办发明电\s*[〔\[(【]\s*(?P<year>\d{4})\s*[〕\])】]\s*(?P<serial>\d{1,3})\s*号")
+_NUMBER = re.compile(
+    r"(?P<kind>国办发明电|国发明电)\s*[〔\[(【]\s*(?P<year>\d{4})\s*[〕\])】]\s*(?P<serial>\d{1,3})\s*号"
+)
 _DATE_LINE = re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日")
 _ITEM_MARK = re.compile(r"[一二三四五六七八九十]{1,3}、")
 _LABEL = re.compile(r"\s*(?P<label>[^\d:,。;()、]{1,10}(?:、[^\d:,。;()、]{1,10})*)\s*:")
@@ -55,7 +66,8 @@ _WEEKDAY_NUMBERS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, 
 _RANGE_JOINS = {"至", "到", "-", "—", "——", "–", "~", "〜"}
 _COUNT = re.compile(r"(?:共|放假)\s*(?P<days>\d{1,2})\s*天")
 _EXTENSION = re.compile(r"延长\s*(?:\d{4}\s*年\s*)?(?P<holiday>[^\d,。]+?)\s*假期\s*(?:至|到)")
-_SIGNATURE = "国务院办公厅"
+_SIGNATURES = {"国务院办公厅", "国务院"}
+_ADDRESSEE = re.compile(r"各省.*:")  # 各省、自治区、直辖市人民政府，国务院各部委、各直属机构：
 
 
 def half_width(text: str) -> str:
@@ -69,6 +81,12 @@ class NoticeHeader:
     title: str
     number: str | None  # 国办发明电〔2025〕7号; some republished copies leave it out
     published: dt.date | None  # the date under the signature
+    title_from: str | None = None  # the sentence the title was read from, when the copy has no title line
+
+    @property
+    def yearly(self) -> bool:
+        """The year's own notice, which an overlay can be built from; not one that changes it."""
+        return _YEARLY in self.title
 
 
 @dataclass(frozen=True)
@@ -204,9 +222,16 @@ def read_notice(text: str, year: int, *, origin: str = "notice") -> NoticeReadin
     makeups: list[MakeupDay] = []
     extensions: list[Extension] = []
     remarks: list[Remark] = []
-    for item in _items(text):
-        section = _read_item(item, year, origin, amended_holiday["holiday"] if amended_holiday else None)
-        periods += section.periods
+    items = list(_items(text))
+    unnumbered = not items and not header.yearly
+    if unnumbered:
+        # The State Council's one-off notice (国发明电〔2015〕1号) has no numbered items: its body is one
+        # holiday, restated in detail by a sentence 其中…放假，…调休，…上班.
+        items = list(_paragraphs(text))
+    for item in items:
+        named = amended_holiday["holiday"] if amended_holiday else _one_off_name(header.title) if unnumbered else None
+        section = _read_item(item, year, origin, named, labels=not unnumbered)
+        periods += _merged(section.periods) if unnumbered else section.periods
         makeups += section.makeups
         extensions += section.extensions
         remarks += section.remarks
@@ -215,6 +240,10 @@ def read_notice(text: str, year: int, *, origin: str = "notice") -> NoticeReadin
             f"{origin}: no holiday period found in the numbered items (一、元旦：1月1日放假…) of 「{header.title}」",
             rule="calendar.notice.no_holidays",
             source=origin,
+        )
+    if not _YEAR_IN_TITLE.search(header.title) and all(p.first.year != year for p in periods):
+        raise CalendarDataError(
+            f"{origin}: 「{header.title}」 sets no holiday in {year}", rule="calendar.notice.wrong_year", source=origin
         )
     reading = NoticeReading(
         year,
@@ -276,6 +305,14 @@ def to_year_data(reading: NoticeReading, origin: str) -> YearData:
             "extension_without_holiday",
             f"extends {extension.holiday} of an earlier notice: give that notice first, this one after it",
         )
+    if not reading.headers[0].yearly:
+        raise CalendarDataError(
+            f"{reading.origin}: 「{reading.headers[0].title}」 changes a year announced by its yearly notice "
+            f"(国务院办公厅关于{reading.year}年部分节假日安排的通知), and an overlay replaces the year whole: "
+            "give the yearly notice first, this one after it",
+            rule="calendar.notice.amendment_alone",
+            source=reading.origin,
+        )
     for header in reading.headers:
         missing = [
             name for name, value in (("document number", header.number), ("date", header.published)) if not value
@@ -307,17 +344,32 @@ def _names(holiday: str) -> set[str]:
 
 def _read_header(text: str, half: str, year: int, origin: str) -> NoticeHeader:
     title_match = _TITLE.search(half)
-    if title_match is None:
+    title_from = None
+    if title_match is not None:
+        title = re.sub(r"\s+", "", half[title_match.start() : title_match.end()])  # ASCII digits, as gov.cn has it
+        title_year = _YEAR_IN_TITLE.search(title_match["subject"])
+    elif (sentence := _TITLE_SENTENCE.search(half)) and not _NUMBER.search(half):
+        # Only the yearly notice says 现将YYYY年…放假调休日期的具体安排通知如下, and its title is always this.
+        # A copy that has the number line but not the title lost it in the paste: that one is refused.
+        title = f"国务院办公厅关于{sentence['year']}年部分节假日安排的通知"
+        title_year = _YEAR_IN_TITLE.search(title)
+        title_from = re.sub(r"\s+", "", text[sentence.start() : sentence.end()])
+    else:
         first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        traditional = (
+            " (this copy is in traditional Chinese: convert it to simplified first)" if "國務院" in text else ""
+        )
         raise CalendarDataError(
             f"{origin}: the text begins 「{first_line[:60]}」 and has no title "
-            f"(国务院办公厅关于{year}年部分节假日安排的通知); paste the notice from its title to its date",
+            f"(国务院办公厅关于{year}年部分节假日安排的通知) nor the sentence 经国务院批准，现将{year}年…通知如下"
+            f"{traditional}; paste the notice from its title to its date",
             rule="calendar.notice.no_title",
             source=origin,
         )
-    title = re.sub(r"\s+", "", half[title_match.start() : title_match.end()])  # ASCII digits, as gov.cn writes it
-    title_year = _YEAR_IN_TITLE.search(title_match["subject"])
-    if title_year is None or int(title_year["year"]) != year:
+    # A one-off notice's title may name no year (国务院关于…70周年纪念日调休放假的通知): its dates say it.
+    other_year = title_year is not None and int(title_year["year"]) != year
+    yearly_without_year = title_year is None and _YEARLY in title
+    if other_year or yearly_without_year:
         named = f"for {title_year['year']}" if title_year else "for no year"
         raise CalendarDataError(
             f"{origin}: 「{title}」 is the notice {named}, not for {year}",
@@ -325,8 +377,8 @@ def _read_header(text: str, half: str, year: int, origin: str) -> NoticeHeader:
             source=origin,
         )
     number_match = _NUMBER.search(half)
-    number = f"国办发明电〔{number_match['year']}〕{number_match['serial']}号" if number_match else None
-    return NoticeHeader(title, number, _published(text, origin))
+    number = f"{number_match['kind']}〔{number_match['year']}〕{number_match['serial']}号" if number_match else None
+    return NoticeHeader(title, number, _published(text, origin), title_from)
 
 
 def _published(text: str, origin: str) -> dt.date | None:
@@ -351,7 +403,7 @@ def _items(text: str) -> Iterator[_Item]:
     for number, line in enumerate(text.splitlines(), start=1):
         original = line.strip()
         half = half_width(original)
-        if not half or half == _SIGNATURE or _DATE_LINE.fullmatch(half):
+        if not half or half in _SIGNATURES or _DATE_LINE.fullmatch(half):
             if current:
                 yield current
             current = None
@@ -376,6 +428,41 @@ def _items(text: str) -> Iterator[_Item]:
         yield current
 
 
+def _paragraphs(text: str) -> Iterator[_Item]:
+    """The body of a notice without numbered items: the paragraphs after the addressee (各省…：) and
+    before the signature; each is read like an item without a name."""
+    lines = text.splitlines()
+    addressee = next((n for n, line in enumerate(lines) if _ADDRESSEE.fullmatch(half_width(line).strip())), -1)
+    for number in range(addressee + 1, len(lines)):
+        original = lines[number].strip()
+        half = half_width(original)
+        if half in _SIGNATURES or _DATE_LINE.fullmatch(half):
+            return
+        if half:
+            yield _Item("", number + 1, original, half)
+
+
+def _one_off_name(title: str) -> str:
+    """The holiday a one-off notice sets, from its title: 国务院关于X调休放假的通知 -> X."""
+    found = _TITLE.search(title)
+    subject = found["subject"] if found else title
+    return re.sub(r"(?:调休)?放假(?:安排)?$", "", subject) or subject
+
+
+def _merged(periods: list[HolidayPeriod]) -> list[HolidayPeriod]:
+    """Periods of one holiday that overlap, as one: a one-off notice gives the day, the whole period,
+    then the days within it (2015: 9月3日放假 / 9月3日至5日调休放假 / 其中9月3日放假，9月4日调休)."""
+    result: list[HolidayPeriod] = []
+    for period in sorted(periods, key=lambda p: p.first):
+        if result and period.first <= result[-1].last + dt.timedelta(days=1):
+            last = result[-1]
+            sentence = last.sentence if period.sentence == last.sentence else f"{last.sentence}。{period.sentence}"
+            result[-1] = replace(last, last=max(last.last, period.last), sentence=sentence)
+        else:
+            result.append(period)
+    return result
+
+
 def _sentences(item: _Item, body_start: int) -> Iterator[tuple[str, str]]:
     """(original, half-width) sentences of an item's body, split at 。."""
     for found in re.finditer(r"[^。]+", item.half[body_start:]):
@@ -385,9 +472,9 @@ def _sentences(item: _Item, body_start: int) -> Iterator[tuple[str, str]]:
             yield original, half
 
 
-def _read_item(item: _Item, year: int, origin: str, amended_holiday: str | None) -> _Section:
+def _read_item(item: _Item, year: int, origin: str, amended_holiday: str | None, *, labels: bool = True) -> _Section:
     body_start = len(item.marker)
-    label = _LABEL.match(item.half, body_start)
+    label = _LABEL.match(item.half, body_start) if labels else None
     if label:
         section = _Section(label["label"].strip(), True, [], [], [], [])
         body_start = label.end()
@@ -460,7 +547,8 @@ def _read_sentence(section: _Section, half: str, year: int, where: _Where) -> No
             )
         elif "放假" in clause and inside:
             section.periods.append(_period(section, half, inside, resolver, where))
-        elif "补休" in clause and inside:  # older notices: 4月5日放假，4月7日（星期一）补休
+        elif ("补休" in clause or clause.rstrip().endswith("调休")) and inside:
+            # older notices: 4月5日放假，4月7日（星期一）补休; a one-off: 9月4日（星期五）调休
             section.periods += [
                 HolidayPeriod(section.holiday, d, d, where.sentence, where.place)
                 for d in (resolver.single(t) for t in inside)
@@ -596,3 +684,55 @@ def _check_consistent(reading: NoticeReading) -> None:
         inside = [p for p in reading.periods if p.first <= makeup.day <= p.last]
         if inside:
             raise where.error("makeup_inside_holiday", f"{makeup.day} is a working day inside {inside[0].holiday}")
+
+
+def split_previous_december(document: dict[str, Any]) -> tuple[dict[str, Any], frozenset[dt.date], frozenset[dt.date]]:
+    """A year's document (`year`, `source`, `holidays`, `makeup_workdays`) whose lists may hold days of
+    the previous December, as the notice sets them (2019's 元旦 from 2018-12-30, 2018-12-29 worked):
+    (the document with its own year's days only, those December holidays, those December make-up days).
+    Anything else outside the year stays in the document, for `parse_overlay` to refuse."""
+    year = document.get("year")
+    if not isinstance(year, int):
+        return document, frozenset(), frozenset()
+    kept: dict[str, Any] = dict(document)
+    spilled: list[frozenset[dt.date]] = []
+    for key in ("holidays", "makeup_workdays"):
+        raw = document.get(key) or []
+        december = {
+            value: day for value in raw if (day := _iso_date(value)) and (day.year, day.month) == (year - 1, 12)
+        }
+        kept[key] = [value for value in raw if value not in december]
+        spilled.append(frozenset(december.values()))
+    return kept, spilled[0], spilled[1]
+
+
+def _iso_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None  # parse_overlay names it
+
+
+def carried_into_previous_year(
+    previous: YearData, holidays: frozenset[dt.date], makeups: frozenset[dt.date], notice: NoticeSource, origin: str
+) -> YearData | None:
+    """The previous year's data with the December days a later notice sets (a holiday running into the
+    new year, a make-up Saturday before it), its source naming that notice too; None when the year
+    already has them. The later notice decides its days: a day it makes a holiday is no longer worked."""
+    new_holidays = (previous.holidays - makeups) | {d for d in holidays if d.weekday() < 5}
+    new_makeups = (previous.makeup_workdays - holidays) | makeups
+    if (new_holidays, new_makeups) == (previous.holidays, previous.makeup_workdays):
+        return None
+    document = {
+        "year": previous.year,
+        "source": {
+            "title": f"{previous.source.title}；{notice.title}",
+            "number": f"{previous.source.number}；{notice.number}",
+            "date": f"{previous.source.date}；{notice.date}",
+        },
+        "holidays": sorted(new_holidays),
+        "makeup_workdays": sorted(new_makeups),
+    }
+    return parse_overlay(document, origin)

@@ -5,13 +5,23 @@ import-notice`, run as an operator runs it, is tested with the command (tests/e2
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 
 import chinese_calendar
 import pytest
 
 from adapters.calendar_files import package_years
-from sla.calendar.notice import NoticeReading, amend, half_width, read_notice, to_year_data
+from adapters.notice_text import simplified
+from sla.calendar.notice import (
+    NoticeReading,
+    amend,
+    carried_into_previous_year,
+    half_width,
+    read_notice,
+    split_previous_december,
+    to_year_data,
+)
 from sla.errors import CalendarDataError
 from tests.data import NOTICES
 
@@ -222,3 +232,92 @@ def test_the_wrong_year_and_a_copy_without_its_number_are_refused() -> None:
     with pytest.raises(CalendarDataError) as empty:
         read_notice("国务院办公厅关于2026年部分节假日安排的通知\n\n经国务院批准，现将……通知如下。\n", 2026)
     assert empty.value.rule == "calendar.notice.no_holidays"
+
+
+# --- Copies as people find them (issue 21 §3): each a real text kept in tests/data/notices/ (README.md there).
+
+
+def test_a_xinhua_news_copy_reads_into_the_same_year_as_the_gov_cn_text() -> None:
+    news = read_notice(text("2025-xinhua-news-copy.txt"), 2025, origin="news")  # 新华社北京11月12日电 …
+    (header,) = news.headers
+    assert (header.title, header.number, header.published) == (
+        "国务院办公厅关于2025年部分节假日安排的通知",
+        None,  # Xinhua prints no number line: the operator gives it (--number)
+        date(2024, 11, 12),
+    )
+    with_number = replace(news, headers=(replace(header, number=SOURCES[2025][0]),))
+    assert to_year_data(with_number, "x") == to_year_data(read_notice(text("2025.txt"), 2025), "x")
+
+
+def test_a_copy_without_its_title_takes_the_title_from_the_sentence_that_announces_the_year() -> None:
+    copy = read_notice(text("2016-without-title.txt"), 2016)  # begins 各省、自治区…: no title, no number
+    (header,) = copy.headers
+    assert header.title == "国务院办公厅关于2016年部分节假日安排的通知"
+    assert header.title_from is not None and header.title_from.startswith("现将2016年元旦、春节")
+    holidays, makeups = copy.days_in(2016)
+    assert (holidays, makeups) == (PACKAGE[2016].holidays, PACKAGE[2016].makeup_workdays)
+    with pytest.raises(CalendarDataError, match="is the notice for 2016, not for 2017"):
+        read_notice(text("2016-without-title.txt"), 2017)
+
+
+def test_a_later_notice_copied_without_its_number_still_amends_the_year() -> None:
+    news = read_notice(text("2020-spring-festival-extension-xinhua-news-copy.txt"), 2020)
+    assert [(h.number, h.published) for h in news.headers] == [(None, date(2020, 1, 26))]
+    amended = amend(read_notice(text("2020.txt"), 2020), news)
+    assert amended.days_in(2020) == reading(2020).days_in(2020)
+    with pytest.raises(CalendarDataError, match="no document number"):
+        to_year_data(amended, "the extension has no number")
+
+
+def test_the_state_councils_one_off_holiday_without_numbered_items_is_read() -> None:
+    victory_day = read_notice(text("2015-victory-day-state-council.txt"), 2015, origin="2015-victory-day")
+    (header,) = victory_day.headers
+    assert (header.number, header.published, header.yearly) == ("国发明电〔2015〕1号", date(2015, 5, 13), False)
+    (period,) = victory_day.periods  # 9月3日放假 / 9月3日至5日调休放假 / 其中9月3日放假，9月4日调休: one period
+    assert (period.holiday, period.first, period.last) == (
+        "中国人民抗日战争暨世界反法西斯战争胜利70周年纪念日",
+        date(2015, 9, 3),
+        date(2015, 9, 5),
+    )
+    holidays, makeups = victory_day.days_in(2015)
+    assert (holidays, makeups) == ({date(2015, 9, 3), date(2015, 9, 4)}, {date(2015, 9, 6)})
+    yearly = read_notice(text("2015-without-title.txt"), 2015, origin="2015 yearly")  # a copy without title
+    year = amend(yearly, victory_day)  # after the yearly notice, like any later notice: the year exactly
+    assert year.days_in(2015) == (PACKAGE[2015].holidays, PACKAGE[2015].makeup_workdays)
+    assert yearly.days_in(2015) != year.days_in(2015)
+    with pytest.raises(CalendarDataError, match="give the yearly notice first") as alone:
+        to_year_data(victory_day, "one-off alone")  # an overlay replaces the year whole
+    assert alone.value.rule == "calendar.notice.amendment_alone"
+    with pytest.raises(CalendarDataError, match="2016-09-03 is a Saturday, not 星期四"):
+        read_notice(text("2015-victory-day-state-council.txt"), 2016)  # the title names no year; the weekdays do
+
+
+def test_a_copy_in_traditional_chinese_is_converted_and_reads_like_the_simplified_text() -> None:
+    published = text("2023-xinhua-traditional.txt")  # 新華社北京12月8日電 國務院辦公廳關於2023年…
+    with pytest.raises(CalendarDataError, match="traditional Chinese: convert it") as refused:
+        read_notice(published, 2023)
+    assert refused.value.rule == "calendar.notice.no_title"
+    converted, was_traditional = simplified(published)
+    assert was_traditional and simplified(text("2023.txt")) == (text("2023.txt"), False)
+    copy = read_notice(converted, 2023)
+    assert copy.headers[0].title == "国务院办公厅关于2023年部分节假日安排的通知"
+    assert copy.days_in(2023) == read_notice(text("2023.txt"), 2023).days_in(2023)
+    assert [o.day for o in copy.outside_year()] == [date(2022, 12, 31)]  # a Saturday: changes nothing
+
+
+def test_the_days_a_notice_sets_in_the_previous_december_complete_that_year() -> None:
+    # 2018 from its own notice lacks what the 2019 notice set: 12-31 off, Saturday 12-29 worked.
+    alone = to_year_data(read_notice(text("2018.txt"), 2018), "2018 notice")
+    body = {"year": 2019, "holidays": ["2018-12-31", "2019-01-01"], "makeup_workdays": ["2018-12-29"], "source": {}}
+    kept, december_holidays, december_makeups = split_previous_december(body)
+    assert (kept["holidays"], kept["makeup_workdays"]) == (["2019-01-01"], [])
+    assert december_holidays == reading(2019).days_in(2018)[0] == {date(2018, 12, 31)}
+    assert december_makeups == reading(2019).days_in(2018)[1] == {date(2018, 12, 29)}
+    notice_2019 = to_year_data(read_notice(text("2019.txt"), 2019), "2019").source
+    completed = carried_into_previous_year(alone, december_holidays, december_makeups, notice_2019, "load 2019")
+    assert completed is not None
+    assert (completed.holidays, completed.makeup_workdays) == (PACKAGE[2018].holidays, PACKAGE[2018].makeup_workdays)
+    assert completed.source.number == "国办发明电〔2017〕12号；国办发明电〔2018〕15号"
+    assert carried_into_previous_year(completed, december_holidays, december_makeups, notice_2019, "again") is None
+    far = split_previous_december({**body, "holidays": ["2018-11-30"]})[0]  # not December: parse_overlay refuses it
+    assert far["holidays"] == ["2018-11-30"]

@@ -141,3 +141,28 @@ def test_import_notice_refuses_a_malformed_text_and_takes_a_missing_number_from_
     assert missing.returncode == 2 and "no document number" in missing.stdout
     given = slatrack("calendar", "import-notice", xinhua_copy, "--year", "2025", "--number", "国办发明电〔2024〕12号")
     assert given.returncode == 0 and "国办发明电〔2024〕12号, 2024-11-12" in given.stdout
+
+
+def test_import_notice_takes_a_number_per_file_reads_traditional_copies_and_sends_the_previous_december() -> None:
+    both = (NOTICES / "2020.txt", NOTICES / "2020-spring-festival-extension-xinhua-news-copy.txt")
+    missing = slatrack("calendar", "import-notice", *both, "--year", "2020", "--json")
+    assert missing.returncode == 2 and "no document number" in missing.stderr  # Xinhua's copy has none
+    once = slatrack("calendar", "import-notice", *both, "--year", "2020", "--number", "国办发明电〔2020〕1号")
+    assert once.returncode == 2 and "give it once per file" in once.stdout
+    given = slatrack(
+        "calendar", "import-notice", *both, "--year", "2020", "--number", "", "--number", "国办发明电〔2020〕1号",
+        "--json",
+    )  # fmt: skip
+    assert given.returncode == 0, given.stderr
+    assert json.loads(given.stdout)["source"]["number"] == "国办发明电〔2019〕16号；国办发明电〔2020〕1号"
+    traditional = slatrack(
+        "calendar", "import-notice", NOTICES / "2023-xinhua-traditional.txt", "--year", "2023",
+        "--number", "国办发明电〔2022〕16号", "--json",
+    )  # fmt: skip
+    assert traditional.returncode == 0 and "converted to simplified (OpenCC t2s)" in traditional.stderr
+    loaded = parse_overlay({"year": 2023, **json.loads(traditional.stdout)}, "PUT /v1/calendar/2023")
+    assert (loaded.holidays, loaded.makeup_workdays) == (PACKAGE[2023].holidays, PACKAGE[2023].makeup_workdays)
+    new_year_2019 = json.loads(
+        slatrack("calendar", "import-notice", NOTICES / "2019.txt", "--year", "2019", "--json").stdout
+    )
+    assert "2018-12-31" in new_year_2019["holidays"] and "2018-12-29" in new_year_2019["makeup_workdays"]
