@@ -157,6 +157,8 @@ ESCORTS = [
     ("ruitai.ci_green_channel.expert_outpatient", "escort_on_visit_day", "consultation_held"),  # 001:L346
     ("ruitai.ci_green_channel.inpatient", "escort_on_admission_day", "patient_admitted"),  # 001:L346
     ("ruitai.ci_green_channel.surgery", "escort_on_operation_day", "consultation_held"),  # 001:L346
+    ("pingan_health.cancer.expert_outpatient", "escort_on_visit_day", "consultation_held"),  # 001:L39
+    ("pingan_health.cancer.admission", "escort_on_admission_day", "patient_admitted"),  # 001:L47
 ]
 
 
@@ -232,3 +234,37 @@ def test_the_one_year_nursing_limit_gives_l1121s_policy_year_as_its_reason() -> 
     assert "L1121" in window.description and "指一个保单年度" in window.description
     readme = (DEFAULT_CATALOG_DIR / "README.md").read_text(encoding="utf-8")
     assert "the 一年 = 保单年度 note of L1121 is about quotas" not in readme
+
+
+# -- the re-audit (issue 21 section 2): clocks whose start, stop or party differed from their lines ----------
+def test_the_zhuoyue_advance_arrangement_is_owed_by_axas_own_staff() -> None:
+    # [002:182-183] 安盛服务人员进行服务资料审核; 服务人员将审核结果告知被保险人: the 5 working days of [002:174]
+    # end in AXA's own answer, so a late one is the insurer's, never the vendor's.
+    entry = CATALOG.get("axa.zhuoyue.advance_payment")
+    assert (entry.version, entry.clock("arrange_advance").party.value) == (2, "insurer")
+
+
+def test_the_drug_discount_order_is_met_by_its_dispatch_not_the_couriers_delivery() -> None:
+    # [003:L2804] 订单支付完成后1-3个工作日内安排药品发货，具体送达时间以快递签收时间为准: paid Mon 11-03 10:00 ->
+    # due 11-07 00:00; dispatched Thu 11-06 16:00 -> met, whenever the courier delivers.
+    service = "zhongan.drug_discount"
+    events = log(("order_paid", at(2025, 11, 3, 10)), ("drug_dispatched", at(2025, 11, 6, 16)))
+    ship = clocks(service, events, at(2025, 11, 10))["ship_order"]
+    assert (ship.due_at, ship.state) == (at(2025, 11, 7), ClockState.MET)
+    # [003:L2811] 如客户已支付药品费用后审方不通过，将退还: a failed prescription check ends it without breach.
+    refused = log(("order_paid", at(2025, 11, 3, 10)), ("eligibility_rejected", at(2025, 11, 4, 10)))
+    assert clocks(service, refused, at(2025, 11, 10))["ship_order"].state is ClockState.EXEMPT
+
+
+def test_xintais_review_runs_from_the_receipt_of_the_documents_and_is_xintais_own() -> None:
+    # [001:L490] ⑤客服人员收到资料后1个工作日内告知您审核结果: received Mon 11-03 10:00 -> due 11-05 00:00. A
+    # completeness check that took until Wed 11-05 does not move it (v1 started at materials_complete).
+    entry = CATALOG.get("xintai.green_channel")
+    events = log(
+        ("materials_received", at(2025, 11, 3, 10)),
+        ("materials_complete", at(2025, 11, 5, 9)),
+        ("eligibility_approved", at(2025, 11, 5, 17)),
+    )
+    review = clocks("xintai.green_channel", events, at(2025, 11, 6))["review"]
+    assert (review.due_at, review.state) == (at(2025, 11, 5), ClockState.BREACHED)
+    assert (entry.version, entry.clock("review").party.value) == (2, "insurer")
