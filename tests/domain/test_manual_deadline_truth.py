@@ -268,3 +268,22 @@ def test_xintais_review_runs_from_the_receipt_of_the_documents_and_is_xintais_ow
     review = clocks("xintai.green_channel", events, at(2025, 11, 6))["review"]
     assert (review.due_at, review.state) == (at(2025, 11, 5), ClockState.BREACHED)
     assert (entry.version, entry.clock("review").party.value) == (2, "insurer")
+
+
+@pytest.mark.parametrize(
+    ("service", "clock_id"),
+    [
+        ("pingan_pc.ci_green_channel", "complete_arrangement"),  # 001:L149, L163
+        ("zhongan.green_channel.remote_consultation", "hold_consultation"),  # 003:L26 with the review of L69
+        ("zhongan.second_opinion.domestic", "issue_opinion"),  # 003:L1603 with the review of L1620
+        ("zhongan.second_opinion.overseas", "issue_opinion"),  # 003:L1604 with the review of L1620
+    ],
+)
+def test_a_clock_counted_from_the_materials_owes_nothing_once_the_review_rejects(service: str, clock_id: str) -> None:
+    # The clock runs from the complete materials, concurrent with the review that decides whether the service
+    # starts at all: rejected Wed 11-05, the service never started, so no breach, even after its due.
+    events = log(("materials_complete", at(2025, 11, 3, 10)), ("eligibility_rejected", at(2025, 11, 5, 10)))
+    view = clocks(service, events, at(2026, 1, 5))[clock_id]
+    assert (view.state, view.breached_at) == (ClockState.EXEMPT, None)
+    late = log(("materials_complete", at(2025, 11, 3, 10)), ("eligibility_rejected", at(2025, 12, 29, 10)))
+    assert clocks(service, late, at(2026, 1, 5))[clock_id].state is ClockState.EXEMPT  # breach withdrawn
