@@ -29,7 +29,7 @@ EVENT_WORDS: dict[EventType, Words] = {
         "收到客户材料（尚未判断是否齐全）", "receipt of the customer's materials (not yet judged)"
     ),
     EventType.MATERIALS_INCOMPLETE: Words("判定客户材料不齐全", "a finding that the materials are incomplete"),
-    EventType.MATERIALS_COMPLETE: Words("客户提供完整材料", "the customer's complete materials"),
+    EventType.MATERIALS_COMPLETE: Words("收齐客户完整材料", "the customer's complete materials in hand"),
     EventType.ELIGIBILITY_APPROVED: Words("审核通过、同意启动服务", "the approval of the service"),
     EventType.ELIGIBILITY_REJECTED: Words("审核不通过（拒绝服务）", "the rejection of the service"),
     EventType.REJECTION_NOTIFIED: Words(

@@ -59,7 +59,7 @@ def test_a_clocks_terms_name_its_start_events_stop_party_duration_and_exemptions
     assert terms.stops.en == "It is met by the hospital's confirmation of the arrangement in time; later is a breach."
     assert terms.owed_by.zh == "由服务商负责，计入服务商的履约统计。"
     assert "10个工作日" in terms.duration.zh and "10 working days" in terms.duration.en
-    assert "restarts the full duration at the customer's complete materials" in terms.pauses.en
+    assert "restarts the full duration at the customer's complete materials in hand" in terms.pauses.en
     assert "「客户因本人原因未到/放弃（视同已完成）」则免责结束" in terms.exempt.zh
     assert terms.summary.en == (
         "The vendor owes the hospital's confirmation of the arrangement within 10 working days of the"
