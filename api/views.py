@@ -8,6 +8,7 @@ from typing import Any
 
 from api.schemas import AdvisoryOut, ClockOut, ClockSummary, EventOut, RequestOut, RequestSummary
 from sla.calendar.working import WorkingCalendar
+from sla.catalog.describe import describe_clock
 from sla.catalog.model import ClockSpec, ServiceEntry
 from sla.catalog.parse import parse_pinned
 from sla.engine.model import ClockState
@@ -133,10 +134,17 @@ def describe_entry(entry: ServiceEntry) -> dict[str, Any]:
                 "resume": list(c.resume),
                 "restart": list(c.restart),
                 "exempt": list(c.exempt),
+                "void": list(c.void),
+                "notice": {"event": c.notice.event.value, "lead": c.notice.lead.describe()} if c.notice else None,
+                "in_order": c.in_order,
+                "per_occurrence": c.per_occurrence,
+                "start_step": {"zh": c.start_step[0], "en": c.start_step[1]},
+                "terms": {"zh": terms.summary.zh, "en": terms.summary.en},
                 "source": c.source.cite(),
+                "quote": c.quote,
                 "notes": c.notes,
             }
-            for c in entry.clocks
+            for c, terms in ((c, describe_clock(c)) for c in entry.clocks)
         ],
         "customer_windows": [
             {
@@ -146,6 +154,7 @@ def describe_entry(entry: ServiceEntry) -> dict[str, Any]:
                 "reference": w.reference.event.value,
                 "description": w.description,
                 "source": w.source.cite(),
+                "quote": w.quote,
             }
             for w in entry.windows
         ],

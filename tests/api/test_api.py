@@ -216,6 +216,18 @@ async def test_calendar_due_answers_the_rule(http: httpx.AsyncClient, live: Live
     assert instant(due.json()["due_at"]) == at(2025, 10, 17) and due.json()["provisional"] is False
 
 
+async def test_the_catalog_serves_each_clocks_quote_start_step_and_terms_in_both_languages(
+    http: httpx.AsyncClient, live: LiveStack
+) -> None:
+    service = (await http.get("/v1/services/axa.zhuoyue.japan_medical", headers=live.headers("auditor"))).json()
+    specialist = next(c for c in service["clocks"] if c["id"] == "assign_specialist")
+    assert specialist["in_order"] is True and "rejection_notified" not in specialist["start_all_of"]
+    assert "2个工作日" in specialist["quote"].replace(" ", "")
+    assert specialist["start_step"]["zh"] and specialist["start_step"]["en"]
+    assert specialist["terms"]["zh"] and specialist["terms"]["en"].endswith(".")
+    assert all(w["quote"] for w in service["customer_windows"])
+
+
 # -- who may do what -----------------------------------------------------------------------------
 ROLES = ["none", "bad", "coordinator", "other_coordinator", "operations", "auditor", "other_auditor", "admin"]
 ALL_READ = dict.fromkeys(ROLES[2:], 200)
