@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     quota_enforced: bool = True
     # Base of the links in webhook bodies (the request view); default http://127.0.0.1:<api_port>.
     public_url: str = ""
+    # Admit http webhooks to loopback receivers (127.0.0.0/8, ::1, localhost); otherwise https to public
+    # addresses only (runtime/webhook_target.py). Set by `slatrack up` (worker/stack.py) and the tests.
+    webhook_allow_loopback: bool = False
     # Webhook deliveries in flight at once per worker (async HTTP, on the webhook task queue).
     webhook_concurrency: int = 100
     # `slatrack up`: where the embedded stack keeps its files, and its ports (flags override these).
