@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.concurrency import run_in_threadpool
@@ -117,11 +118,7 @@ def _check_open(state: AppState, principal: Principal, body: RequestCreate, now:
             rule="quota.override_admin_only",
         )
     policy_year_start(body, opened_at)  # 422 before anything is written
-    request_id = (
-        uuid.uuid5(EXTERNAL_REF_NAMESPACE, f"{body.vendor_id}:{body.external_ref}").hex
-        if body.external_ref
-        else uuid.uuid4().hex
-    )
+    request_id = uuid.uuid4().hex if not body.external_ref else None
     if body.events:  # every past event checked in order, as if sent then; the first broken rule answers
         past = [PastEvent(e.type, e.occurred_at.astimezone(SHANGHAI), e.data) for e in body.events]
         check_backfill(state.catalog.get(body.service_id), opened_at, past, state.calendars.current(), now)
@@ -133,8 +130,37 @@ def _check_open(state: AppState, principal: Principal, body: RequestCreate, now:
                 f"no vendor {body.vendor_id!r}; an admin adds vendors with `slatrack vendors add`",
                 rule="vendor.unknown",
             )
+        if request_id is None:
+            assert body.external_ref is not None
+            request_id = _request_id_for(connection, body.vendor_id, body.external_ref)
         exists = connection.execute(REQUESTS.select().where(REQUESTS.c.id == request_id)).first() is not None
     return request_id, exists
+
+
+def request_id_for(vendor_id: str, external_ref: str) -> str:
+    """The request id one (vendor, external_ref) names. Each part is escaped ('%' then ':'), so the pair
+    reads back one way only: "a:b" + "c" and "a" + "b:c" were one id before. A pair without ':' or '%'
+    (every one the identifiers' pattern allowed but ':') keeps the id it always had."""
+
+    def escaped(part: str) -> str:
+        return part.replace("%", "%25").replace(":", "%3A")
+
+    return uuid.uuid5(EXTERNAL_REF_NAMESPACE, f"{escaped(vendor_id)}:{escaped(external_ref)}").hex
+
+
+def _request_id_for(connection: Connection, vendor_id: str, external_ref: str) -> str:
+    """`request_id_for`, or the id an already-open request got from the old, ambiguous derivation
+    (when a ':' is in the pair) if that request is this very pair's."""
+    request_id = request_id_for(vendor_id, external_ref)
+    legacy = uuid.uuid5(EXTERNAL_REF_NAMESPACE, f"{vendor_id}:{external_ref}").hex
+    if legacy != request_id:
+        r = REQUESTS.c
+        found = connection.execute(
+            select(r.id).where(r.id == legacy, r.vendor_id == vendor_id, r.external_ref == external_ref)
+        ).first()
+        if found is not None:
+            return legacy
+    return request_id
 
 
 def policy_year_start(body: RequestCreate, opened_at: datetime) -> date:
