@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     graceful_shutdown_seconds: int = 30
     # Calls the API serves at once; more answer 503 with Retry-After (liveness and metrics are exempt).
     api_max_in_flight: int = 200
+    # Of those, at most this many without a valid API key (the codec's sign-in, the docs): the rest of
+    # the capacity stays for callers with a key (api/app.py Admission).
+    api_max_unauthenticated_in_flight: int = 50
+    # A request body must have arrived within this many seconds of the headers (else 408).
+    api_body_read_seconds: float = 10.0
     # Threads for the worker's synchronous activities (each holds one database connection while it writes).
     activity_threads: int = 16
     # The cache should hold every open request a deadline herd wakes at once: an evicted one is replayed
