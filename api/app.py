@@ -10,12 +10,14 @@ from datetime import datetime
 
 from fastapi import Depends, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics_auth, problems
 from api.metrics import HttpMetrics, build_registry
-from api.problems import Problem
+from api.problems import RETRY_AFTER_SECONDS, Problem
 from api.routes import audit, calendar, catalog, codec, health, reports, requests, vendors
 from api.state import AppState
 from runtime.settings import Settings, TemporalSettings, get_settings
@@ -126,7 +128,17 @@ class Admission:
             await self.app(scope, receive, send)
             return
         refusal = None
-        authenticated = await self._authenticated(scope)
+        try:
+            authenticated = await self._authenticated(scope)
+        except (OperationalError, SQLAlchemyTimeout):  # outside the app's handlers: answer as they would
+            unavailable = Problem(
+                503,
+                "Service Unavailable",
+                "the database is unavailable, so the API key cannot be checked; retry shortly",
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            )
+            await unavailable.response(scope["path"])(scope, receive, send)
+            return
         if authenticated is not True and scope["path"].startswith("/v1/") and _carries_body(scope):
             refusal = _unauthorized(authenticated)
         elif self.in_flight >= self.limit or (not authenticated and self.unauthenticated >= self.unauthenticated_limit):
