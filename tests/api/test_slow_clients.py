@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from api.app import create_app
@@ -26,7 +27,7 @@ SLOW_CLIENTS = 210
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[tuple[str, str]]:
+def api(tmp_path: Path) -> Iterator[tuple[str, str, Engine]]:
     """The API with its default capacity (200 calls, 50 of them without a key) and a 2 s body bound."""
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
@@ -42,7 +43,7 @@ def api(tmp_path: Path) -> Iterator[tuple[str, str]]:
     key = create_key(engine, Role.OPERATIONS)
     app = create_app(settings, TemporalSettings(address=f"127.0.0.1:{free_port()}"))
     with serving(app) as url:
-        yield url, key
+        yield url, key, engine
     engine.dispose()
 
 
@@ -52,9 +53,9 @@ async def _answer(writer_reader: tuple[asyncio.StreamReader, asyncio.StreamWrite
 
 
 async def test_slow_unauthenticated_bodies_leave_callers_with_a_key_answered_and_are_never_read(
-    api: tuple[str, str],
+    api: tuple[str, str, Engine],
 ) -> None:
-    url, key = api
+    url, key, _ = api
     port = int(url.rsplit(":", 1)[1])
     streams = []
     try:
@@ -79,9 +80,9 @@ async def test_slow_unauthenticated_bodies_leave_callers_with_a_key_answered_and
 
 
 async def test_slow_bodies_without_a_key_hold_only_their_share_and_a_body_must_arrive_in_time(
-    api: tuple[str, str],
+    api: tuple[str, str, Engine],
 ) -> None:
-    url, key = api
+    url, key, _ = api
     port = int(url.rsplit(":", 1)[1])
     streams = []
     try:
@@ -113,3 +114,15 @@ async def test_slow_bodies_without_a_key_hold_only_their_share_and_a_body_must_a
         await writer.drain()
         line = await asyncio.wait_for(reader.readline(), 10)
     assert line.split(b" ")[1] == b"408", line
+
+
+async def test_a_key_the_database_cannot_check_answers_503_with_retry_after_not_500(
+    api: tuple[str, str, Engine],
+) -> None:
+    url, key, engine = api
+    with engine.begin() as connection:  # the keys cannot be read: what an unreachable database answers
+        connection.execute(text("ALTER TABLE api_key RENAME TO api_key_away"))
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as http:
+        answer = await http.post("/v1/requests", json={})
+    assert answer.status_code == 503 and answer.headers["retry-after"], answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
