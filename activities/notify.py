@@ -34,6 +34,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory, WorkflowAlreadyStartedError
 
 from runtime.codec import EncryptionCodec, unseal_text
+from runtime.webhook_target import Resolver, UnsafeTarget, check_url, pinned_client, resolve_address, system_resolver
 from sla.calendar.timeutil import SHANGHAI
 from store import webhooks
 from workflows.messages import DeliveryInput, DeliveryResult, Notification, NotifyInput, NotifyResult
@@ -99,6 +100,25 @@ def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
     return f"v1,{base64.b64encode(digest).decode()}"
 
 
+def status_reason(status: int) -> str:
+    """What the delivery log says of an answer: its class and a fixed reason, never the receiver's text."""
+    reasons = {
+        3: "redirects are not followed",
+        4: "the receiver refused the message",
+        5: "the receiver failed",
+    }
+    return f"HTTP {status // 100}xx: {reasons.get(status // 100, 'an unexpected answer')}"
+
+
+def failure_reason(failure: httpx.HTTPError) -> str:
+    """A fixed reason for a failed exchange: an exception's text could tell what answers inside."""
+    if isinstance(failure, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(failure, httpx.ConnectError):
+        return "could not connect"
+    return "the exchange failed"
+
+
 def _retry_after(response: httpx.Response) -> timedelta | None:
     value = response.headers.get("retry-after", "")
     if value.isdigit():
@@ -114,13 +134,23 @@ class _Start:
 
 class NotifyActivities:
     def __init__(
-        self, client: Client, engine: Engine, codec: EncryptionCodec, webhook_task_queue: str, view_base_url: str
+        self,
+        client: Client,
+        engine: Engine,
+        codec: EncryptionCodec,
+        webhook_task_queue: str,
+        view_base_url: str,
+        *,
+        allow_loopback: bool = False,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.client = client
         self.engine = engine
         self.codec = codec
         self.webhook_task_queue = webhook_task_queue
         self.view_base_url = view_base_url
+        self.allow_loopback = allow_loopback
+        self.resolver = resolver
 
     # -- started by the request workflow -------------------------------------------------------------
     @activity.defn(name="notify_vendor")
@@ -190,17 +220,23 @@ class NotifyActivities:
         }
         at, started = datetime.now(UTC), time.perf_counter()
         response: httpx.Response | None = None
+        refused: UnsafeTarget | None = None
         error: str | None = None
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as http:
+            # Checked at every attempt: a row older than the check, or a name that now resolves inside.
+            target = check_url(hook.url, allow_loopback=self.allow_loopback)
+            address = await resolve_address(target, self.resolver, allow_loopback=self.allow_loopback)
+            async with pinned_client(target, address, TIMEOUT) as http:
                 response = await http.post(hook.url, content=delivery.body.encode(), headers=headers)
+        except UnsafeTarget as unsafe:
+            refused, error = unsafe, f"refused: {unsafe.reason}"
         except httpx.HTTPError as failure:
-            error = f"{type(failure).__name__}: {failure}".rstrip(": ")
+            error = failure_reason(failure)
         duration_ms = round((time.perf_counter() - started) * 1000)
         status = response.status_code if response is not None else None
         delivered = status is not None and 200 <= status < 300
         if status is not None and not delivered:
-            error = f"HTTP {status} {response.reason_phrase}".rstrip() if response is not None else f"HTTP {status}"
+            error = status_reason(status)
         await asyncio.to_thread(
             webhooks.record_attempt,
             self.engine,
@@ -215,6 +251,11 @@ class NotifyActivities:
         )
         if delivered:
             return DeliveryResult("delivered", attempt, status)
+        if refused is not None and refused.rule != "webhook.unresolvable":
+            # A URL or address we never send to does not become one by retrying.
+            raise ApplicationError(
+                error or "refused", type="WebhookRefused", non_retryable=True, category=ApplicationErrorCategory.BENIGN
+            )
         if status == 410:
             raise ApplicationError(
                 "410 Gone: the receiver asked for no more messages",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -9,14 +10,18 @@ from datetime import datetime
 
 from fastapi import Depends, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics_auth, problems
 from api.metrics import HttpMetrics, build_registry
-from api.problems import Problem
+from api.problems import RETRY_AFTER_SECONDS, Problem
 from api.routes import audit, calendar, catalog, codec, health, reports, requests, vendors
 from api.state import AppState
 from runtime.settings import Settings, TemporalSettings, get_settings
+from store.keys import authenticate
 
 MAX_BODY_BYTES = 1024 * 1024
 # The request line and headers together; uvicorn is told the same (api/server.py), since h11 checks it
@@ -29,10 +34,11 @@ class BodyLimit:
     """Refuse, before any handler runs: headers over MAX_HEADER_BYTES (431), bodies over MAX_BODY_BYTES,
     declared or streamed (413), and JSON that begins with a byte order mark (422; RFC 8259 8.1 forbids
     sending one, and Python's parser would silently skip it). The body is read whole here, at most
-    MAX_BODY_BYTES of it: a 413 raised inside a handler's read used to become FastAPI's bare 400."""
+    MAX_BODY_BYTES of it: a 413 raised inside a handler's read used to become FastAPI's bare 400. A body
+    not received within `read_seconds` answers 408: a client trickling bytes holds a slot no longer."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, read_seconds: float) -> None:
+        self.app, self.read_seconds = app, read_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,17 +57,28 @@ class BodyLimit:
             await too_large.response(scope["path"])(scope, receive, send)
             return
         body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client left: the handler will see it
-                break
-            body += message.get("body", b"")
-            if len(body) > MAX_BODY_BYTES:
-                await too_large.response(scope["path"])(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                message = {"type": "http.request", "body": bytes(body), "more_body": False}
-                break
+        try:
+            async with asyncio.timeout(self.read_seconds):  # a slow body holds a slot for this long at most
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":  # the client left: the handler will see it
+                        break
+                    body += message.get("body", b"")
+                    if len(body) > MAX_BODY_BYTES:
+                        await too_large.response(scope["path"])(scope, receive, send)
+                        return
+                    if not message.get("more_body", False):
+                        message = {"type": "http.request", "body": bytes(body), "more_body": False}
+                        break
+        except TimeoutError:
+            slow = Problem(
+                408,
+                "Request Timeout",
+                f"body: not received within {self.read_seconds:g} s; send it at once",
+                headers={"Connection": "close"},
+            )
+            await slow.response(scope["path"])(scope, receive, send)
+            return
         if body.startswith(BYTE_ORDER_MARK) and b"json" in fields.get(b"content-type", b"json").lower():
             bom = Problem(
                 422, "Unprocessable Content", "body: JSON must not begin with a byte order mark (RFC 8259, 8.1)"
@@ -89,33 +106,80 @@ def header_fields_too_large() -> Problem:
     )
 
 
-class InFlightLimit:
-    """At most `limit` calls in progress; beyond that answer 503 with Retry-After at once instead of
-    queueing without bound. Liveness and metrics stay outside the limit, so they keep answering."""
+class Admission:
+    """Who may hold the API's capacity, decided before a body is read.
+
+    At most `limit` calls in progress (beyond: 503 with Retry-After at once, not an unbounded queue); of
+    them at most `unauthenticated_share` without a valid bearer key (the codec's sign-in, the docs), so
+    callers with a key always find room: 210 slow unauthenticated bodies used to hold every slot.
+    A call under /v1/ that carries a body needs a valid key before one byte of it is read (401 at once;
+    the route would answer 401 anyway, after reading it). Liveness and metrics stay outside, so they
+    keep answering."""
 
     EXEMPT = ("/healthz", "/readyz", "/metrics")
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit, self.in_flight = app, limit, 0
+    def __init__(self, app: ASGIApp, state: AppState, limit: int, unauthenticated_share: int) -> None:
+        self.app, self.state = app, state
+        self.limit, self.unauthenticated_limit = limit, max(1, min(limit, unauthenticated_share))
+        self.in_flight = self.unauthenticated = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.EXEMPT:
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.limit:
-            busy = Problem(
+        refusal = None
+        try:
+            authenticated = await self._authenticated(scope)
+        except (OperationalError, SQLAlchemyTimeout):  # outside the app's handlers: answer as they would
+            unavailable = Problem(
                 503,
                 "Service Unavailable",
-                f"more than {self.limit} calls in progress; retry shortly",
+                "the database is unavailable, so the API key cannot be checked; retry shortly",
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            )
+            await unavailable.response(scope["path"])(scope, receive, send)
+            return
+        if authenticated is not True and scope["path"].startswith("/v1/") and _carries_body(scope):
+            refusal = _unauthorized(authenticated)
+        elif self.in_flight >= self.limit or (not authenticated and self.unauthenticated >= self.unauthenticated_limit):
+            limit = self.limit if authenticated else self.unauthenticated_limit
+            who = "" if authenticated else " without an API key"
+            refusal = Problem(
+                503,
+                "Service Unavailable",
+                f"more than {limit} calls{who} in progress; retry shortly",
                 headers={"Retry-After": "1"},
             )
-            await busy.response(scope["path"])(scope, receive, send)
+        if refusal is not None:
+            await refusal.response(scope["path"])(scope, receive, send)
             return
         self.in_flight += 1
+        self.unauthenticated += not authenticated
         try:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+            self.unauthenticated -= not authenticated
+
+    async def _authenticated(self, scope: Scope) -> bool | None:
+        """True for a valid bearer key, False for an unknown or revoked one, None when none was sent."""
+        value = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
+        scheme, _, key = value.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            return None
+        principal = await run_in_threadpool(authenticate, self.state.engine, key.strip())  # a database read
+        return principal is not None
+
+
+def _carries_body(scope: Scope) -> bool:
+    fields = dict(scope.get("headers", []))
+    declared = fields.get(b"content-length")
+    return b"transfer-encoding" in fields or (declared is not None and declared.strip() not in (b"", b"0"))
+
+
+def _unauthorized(authenticated: bool | None) -> Problem:
+    detail = "send Authorization: Bearer <api key>" if authenticated is None else "unknown or revoked API key"
+    return Problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 class ObserveDuration:
@@ -176,6 +240,11 @@ def create_app(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(ObserveDuration, metrics=http_metrics)
-    app.add_middleware(BodyLimit)
-    app.add_middleware(InFlightLimit, limit=state.settings.api_max_in_flight)
+    app.add_middleware(BodyLimit, read_seconds=state.settings.api_body_read_seconds)
+    app.add_middleware(
+        Admission,
+        state=state,
+        limit=state.settings.api_max_in_flight,
+        unauthenticated_share=state.settings.api_max_unauthenticated_in_flight,
+    )
     return app

@@ -13,8 +13,9 @@ Quota per policy year (store/quota.py): an open of a service with `quota_per_pol
 use in the ledger before its workflow starts, counted by a blind index of the policy number. Beyond
 the quota it answers 409 `quota.policy_year_exceeded` with the entry's lines, unless an admin gives
 `quota_override_reason` (recorded with the use, shown in the audit pack). The use is given back
-only when the open certainly failed (Temporal unreachable, nothing started); a cancelled request
-keeps its use: the manuals count a cancelled or missed service as used (README, Quota).
+only when the open failed and no workflow holds it (`give_back`: a twin open with the same
+external_ref may have started it); a cancelled request keeps its use: the manuals count a cancelled
+or missed service as used (README, Quota).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.concurrency import run_in_threadpool
@@ -60,6 +63,7 @@ from workflows.service_request import ServiceRequestWorkflow
 
 UPDATE_TIMEOUT = timedelta(seconds=15)
 OUTCOME_LOOKUP_TIMEOUT = timedelta(seconds=5)
+KEPT_BY_WORKFLOW = "kept: the request's workflow runs (a twin open with its external_ref failed after claiming)"
 EXTERNAL_REF_NAMESPACE = uuid.UUID("6b1f3a52-8d4e-4c9b-9d57-1f1d8c3e2a10")
 REQUESTS, VENDORS = table_of(RequestRow), table_of(VendorRow)
 # Temporal's RESOURCE_EXHAUSTED: it took nothing (e.g. a workflow already has 10 updates in flight,
@@ -114,11 +118,7 @@ def _check_open(state: AppState, principal: Principal, body: RequestCreate, now:
             rule="quota.override_admin_only",
         )
     policy_year_start(body, opened_at)  # 422 before anything is written
-    request_id = (
-        uuid.uuid5(EXTERNAL_REF_NAMESPACE, f"{body.vendor_id}:{body.external_ref}").hex
-        if body.external_ref
-        else uuid.uuid4().hex
-    )
+    request_id = uuid.uuid4().hex if not body.external_ref else None
     if body.events:  # every past event checked in order, as if sent then; the first broken rule answers
         past = [PastEvent(e.type, e.occurred_at.astimezone(SHANGHAI), e.data) for e in body.events]
         check_backfill(state.catalog.get(body.service_id), opened_at, past, state.calendars.current(), now)
@@ -130,8 +130,37 @@ def _check_open(state: AppState, principal: Principal, body: RequestCreate, now:
                 f"no vendor {body.vendor_id!r}; an admin adds vendors with `slatrack vendors add`",
                 rule="vendor.unknown",
             )
+        if request_id is None:
+            assert body.external_ref is not None
+            request_id = _request_id_for(connection, body.vendor_id, body.external_ref)
         exists = connection.execute(REQUESTS.select().where(REQUESTS.c.id == request_id)).first() is not None
     return request_id, exists
+
+
+def request_id_for(vendor_id: str, external_ref: str) -> str:
+    """The request id one (vendor, external_ref) names. Each part is escaped ('%' then ':'), so the pair
+    reads back one way only: "a:b" + "c" and "a" + "b:c" were one id before. A pair without ':' or '%'
+    (every one the identifiers' pattern allowed but ':') keeps the id it always had."""
+
+    def escaped(part: str) -> str:
+        return part.replace("%", "%25").replace(":", "%3A")
+
+    return uuid.uuid5(EXTERNAL_REF_NAMESPACE, f"{escaped(vendor_id)}:{escaped(external_ref)}").hex
+
+
+def _request_id_for(connection: Connection, vendor_id: str, external_ref: str) -> str:
+    """`request_id_for`, or the id an already-open request got from the old, ambiguous derivation
+    (when a ':' is in the pair) if that request is this very pair's."""
+    request_id = request_id_for(vendor_id, external_ref)
+    legacy = uuid.uuid5(EXTERNAL_REF_NAMESPACE, f"{vendor_id}:{external_ref}").hex
+    if legacy != request_id:
+        r = REQUESTS.c
+        found = connection.execute(
+            select(r.id).where(r.id == legacy, r.vendor_id == vendor_id, r.external_ref == external_ref)
+        ).first()
+        if found is not None:
+            return legacy
+    return request_id
 
 
 def policy_year_start(body: RequestCreate, opened_at: datetime) -> date:
@@ -170,9 +199,12 @@ class QuotaProblem(Problem):
         return super().response(instance, quota=self.quota, **extra)
 
 
-def _claim_quota(state: AppState, principal: Principal, body: RequestCreate, request_id: str, now: datetime) -> bool:
+def _claim_quota(
+    state: AppState, principal: Principal, body: RequestCreate, request_id: str, now: datetime, *, keep: bool = False
+) -> bool:
     """Claim one use of the service's quota for this request; True when this call claimed it (and
-    must give it back if the open fails). Services without a quota claim nothing."""
+    must give it back if the open fails). Services without a quota claim nothing. `keep`: the request's
+    workflow runs, so it holds a use even beyond the quota (recorded as an override saying why)."""
     entry = state.catalog.get(body.service_id)
     if entry.quota_per_policy_year is None or not state.settings.quota_enforced:
         return False
@@ -195,7 +227,7 @@ def _claim_quota(state: AppState, principal: Principal, body: RequestCreate, req
             quota=entry.quota_per_policy_year,
             request_id=request_id,
             claimed_by=principal.sender,
-            override_reason=body.quota_override_reason,
+            override_reason=KEPT_BY_WORKFLOW if keep else body.quota_override_reason,
         )
     except quotas.QuotaExceeded as exceeded:
         raise QuotaProblem(entry, exceeded.used, start) from None
@@ -224,12 +256,16 @@ async def open_service_request(state: AppState, principal: Principal, body: Requ
         try:
             exists = await _start_request(state, principal, body, request_id, now)
         except Exception as failure:
-            # Give the use back when nothing started: Temporal unreachable (503) or refused the call.
-            # A 202 started the workflow; a cancelled call (BaseException) may have: both keep it.
+            # This call started nothing: Temporal unreachable or busy (503). A 202 started the workflow;
+            # a cancelled call (BaseException) may have: both keep the use.
             started = isinstance(failure, Problem) and failure.status != 503
             if claimed and not started:
-                await run_in_threadpool(quotas.release, state.engine, request_id)
+                await give_back(state, principal, body, request_id, now)
             raise
+        if not claimed:
+            # The use was held by a twin open (same external_ref) that may yet fail and give it back:
+            # the workflow runs, so it holds one (a no-op when the twin's use is still there).
+            await run_in_threadpool(partial(_claim_quota, keep=True), state, principal, body, request_id, now)
     try:
         view = await run_in_threadpool(_view, state, principal, request_id)
     except (OperationalError, SQLAlchemyTimeout):
@@ -241,6 +277,32 @@ async def open_service_request(state: AppState, principal: Principal, body: Requ
             headers={"Location": f"/v1/requests/{request_id}"},
         ) from None
     return Answer(view, created=not exists)
+
+
+async def _workflow_runs(state: AppState, request_id: str) -> bool | None:
+    """Whether the request's workflow exists, as Temporal says; None when it cannot be asked."""
+    try:
+        client = await state.client()
+        await client.get_workflow_handle(request_workflow_id(request_id)).describe()
+    except RPCError as error:
+        return False if error.status is RPCStatusCode.NOT_FOUND else None
+    except Exception:  # unreachable (the lazy client connects here)
+        return None
+    return True
+
+
+async def give_back(state: AppState, principal: Principal, body: RequestCreate, request_id: str, now: datetime) -> None:
+    """Give back the use this open claimed, only when no workflow holds it: a twin open with the same
+    external_ref (the same request id) may have started the workflow while this one failed. When
+    Temporal cannot tell, the use stays: a retry with that external_ref finds it held, not spent twice."""
+    if body.external_ref is None:  # a random request id: no twin can have started it
+        await run_in_threadpool(quotas.release, state.engine, request_id)
+        return
+    if await _workflow_runs(state, request_id) is not False:
+        return
+    await run_in_threadpool(quotas.release, state.engine, request_id)
+    if await _workflow_runs(state, request_id):  # a twin started it meanwhile; it claims again itself too
+        await run_in_threadpool(partial(_claim_quota, keep=True), state, principal, body, request_id, now)
 
 
 async def _start_request(

@@ -34,7 +34,6 @@ from store.tally import tenths_of
 from store.types import AwareDateTime
 
 TALLY, OUTCOMES, DAYS_TALLY = table_of(OutcomeTallyRow), table_of(ClockOutcomeRow), table_of(WorkingDaysTallyRow)
-NOBODY = "\0"  # a scope that matches no row
 
 
 def _counts_from_tally(connection: Connection, insurer: str | None, vendor: str | None) -> list[OutcomeCount]:
@@ -126,10 +125,16 @@ def compliance_lines(
     period_to: datetime | None,
 ) -> list[ComplianceLine]:
     """One line per vendor x service x clock within the key's scope (another vendor or insurer: none)."""
+    # Outside the key's scope: no lines, without asking the database (PostgreSQL refused the NUL that
+    # once stood for "matches nobody" with a 500).
     if principal.role is Role.COORDINATOR:
-        vendor = principal.vendor_id if vendor in (None, principal.vendor_id) else NOBODY
+        if vendor not in (None, principal.vendor_id):
+            return []
+        vendor = principal.vendor_id
     if principal.role is Role.AUDITOR:
-        insurer = principal.insurer_id if insurer in (None, principal.insurer_id) else NOBODY
+        if insurer not in (None, principal.insurer_id):
+            return []
+        insurer = principal.insurer_id
     if period_from is None and period_to is None:
         counts = _counts_from_tally(connection, insurer, vendor)
         return compliance(counts, percentiles=_percentiles_from_tally(connection, insurer, vendor))

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     graceful_shutdown_seconds: int = 30
     # Calls the API serves at once; more answer 503 with Retry-After (liveness and metrics are exempt).
     api_max_in_flight: int = 200
+    # Of those, at most this many without a valid API key (the codec's sign-in, the docs): the rest of
+    # the capacity stays for callers with a key (api/app.py Admission).
+    api_max_unauthenticated_in_flight: int = 50
+    # A request body must have arrived within this many seconds of the headers (else 408).
+    api_body_read_seconds: float = 10.0
     # Threads for the worker's synchronous activities (each holds one database connection while it writes).
     activity_threads: int = 16
     # The cache should hold every open request a deadline herd wakes at once: an evicted one is replayed
@@ -53,6 +58,9 @@ class Settings(BaseSettings):
     quota_enforced: bool = True
     # Base of the links in webhook bodies (the request view); default http://127.0.0.1:<api_port>.
     public_url: str = ""
+    # Admit http webhooks to loopback receivers (127.0.0.0/8, ::1, localhost); otherwise https to public
+    # addresses only (runtime/webhook_target.py). Set by `slatrack up` (worker/stack.py) and the tests.
+    webhook_allow_loopback: bool = False
     # Webhook deliveries in flight at once per worker (async HTTP, on the webhook task queue).
     webhook_concurrency: int = 100
     # `slatrack up`: where the embedded stack keeps its files, and its ports (flags override these).

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sla.calendar.timeutil import SHANGHAI
 from sla.errors import SlaError
 from sla.events import SYSTEM_EVENTS, EventType
+from sla.personal_data import PERSONAL_DATA_REFUSAL, PERSONAL_DATA_RULE, personal_data_in
 
 # Every instant the service takes, from a body, a query or event data: what a business date can be.
 EARLIEST = datetime(2000, 1, 1, tzinfo=SHANGHAI)
@@ -148,6 +149,8 @@ def _note_problem(value: object) -> str | None:
         return f"must be text of at most {MAX_NOTE_CHARS} characters; got {len(value)}"
     if not _encodable(value) or _CONTROL.search(value):
         return "must be Unicode text without control characters (a lone UTF-16 surrogate is none)"
+    if found := personal_data_in(value):  # notes are stored in clear
+        raise EventDataError(f"data.note: holds {found}; {PERSONAL_DATA_RULE}", **PERSONAL_DATA_REFUSAL)
     return None
 
 

@@ -60,6 +60,7 @@ def settings(tmp_path: Path, calendar_dir: Path) -> Settings:
         calendar_dir=calendar_dir,
         payload_keys=TEST_KEYS_SETTING,
         task_queue=f"test-{uuid.uuid4().hex[:8]}",
+        webhook_allow_loopback=True,  # the webhook receivers of the tests listen on 127.0.0.1
     )
 
 

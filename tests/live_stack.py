@@ -93,6 +93,7 @@ class LiveStack:
             # The suites on this shared stack reuse policy numbers beyond the manuals' quotas on purpose;
             # tests/api/test_quota.py switches enforcement on (with a blind-index key) for its own tests.
             quota_enforced=False,
+            webhook_allow_loopback=True,  # the webhook receivers of the tests listen on 127.0.0.1
         )
         (directory / "calendars").mkdir(exist_ok=True)
         engine = make_engine(settings.database_url)

@@ -76,7 +76,9 @@ def build_worker(client: Client, settings: Settings, engine: Engine, *, task_que
     archive = ArchiveActivities(client, engine)
     queue = task_queue or settings.task_queue
     webhook_queue = f"{queue}-webhooks"
-    notify = NotifyActivities(client, engine, codec, webhook_queue, settings.view_base_url)
+    notify = NotifyActivities(
+        client, engine, codec, webhook_queue, settings.view_base_url, allow_loopback=settings.webhook_allow_loopback
+    )
     # advance_request is synchronous (it writes the read model): it runs on these threads, never on
     # the event loop that runs workflow tasks. The database pool (store.db) covers them.
     threads = settings.activity_threads

@@ -101,6 +101,7 @@ class Stack:
             "SLA_BLIND_INDEX_KEY": self.blind_index_key(),
             "SLA_WORKER_METRICS_BIND": f"127.0.0.1:{self.worker_metrics_port}",
             "SLA_EMBEDDED": "true",
+            "SLA_WEBHOOK_ALLOW_LOOPBACK": os.environ.get("SLA_WEBHOOK_ALLOW_LOOPBACK", "true"),
             "SLA_CODEC_CORS_ORIGINS": os.environ.get("SLA_CODEC_CORS_ORIGINS", ui_origins),
         }
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Response
 from pydantic import AfterValidator, BaseModel, Field
@@ -18,11 +17,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import PrincipalDep, StateDep, require
 from api.instants import Instant
-from api.problems import PROBLEM_RESPONSES, not_found
+from api.problems import PROBLEM_RESPONSES, Problem, not_found
 from api.reads import decode_cursor, encode_cursor
 from api.schemas import Identifier, Strict
 from api.state import AppState
 from runtime.codec import EncryptionCodec
+from runtime.webhook_target import SOURCE as TARGET_RULES
+from runtime.webhook_target import UnsafeTarget, check_url
 from store import webhooks
 from store.keys import Principal, Role
 from store.models import VendorRow, table_of
@@ -32,18 +33,8 @@ VENDORS = table_of(VendorRow)
 EventKind = Literal["clock.at_risk", "clock.breached", "clock.met", "outcome.corrected", "request.closed"]
 
 
-def _webhook_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError("must be an absolute http(s) URL, e.g. https://vendor.example/slatrack")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("must not carry credentials: every delivery is signed instead")
-    if parts.fragment:
-        raise ValueError("must not carry a #fragment")
-    return value
-
-
-WebhookUrl = Annotated[str, Field(min_length=8, max_length=2048), AfterValidator(_webhook_url)]
+# The URL's rules need the setting SLA_WEBHOOK_ALLOW_LOOPBACK: checked in the route (runtime/webhook_target.py).
+WebhookUrl = Annotated[str, Field(min_length=8, max_length=2048)]
 
 
 def _unique(events: list[str]) -> list[str]:
@@ -53,7 +44,7 @@ def _unique(events: list[str]) -> list[str]:
 
 
 class WebhookCreate(Strict):
-    url: WebhookUrl = Field(description="where deliveries are POSTed (https recommended)")
+    url: WebhookUrl = Field(description="where deliveries are POSTed: https to a public host, port 443 or >= 1024")
     events: Annotated[list[EventKind], Field(min_length=1, max_length=5), AfterValidator(_unique)] = Field(
         description="the kinds this endpoint receives"
     )
@@ -141,6 +132,12 @@ def register_webhook(
 ) -> WebhookCreated:
     """Register an endpoint for some of the vendor's events. The answer holds the signing secret, once."""
     _check_vendor(state, principal, vendor_id, write=True)
+    try:
+        check_url(body.url, allow_loopback=state.settings.webhook_allow_loopback)
+    except UnsafeTarget as unsafe:
+        raise Problem(
+            422, "Unprocessable Content", f"url: {unsafe.reason}", rule=unsafe.rule, source=TARGET_RULES
+        ) from None
     codec = EncryptionCodec(state.settings.keys())
     row, secret = webhooks.create_webhook(state.engine, codec, vendor_id, body.url, list(body.events), principal.sender)
     response.headers["Location"] = f"/v1/vendors/{vendor_id}/webhooks/{row.id}"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # First start of the PostgreSQL volume: one role and database for slatrack's read model, one role
-# for Temporal (auto-setup creates its temporal and temporal_visibility databases with it).
+# for Temporal (deploy/temporal/setup-schema.sh creates its temporal and temporal_visibility databases).
 set -eu
 psql -v ON_ERROR_STOP=1 --username postgres <<SQL
 CREATE ROLE slatrack LOGIN PASSWORD '${SLATRACK_DB_PASSWORD}';

@@ -144,6 +144,23 @@ async def test_the_compliance_report_counts_outcomes_as_json_and_csv(http: httpx
     assert csv.text.splitlines()[0].startswith("vendor_id,service_id,clock_id,met,breached")
 
 
+async def test_a_compliance_filter_outside_the_keys_scope_answers_no_lines_on_both_backends(
+    http: httpx.AsyncClient, live: LiveStack
+) -> None:
+    """Another vendor's report for a coordinator, another insurer's for an auditor: empty, with and
+    without a period (the tally and the outcome paths). PostgreSQL answered 500 to the old "matches
+    nobody" value, a NUL character, which its text type refuses."""
+    period = {"period_from": "2025-01-01T00:00:00+08:00", "period_to": "2026-01-01T00:00:00+08:00"}
+    for role, params in (("coordinator", {"vendor": "vendor-late"}), ("auditor", {"insurer": "zhongan"})):
+        for extra in ({}, period, {"format": "csv"}):
+            answer = await http.get("/v1/reports/compliance", params=params | extra, headers=live.headers(role))
+            assert answer.status_code == 200, (role, extra, answer.text)
+            if extra.get("format") == "csv":
+                assert answer.text.splitlines()[1:] == []
+            else:
+                assert answer.json() == []
+
+
 def overlay_for(year: int) -> dict[str, Any]:
     """Test data for a year the package does not cover: New Year's Day and a week in February off,
     the first Saturday of January worked."""

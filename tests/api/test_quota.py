@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,14 +20,20 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlmodel import Session
 
+from adapters.catalog_files import default_catalog
 from api.app import create_app
+from api.commands import give_back
+from api.schemas import RequestCreate
+from api.state import AppState
 from runtime.settings import Settings, TemporalSettings
 from sla.policy import normalise_policy_no, policy_year_end
+from store.calendar import CalendarSource
 from store.db import init_schema, make_engine
-from store.keys import Role, create_key
+from store.keys import Principal, Role, create_key
 from store.models import QuotaClaimRow, VendorRow, table_of
-from store.quota import blind_index
-from tests.helpers import at, free_port, open_request
+from store.quota import PolicyYearConflict, QuotaExceeded, blind_index
+from store.quota import claim as quota_claim
+from tests.helpers import at, free_port, fresh_database, open_request
 from tests.histories import TEST_KEYS_SETTING
 from tests.live_stack import LiveStack
 from tests.serving import serving
@@ -256,3 +264,86 @@ def test_a_failed_open_gives_its_use_back(tmp_path: Path) -> None:
     assert response.status_code >= 500
     assert claims(engine) == []
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(fresh_database(request, tmp_path, "ledger"))
+    init_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_opens_racing_with_overlapping_policy_year_starts_claim_a_once_a_year_service_once(ledger: Engine) -> None:
+    """Many clients at once (threads released by one barrier, one connection each) claim the only use of
+    one policy, half of them counting from 1 January and half from 1 March: one wins, every other is
+    refused (quota spent, or a second policy-year schedule)."""
+    races, contenders = 40, 8
+    key = base64.b64decode(BLIND_KEY)
+    won_by_two = 0
+    for race in range(races):
+        blind = blind_index(key, f"P-RACE-{race}-{uuid.uuid4().hex[:6]}")
+        barrier = threading.Barrier(contenders)
+
+        def contend(n: int, blind: str = blind, barrier: threading.Barrier = barrier) -> bool:
+            barrier.wait()
+            try:
+                quota_claim(
+                    ledger,
+                    blind=blind,
+                    service_id=INPATIENT,
+                    policy_year_start=date(2025, 1, 1) if n % 2 else date(2025, 3, 1),
+                    quota=1,
+                    request_id=uuid.uuid4().hex,
+                    claimed_by="t",
+                )
+            except (QuotaExceeded, PolicyYearConflict):
+                return False
+            return True
+
+        with ThreadPoolExecutor(contenders) as pool:
+            won = sum(pool.map(contend, range(contenders)))
+        assert won >= 1
+        won_by_two += won > 1
+    print(f"\n{ledger.dialect.name}: races won by more than one open: {won_by_two} / {races}")
+    assert won_by_two == 0
+
+
+async def test_a_failed_open_keeps_the_use_a_twin_started_workflow_holds_and_gives_back_one_nobody_holds(
+    http: httpx.AsyncClient, enforced: LiveStack
+) -> None:
+    """The failure path of an open that claimed a use (its start answered 503) while a twin open with the
+    same external_ref started the workflow: before, the use was given back and the request ran without one."""
+    live = enforced
+    state = AppState(
+        live.settings,
+        TemporalSettings(address=live.temporal.address),
+        live.engine,
+        default_catalog(),
+        CalendarSource(live.settings.calendar_dir, live.engine),
+    )
+    admin = Principal("test", Role.ADMIN, None, None, "test")
+    opened_at = at(2025, 3, 3, 9)
+    holder = policy()
+    opened = await open_for_policy(http, live, holder, external_ref=f"twin-{holder}")
+    assert opened.status_code == 201, opened.text
+    fields = {"service_id": INPATIENT, "vendor_id": "vendor-reliable", "insured": INSURED, "opened_at": opened_at}
+    twin = RequestCreate.model_validate(fields | {"policy_no": holder, "external_ref": f"twin-{holder}"})
+    await give_back(state, admin, twin, opened.json()["id"], opened_at)
+    assert used(live.engine, holder, INPATIENT) == 1  # the running workflow keeps its use
+
+    nobody = policy()
+    lone = RequestCreate.model_validate(fields | {"policy_no": nobody, "external_ref": f"lone-{nobody}"})
+    never_started = uuid.uuid4().hex
+    quota_claim(
+        live.engine,
+        blind=blind_index(base64.b64decode(BLIND_KEY), nobody),
+        service_id=INPATIENT,
+        policy_year_start=date(2025, 1, 1),
+        quota=1,
+        request_id=never_started,
+        claimed_by="t",
+    )
+    assert used(live.engine, nobody, INPATIENT) == 1
+    await give_back(state, admin, lone, never_started, opened_at)
+    assert used(live.engine, nobody, INPATIENT) == 0  # no workflow holds it: given back

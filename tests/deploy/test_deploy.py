@@ -111,6 +111,53 @@ def test_the_compose_file_is_valid_and_has_no_default_secrets() -> None:
     assert compose["services"]["api"]["environment"]["SLA_CODEC_CORS_ORIGINS"] == "http://localhost:8233"
 
 
+def test_admin_surfaces_without_a_sign_in_listen_on_loopback_and_temporal_runs_the_server_image_after_its_schema() -> (
+    None
+):
+    rendered = run(tool("docker-compose"), "config", env=os.environ | COMPOSE_SECRETS)
+    assert rendered.returncode == 0, rendered.stderr
+    services = yaml.safe_load(rendered.stdout)["services"]
+
+    def published(service: str) -> list[str]:
+        """Each published port as host_ip:published (docker-compose v1 renders short and long forms)."""
+        found = []
+        for port in services[service].get("ports", []):
+            if isinstance(port, str):
+                host, _, rest = port.rpartition(":")[0].rpartition(":")
+                found.append(f"{host or '0.0.0.0'}:{rest}")
+            else:
+                found.append(f"{port.get('host_ip', '0.0.0.0')}:{port['published']}")
+        return found
+
+    # the Temporal UI (terminate, reset), Prometheus (the breach series), Alertmanager (silences)
+    assert published("temporal-ui") == ["127.0.0.1:8233"]
+    assert published("prometheus") == ["127.0.0.1:9090"]
+    assert published("alertmanager") == ["127.0.0.1:9093"]
+    assert services["temporal-ui"]["environment"]["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
+    # everything else published has a sign-in of its own, or is not published at all
+    signed_in = {"api": ["0.0.0.0:8000"], "grafana": ["0.0.0.0:3000"]}  # API keys, Grafana's admin password
+    for service in set(services) - {"temporal-ui", "prometheus", "alertmanager"}:
+        assert published(service) == signed_in.get(service, []), service
+    # off the deprecated auto-setup image: the server image, after a schema step and before a namespace step
+    images = {name: service.get("image", "") for name, service in services.items()}
+    assert not any("auto-setup" in image for image in images.values()), images
+    assert images["temporal"].startswith("temporalio/server:")
+    version = images["temporal"].split(":")[1]
+    for step in ("temporal-schema", "temporal-namespace"):
+        assert images[step].startswith(f"temporalio/admin-tools:{version}"), images[step]
+        assert services[step]["restart"] == "no"
+        script = services[step]["entrypoint"][-1].removeprefix("/etc/temporal-setup/")
+        assert (ROOT / "deploy" / "temporal" / script).is_file()
+        assert run("sh", "-n", str(ROOT / "deploy" / "temporal" / script)).returncode == 0
+    assert services["temporal"]["depends_on"]["temporal-schema"]["condition"] == "service_completed_successfully"
+    assert services["temporal-namespace"]["depends_on"]["temporal"]["condition"] == "service_healthy"
+    for service in ("migrate", "api", "worker"):
+        assert services[service]["depends_on"]["temporal-namespace"]["condition"] == "service_completed_successfully"
+    schema = (ROOT / "deploy" / "temporal" / "setup-schema.sh").read_text()
+    for database in ("temporal", "temporal_visibility"):
+        assert f"--db {database} update-schema" in schema
+
+
 def alert_rules() -> dict[str, dict[str, str]]:
     """Every alert of deploy/prometheus/rules with its static labels."""
     alerts = {}

@@ -136,6 +136,7 @@ async def main(names: list[str]) -> None:
                     calendar_dir=calendar_dir,
                     payload_keys=TEST_KEYS_SETTING,
                     task_queue=f"record-{name}",
+                    webhook_allow_loopback=True,  # its receiver listens on 127.0.0.1
                 )
                 engine = make_engine(settings.database_url)
                 init_schema(engine)
