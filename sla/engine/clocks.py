@@ -25,6 +25,7 @@ from sla.engine.model import (
     RecordedEvent,
     ThresholdView,
     TimelineEntry,
+    owes_stop,
 )
 from sla.events import EventType
 
@@ -119,9 +120,7 @@ class _ClockRun:
     @property
     def is_open_instance(self) -> bool:
         """Still owes its stop: running, paused, or breached without its stop."""
-        return self.state in (ClockState.RUNNING, ClockState.PAUSED) or (
-            self.state is ClockState.BREACHED and self.stopped_at is None
-        )
+        return owes_stop(self.state, self.stopped_at)
 
     # -- the rules -------------------------------------------------------------------------------
     def apply(self, event: RecordedEvent) -> None:
