@@ -17,12 +17,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.advance import plan_change
 from api.problems import is_unreachable, unavailable
+from api.readings import ticking
 from api.schemas import CalendarLoadOut, ClockMove, OverlayIn
 from api.state import AppState
 from sla.calendar.overlay import parse_overlay
 from sla.calendar.timeutil import start_of_day
 from sla.calendar.working import WorkingCalendar
-from sla.engine.reading import Phase
 from sla.events import RequestStatus
 from store.calendar import store_overlay
 from store.keys import Principal
@@ -46,7 +46,7 @@ def _candidates(engine: Engine, year: int) -> list[tuple[str, str]]:
         select(c.request_id, r.calendar_fingerprint)
         .join(REQUESTS, r.id == c.request_id)
         .where(r.status == RequestStatus.OPEN)
-        .where(c.phase.in_((Phase.RUNNING, Phase.AT_RISK, Phase.PAUSED)))
+        .where(ticking())
         .where(or_(c.started_at.is_(None), c.started_at < bindparam("next_year", next_year, type_=AwareDateTime())))
         .where(or_(c.due_at.is_(None), c.due_at > bindparam("year_start", year_start, type_=AwareDateTime())))
         .distinct()

@@ -5,6 +5,7 @@ the same rules on a seeded read model by tests/api/test_list_filters.py and test
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import datetime, timedelta
 
 from sla.engine.model import ClockState, ClockView, ThresholdView, owes_stop
@@ -22,6 +23,7 @@ from sla.engine.reading import (
     recorded_phase,
 )
 from sla.events import RequestStatus
+from store.models import COUNTING_PREDICATE, RUNNING_PREDICATE
 from tests.helpers import at
 
 DUE = at(2025, 10, 17)
@@ -110,3 +112,10 @@ def test_counting_clocks_run_and_ticking_ones_also_pause() -> None:
     assert {Phase.RUNNING, Phase.AT_RISK} == COUNTING
     assert {Phase.RUNNING, Phase.AT_RISK, Phase.PAUSED} == TICKING
 
+
+def test_the_partial_indexes_select_exactly_the_counting_and_the_running_phases() -> None:
+    def named(predicate: str) -> set[str]:
+        return set(re.findall(r"'([a-z_]+)'", predicate))
+
+    assert named(COUNTING_PREDICATE) == set(COUNTING)
+    assert named(RUNNING_PREDICATE) == {Phase.RUNNING}
