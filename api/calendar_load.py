@@ -1,8 +1,8 @@
 """Loading a year's State Council notice (the write side of PUT /v1/calendar/{year}).
 
 A dry run runs, on each affected open request, exactly the planning its workflow's recompute runs
-when the year is loaded (its own state through `plan_change`), so what it predicts is what the load
-does. A real load stores the year (a new calendar generation), then signals the requests it can
+when the year is loaded (its own state through `plan_change`, sla/engine/plan.py), so what it predicts
+is what the load does. A real load stores the year (a new calendar generation), then signals the requests it can
 move, in bounded batches, and once more those opened while it was being stored.
 """
 
@@ -15,7 +15,6 @@ from sqlalchemy import Engine, bindparam, or_, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.advance import plan_change
 from api.problems import is_unreachable, unavailable
 from api.readings import ticking
 from api.schemas import CalendarLoadOut, ClockMove, OverlayIn
@@ -23,13 +22,14 @@ from api.state import AppState
 from sla.calendar.overlay import parse_overlay
 from sla.calendar.timeutil import start_of_day
 from sla.calendar.working import WorkingCalendar
+from sla.engine.plan import plan_change
 from sla.events import RequestStatus
 from store.calendar import store_overlay
 from store.keys import Principal
 from store.models import ClockRow, RequestRow, table_of
 from store.types import AwareDateTime
 from workflows.ids import request_workflow_id
-from workflows.messages import AdvanceInput, CalendarChanged
+from workflows.messages import CalendarChanged
 from workflows.service_request import ServiceRequestWorkflow
 
 SIGNAL_BATCH = 50
@@ -71,8 +71,15 @@ async def _moves(
             if error.status is RPCStatusCode.NOT_FOUND:
                 return []  # retention removed it; a closed request has nothing left to move
             raise
-        change = AdvanceInput(current.view, current.catalog_document, current.catalog_version, now, reason=reason)
-        planned = await asyncio.to_thread(plan_change, calendar, change)
+        planned = await asyncio.to_thread(
+            plan_change,
+            calendar,
+            catalog_document=current.catalog_document,
+            events=current.view.events,
+            clocks=current.view.clocks,
+            now=now,
+            reason=reason,
+        )
         return [
             ClockMove(
                 request_id=request_id,

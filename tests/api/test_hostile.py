@@ -32,7 +32,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.advance import RequestActivities
-from activities.plan import ClockPlanner
 from activities.projection import ProjectionWriter
 from adapters.catalog_files import default_catalog
 from bench.hostile import Report, Target, check_no_wedge, open_targets, probe, problem_failure, stored_events
@@ -333,9 +332,7 @@ async def test_a_client_of_temporal_itself_gets_no_bad_data_into_history(
 # -- behind the validators: the local activity ---------------------------------------------------------
 @pytest.fixture
 def advance(engine: Engine, calendar_dir: Path) -> RequestActivities:
-    return RequestActivities(
-        ClockPlanner(CalendarSource(calendar_dir, engine)), ProjectionWriter(engine, EncryptionCodec(TEST_KEYS))
-    )
+    return RequestActivities(CalendarSource(calendar_dir, engine), ProjectionWriter(engine, EncryptionCodec(TEST_KEYS)))
 
 
 def _opened(service_id: str, opened_at: datetime) -> AdvanceInput:

@@ -14,7 +14,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.advance import RequestActivities
-from activities.plan import ClockPlanner
 from activities.projection import ProjectionWriter
 from adapters.catalog_files import default_catalog
 from runtime.codec import EncryptionCodec
@@ -34,9 +33,7 @@ INPATIENT = "axa.green_channel.inpatient"
 
 @pytest.fixture
 def activities(engine: Engine, calendar_dir: Path) -> RequestActivities:
-    return RequestActivities(
-        ClockPlanner(CalendarSource(calendar_dir, engine)), ProjectionWriter(engine, EncryptionCodec(TEST_KEYS))
-    )
+    return RequestActivities(CalendarSource(calendar_dir, engine), ProjectionWriter(engine, EncryptionCodec(TEST_KEYS)))
 
 
 def attempt(seconds: int = 0) -> ActivityEnvironment:
