@@ -86,9 +86,7 @@ async def _moves(
                 clock_id=r.clock_id,
                 old_due_at=r.old_due_at,
                 new_due_at=r.new_due_at,
-                moved_by_seconds=int((r.new_due_at - r.old_due_at).total_seconds())
-                if r.old_due_at and r.new_due_at
-                else None,
+                moved_by_seconds=r.moved_by_seconds,
                 old_provisional=r.old_provisional,
                 new_provisional=r.new_provisional,
             )

@@ -99,9 +99,6 @@ class WorkingCalendar:
         ).hexdigest()[:16]
 
     # -- coverage --------------------------------------------------------------------------------
-    def is_covered(self, day: date) -> bool:
-        return day.year in self.years
-
     def is_provisional_range(self, start: date, end: date) -> bool:
         """True when any year touched by [start, end] has no official data."""
         lo, hi = min(start, end), max(start, end)

@@ -82,9 +82,6 @@ class ClockSpec:
     # else the oldest open one.
     per_occurrence: bool = False
 
-    def events(self) -> set[EventType]:
-        return {*self.start_all_of, *self.stop, *self.pause, *self.resume, *self.restart, *self.exempt}
-
     def thresholds(self) -> tuple[WarnThreshold, ...]:
         if self.warnings is not None:
             return self.warnings
@@ -149,9 +146,3 @@ class ServiceEntry:
     availability: str = ""
     notes: str = ""
     origin: str = field(default="", compare=False)  # file the entry came from
-
-    def clock(self, clock_id: str) -> ClockSpec:
-        for spec in self.clocks:
-            if spec.id == clock_id:
-                return spec
-        raise KeyError(clock_id)

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from sla.calendar.timeutil import iso_duration, require_aware
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import ClockSpec, ServiceEntry, WarnThreshold
-from sla.engine.measure import ClockMeasure, Measure
 from sla.engine.model import (
     ClockState,
     ClockView,
@@ -28,6 +27,7 @@ from sla.engine.model import (
     owes_stop,
 )
 from sla.events import EventType
+from sla.units import ClockMeasure, clock_measure
 
 _CLOSED_BY_CANCEL = EventType.CUSTOMER_CANCELLED
 _CLOSED_BY_COMPLETION = EventType.SERVICE_COMPLETED
@@ -289,7 +289,7 @@ def compute_clocks(
     ordered = sort_events(events)
     views: list[ClockView] = []
     for spec in entry.clocks:
-        measure = Measure(spec.duration, calendar)
+        measure = clock_measure(spec.duration, calendar)
         if spec.per_occurrence:
             views.extend(_fold_occurrences(spec, measure, ordered, now))
             continue

@@ -12,8 +12,8 @@ from adapters.calendar_files import default_calendar
 from adapters.catalog_files import default_catalog
 from sla.catalog.model import Duration, DurationUnit
 from sla.engine import RecordedEvent, compute_clocks
-from sla.engine.measure import Measure
 from sla.events import EventType
+from sla.units import clock_measure
 from tests.helpers import at
 
 CAL = default_calendar()
@@ -54,7 +54,7 @@ def test_the_counting_origin_is_the_next_local_midnight_at_every_hour(hour: int)
     # 2025-12-03 hour:30 +08:00 is still 12-02 in UTC before 08:00; the origin is 12-04 00:00 either way.
     start = at(2025, 12, 3, hour, 30)
     for unit in (DurationUnit.WORKING_DAYS, DurationUnit.CALENDAR_DAYS):
-        measure = Measure(Duration(unit, 3), CAL)
+        measure = clock_measure(Duration(unit, 3), CAL)
         assert measure.origin(start.astimezone(UTC)) == at(2025, 12, 4)
         # 3 working days / 3 days from Wed 12-03: 12-04, 12-05, 12-08 (Mon) / 12-04, 05, 06 (Sat: art. 203 -> Mon 12-08)
         due, provisional = measure.add(measure.origin(start.astimezone(UTC)), timedelta(days=3))
