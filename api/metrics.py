@@ -1,5 +1,6 @@
-"""/metrics: the DESIGN.md contract, counted from the read model at scrape time, so a restart or
-an activity retry never loses or double-counts; open clocks are judged from due_at at that instant.
+"""/metrics: the series README.md lists (Operations: metrics), counted from the read model at scrape
+time, so a restart or an activity retry never loses or double-counts; open clocks are judged from due_at
+and the last warning at that instant (the reading of sla/engine/reading.py).
 Label values are bounded: insurers, vendors, services, clocks - never a request or a person."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Tables of the read model. Temporal is the source of truth for a running request; these rows are
 its projection, written by the `advance_request` activity (activities/projection.py).
 
-Rules the tables encode (DESIGN.md, the read model):
+Rules the tables encode (README.md, The read model):
 - a request row carries the position of the write that produced it (history length, revision,
   attempt), so a retried, late or abandoned write never replaces a newer one;
 - child rows are keyed by (request, seq) and (request, clock, instance[, cycle]), so a write is an

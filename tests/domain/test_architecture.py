@@ -165,8 +165,8 @@ def test_the_domain_does_no_io_and_reads_no_clock() -> None:
 
 
 def test_workflow_modules_import_only_temporalio_the_domain_and_their_messages() -> None:
-    # STYLE.md: a stray heavy import multiplies replay cost; settings, the database, files or chinese_calendar
-    # in a workflow would change how it replays. Its clock is workflow.now(), replayed from history.
+    # ARCHITECTURE.md, Packages: a stray heavy import multiplies replay cost; settings, the database, files
+    # or chinese_calendar in a workflow would change how it replays. Its clock is workflow.now(), replayed from history.
     allowed = {"temporalio", "sla", "workflows"}
     offenders = {}
     for path in sorted((ROOT / "workflows").rglob("*.py")):

@@ -1,6 +1,6 @@
 """The Shanghai date is not the UTC date from 00:00 to 08:00 +08:00: the engine must give the same
 deadlines at every hour of the day, whatever offset its instants arrive in (the read model hands
-them back in UTC). Due instants worked by hand (DESIGN.md, the working-day rule)."""
+them back in UTC). Due instants worked by hand (README.md, Working days: the rule)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _events(hour: int, zone: object) -> list[RecordedEvent]:
 @pytest.mark.parametrize("hour", HOURS)
 def test_a_working_day_deadline_is_24_00_whatever_the_hour_and_the_offset_it_arrives_in(hour: int) -> None:
     # Approved Fri 2025-09-26 at hour:17 local: day 1 is the make-up Sunday 9-28, then 9-29, 9-30,
-    # 10-09, 10-10, 10-11 (Sat, make-up), 10-13 .. 10-16 -> due 2025-10-17 00:00 +08:00 (DESIGN.md).
+    # 10-09, 10-10, 10-11 (Sat, make-up), 10-13 .. 10-16 -> due 2025-10-17 00:00 +08:00 (README.md's example).
     entry = CATALOG.get("axa.green_channel.inpatient")
     now = at(2025, 10, 1, 12)
     local = compute_clocks(entry, _events(hour, at(2025, 1, 1).tzinfo), CAL, now)
