@@ -4,7 +4,7 @@ once, and every deadline that passed during the outage recorded as a breach at i
 
 Run: python -m bench.faults [--database sqlite|postgresql|both] [--faults worker,temporal,api,database,everything]
 
-The stack is separate processes (tests/processes.py): a Temporal dev server on its SQLite file,
+The stack is separate processes (harness/processes.py): a Temporal dev server on its SQLite file,
 `python -m worker`, `slatrack api`, and the read model on SQLite or on a PostgreSQL server of its own.
 The faults, each injected while the stream runs:
 
@@ -58,10 +58,10 @@ import httpx
 from sqlalchemy import select
 
 from api.commands import BUSY, EXTERNAL_REF_NAMESPACE
+from harness.processes import ProcessStack, SqliteWriteLock
+from harness.readmodel_checks import assert_tallies_exact
 from sla.calendar.timeutil import SHANGHAI
 from store.models import ClockOutcomeRow, ClockRow, EventRow, RequestRow, table_of
-from tests.processes import ProcessStack, SqliteWriteLock
-from tests.readmodel_checks import assert_tallies_exact
 from workflows.ids import request_id_from_workflow_id, request_workflow_id
 from workflows.messages import RequestView
 from workflows.service_request import ServiceRequestWorkflow

@@ -296,14 +296,14 @@ async def measure(app: Any, keys: dict[str, str], request_id: str, repeat: int) 
 
 def build(database: str, directory: Path, count: int, now: datetime) -> tuple[Any, dict[str, str], Any]:
     from api.app import create_app
+    from harness.keys import TEST_KEYS_SETTING
     from runtime.settings import Settings, TemporalSettings
     from store.db import init_schema, make_engine
     from store.keys import Role, create_key
-    from tests.histories import TEST_KEYS_SETTING
 
     server = None
     if database == "postgresql":
-        from tests.postgres import PostgresServer
+        from harness.postgres import PostgresServer
 
         server = PostgresServer()
         server.init()

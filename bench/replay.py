@@ -25,9 +25,9 @@ from temporalio.converter import DataConverter
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from harness.keys import TEST_KEYS
 from runtime.codec import EncryptionCodec
 from runtime.temporal import build_data_converter
-from tests.histories import TEST_KEYS
 from workflows.service_request import ServiceRequestWorkflow
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "histories"

@@ -11,10 +11,10 @@ import pytest
 import pytest_asyncio
 from sqlmodel import Session, func, select
 
+from harness.live_stack import LiveStack
 from store.models import EventRow, RequestRow
 from tests.data import INSURED_JSON, OVERLAY_2027_BODY
 from tests.helpers import CST, at, instant, open_request, send
-from tests.live_stack import LiveStack
 
 
 def clock(view: dict[str, Any], clock_id: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from bench.concurrency import client_limits, event_burst, open_burst
-from tests.readmodel_checks import assert_tallies_exact
+from harness.readmodel_checks import assert_tallies_exact
 
 EVENTS = 24
 

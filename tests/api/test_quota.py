@@ -19,15 +19,16 @@ from sqlalchemy import Engine, select, text
 from sqlmodel import Session
 
 from api.app import create_app
+from harness.keys import TEST_KEYS_SETTING
+from harness.live_stack import LiveStack
+from harness.servers import free_port
 from runtime.settings import Settings, TemporalSettings
 from sla.policy import normalise_policy_no, policy_year_end
 from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import QuotaClaimRow, VendorRow, table_of
 from store.quota import blind_index
-from tests.helpers import at, free_port, open_request
-from tests.histories import TEST_KEYS_SETTING
-from tests.live_stack import LiveStack
+from tests.helpers import at, open_request
 from tests.serving import serving
 
 INPATIENT = "axa.green_channel.inpatient"  # 门诊、住院各1次 [004:55]
