@@ -201,8 +201,8 @@ def fresh_database(request: pytest.FixtureRequest, tmp_path: Path, name: str) ->
 
 
 def seeded_read_model(url: str, requests: int, now: datetime) -> None:
-    """Migrate and fill the read model with bench/readmodel.py's mix of requests, lagging clocks too."""
-    from bench.readmodel import seed
+    """Migrate and fill the read model with harness/readmodel.py's mix of requests, lagging clocks too."""
+    from harness.readmodel import seed
     from store.db import init_schema, make_engine
 
     engine = make_engine(url)
@@ -214,8 +214,8 @@ def seeded_read_model(url: str, requests: int, now: datetime) -> None:
 def read_side_app(url: str, tmp_path: Path, now: datetime) -> Any:
     """The API on a read model with no Temporal behind it and its clock fixed at `now`."""
     from api.app import create_app
-    from bench.readmodel import METRICS_TOKEN
     from harness.keys import TEST_KEYS_SETTING
+    from harness.readmodel import METRICS_TOKEN
     from runtime.settings import Settings, TemporalSettings
 
     settings = Settings(

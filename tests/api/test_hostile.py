@@ -34,8 +34,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.advance import RequestActivities
 from activities.projection import ProjectionWriter
 from adapters.catalog_files import default_catalog
-from bench.hostile import Report, Target, check_no_wedge, open_targets, probe, problem_failure, stored_events
-from bench.hostile_cases import GENERAL, WINDOW_FIELDS, all_cases, nested
+from harness.hostile import Report, Target, check_no_wedge, open_targets, probe, problem_failure, stored_events
+from harness.hostile_cases import GENERAL, WINDOW_FIELDS, all_cases, nested
 from harness.keys import TEST_KEYS
 from harness.live_stack import LiveStack
 from runtime.codec import EncryptionCodec

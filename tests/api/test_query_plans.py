@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import Engine, event
 
 from api.app import create_app
-from bench.readmodel import METRICS_TOKEN, QUERIES
 from harness.keys import TEST_KEYS_SETTING
+from harness.readmodel import METRICS_TOKEN, QUERIES
 from runtime.settings import Settings, TemporalSettings
 from sla.calendar.timeutil import SHANGHAI
 from store.keys import Role, create_key
