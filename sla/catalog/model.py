@@ -146,3 +146,9 @@ class ServiceEntry:
     availability: str = ""
     notes: str = ""
     origin: str = field(default="", compare=False)  # file the entry came from
+
+    def clock(self, clock_id: str) -> ClockSpec:
+        for spec in self.clocks:
+            if spec.id == clock_id:
+                return spec
+        raise KeyError(clock_id)
