@@ -1,25 +1,26 @@
 """advance_request: one local activity per change of a request.
 
-It plans the clocks with the current calendar, works out what the change corrected or moved,
-and writes the read model. One activity instead of a plan and a projection halves the markers in
-history, and replaying a local activity is the largest share of replay time (bench/replay.py).
+It plans the change with the current calendar (sla/engine/plan.py: the clocks, what the change
+corrected or moved) and writes the read model. One activity instead of a plan and a projection
+halves the markers in history, and replaying a local activity is the largest share of replay time
+(bench/replay.py).
 Retried, it writes the same revision again, which the projection's revision guard ignores.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from temporalio import activity
 
-from activities.plan import ClockPlan, ClockPlanner, plan_clocks
 from activities.projection import Change, ProjectionWriter
 from sla.calendar.working import WorkingCalendar
-from sla.engine.changes import DueChange, due_changes, outcome_changes
-from sla.engine.model import ClockView, Outcome, OutcomeChange, RecordedEvent
+from sla.engine.model import RecordedEvent
+from sla.engine.plan import PlannedChange, plan_change
 from sla.errors import SlaError
 from sla.event_data import EventDataError
 from sla.events import request_status
+from store.calendar import CalendarSource
 from store.webhooks import Subscriptions
 from workflows.failures import rule_failure
 from workflows.messages import (
@@ -29,50 +30,24 @@ from workflows.messages import (
 )
 
 
-def _outcomes(clocks: list[ClockView]) -> dict[tuple[str, int], Outcome | None]:
-    return {c.key: c.outcome for c in clocks}
-
-
-def _correction_reason(new_event: RecordedEvent | None, reason: str | None) -> str:
-    if new_event is None:
-        return reason or "recomputed"
-    return f"event {new_event.type} (seq {new_event.seq}) effective {new_event.occurred_at.isoformat()}"
-
-
-@dataclass(frozen=True)
-class PlannedChange:
-    """What one change does to a request: the new clock plan, the outcomes it corrected and the due
-    instants it moved (only for a calendar change, which carries a reason)."""
-
-    plan: ClockPlan
-    corrections: list[OutcomeChange]
-    recomputes: list[DueChange]
-
-
-def plan_change(calendar: WorkingCalendar, change: AdvanceInput) -> PlannedChange:
-    """The one code path from a request's state to its next plan: `advance_request` runs it for
-    every change, and a calendar dry run runs it on each workflow's own state with the overlay, so
-    what a dry run predicts is what the load does. Raises SlaError for a refused event."""
-    before = change.view
-    plan = plan_clocks(calendar, change.catalog_document, before.events, change.new_event, change.now, change.backfill)
-    reason = _correction_reason(change.new_event, change.reason)
-    corrections = [
-        replace(c, at=change.now) for c in outcome_changes(_outcomes(before.clocks), _outcomes(plan.clocks), reason)
-    ]
-    recomputes = []
-    if change.reason:
-        moved = due_changes(
-            {c.key: (c.due_at, c.provisional) for c in before.clocks},
-            [(c.key, c.due_at, c.provisional) for c in plan.clocks],
-        )
-        recomputes = [replace(m, reason=change.reason, at=change.now) for m in moved]
-    return PlannedChange(plan, corrections, recomputes)
+def _planned(calendar: WorkingCalendar, change: AdvanceInput) -> PlannedChange:
+    """The change's plan (sla/engine/plan.py) from the request's state as the workflow passed it."""
+    return plan_change(
+        calendar,
+        catalog_document=change.catalog_document,
+        events=change.view.events,
+        clocks=change.view.clocks,
+        now=change.now,
+        new_event=change.new_event,
+        backfill=change.backfill,
+        reason=change.reason,
+    )
 
 
 def _plans_without_the_new_event(calendar: WorkingCalendar, change: AdvanceInput) -> bool:
     """Whether a planning failure is the new event's doing: the request plans without it."""
     try:
-        plan_change(calendar, replace(change, new_event=None))
+        _planned(calendar, replace(change, new_event=None))
     except Exception:
         return False
     return True
@@ -87,8 +62,8 @@ def unplannable(event: RecordedEvent, error: Exception) -> EventDataError:
 
 
 class RequestActivities:
-    def __init__(self, planner: ClockPlanner, writer: ProjectionWriter) -> None:
-        self.planner = planner
+    def __init__(self, calendars: CalendarSource, writer: ProjectionWriter) -> None:
+        self.calendars = calendars
         self.writer = writer
         self.subscriptions = Subscriptions(writer.engine)
 
@@ -97,9 +72,9 @@ class RequestActivities:
     @activity.defn(name="advance_request")
     def advance_request(self, change: AdvanceInput) -> AdvanceResult:
         before = change.view
-        calendar = self.planner.calendars.current(change.calendar_generation)
+        calendar = self.calendars.current(change.calendar_generation)
         try:
-            planned = plan_change(calendar, change)
+            planned = _planned(calendar, change)
         except SlaError as error:
             raise rule_failure(error) from None  # the update fails with the rule and its source
         except Exception as error:

@@ -29,8 +29,8 @@ from sqlalchemy import ColumnElement, Connection, Engine, Table, bindparam, dele
 
 from runtime.codec import EncryptionCodec, seal_text
 from sla.engine.changes import DueChange
-from sla.engine.model import ClockState, ClockView, Outcome, OutcomeChange, RecordedEvent
-from sla.engine.reading import recorded_phase
+from sla.engine.model import ClockView, Outcome, OutcomeChange, RecordedEvent
+from sla.engine.reading import at_risk_from, recorded_phase
 from sla.events import CLOSING_EVENTS
 from store.db import write_transaction
 from store.models import (
@@ -104,15 +104,11 @@ def clock_json(clock: ClockView) -> dict[str, Any]:
     return _json(_CLOCK.dump_python(clock))  # type: ignore[no-any-return]
 
 
-def _phase(clock: ClockView) -> str:
-    return recorded_phase(clock.state, bool(clock.thresholds) and clock.thresholds[-1].fired).value
-
-
 def _facts(clock: ClockView) -> ClockFacts:
     return ClockFacts(
         clock.clock_id,
         clock.state,
-        _phase(clock),
+        recorded_phase(clock).value,
         clock.outcome,
         clock.working_days_used,
         clock.provisional,
@@ -344,18 +340,17 @@ def _clock_labels(view: RequestView, clock: ClockView) -> dict[str, Any]:
 
 
 def _clock_values(view: RequestView, clock: ClockView) -> dict[str, Any]:
-    at_risk_from = clock.thresholds[-1].at if clock.state is ClockState.RUNNING and clock.thresholds else None
     return _clock_labels(view, clock) | {
         "opened_at": view.opened_at,
         "state": clock.state,
-        "phase": _phase(clock),
+        "phase": recorded_phase(clock).value,
         "outcome": clock.outcome,
         "started_at": clock.started_at,
         "due_at": clock.due_at,
         "stopped_at": clock.stopped_at,
         "working_days_used": clock.working_days_used,
         "provisional": clock.provisional,
-        "at_risk_from": at_risk_from,
+        "at_risk_from": at_risk_from(clock),
         "view": clock_json(clock),
     }
 

@@ -1,8 +1,8 @@
 """Loading a year's State Council notice (the write side of PUT /v1/calendar/{year}).
 
 A dry run runs, on each affected open request, exactly the planning its workflow's recompute runs
-when the year is loaded (its own state through `plan_change`), so what it predicts is what the load
-does. A real load stores the year (a new calendar generation), then signals the requests it can
+when the year is loaded (its own state through `plan_change`, sla/engine/plan.py), so what it predicts
+is what the load does. A real load stores the year (a new calendar generation), then signals the requests it can
 move, in bounded batches, and once more those opened while it was being stored.
 
 A notice also sets days in the previous December when a holiday runs into the new year or a make-up
@@ -21,15 +21,15 @@ from sqlalchemy import Engine, bindparam, or_, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.advance import plan_change
 from api.problems import is_unreachable, unavailable
+from api.readings import ticking
 from api.schemas import CalendarLoadOut, ClockMove, OverlayIn
 from api.state import AppState
 from sla.calendar.notice import carried_into_previous_year, split_previous_december
 from sla.calendar.overlay import YearData, parse_overlay
 from sla.calendar.timeutil import start_of_day
 from sla.calendar.working import WorkingCalendar
-from sla.engine.reading import Phase
+from sla.engine.plan import plan_change
 from sla.errors import CalendarDataError
 from sla.events import RequestStatus
 from store.calendar import store_overlay
@@ -37,7 +37,7 @@ from store.keys import Principal
 from store.models import ClockRow, RequestRow, table_of
 from store.types import AwareDateTime
 from workflows.ids import request_workflow_id
-from workflows.messages import AdvanceInput, CalendarChanged
+from workflows.messages import CalendarChanged
 from workflows.service_request import ServiceRequestWorkflow
 
 SIGNAL_BATCH = 50
@@ -54,7 +54,7 @@ def _candidates(engine: Engine, year: int) -> list[tuple[str, str]]:
         select(c.request_id, r.calendar_fingerprint)
         .join(REQUESTS, r.id == c.request_id)
         .where(r.status == RequestStatus.OPEN)
-        .where(c.phase.in_((Phase.RUNNING, Phase.AT_RISK, Phase.PAUSED)))
+        .where(ticking())
         .where(or_(c.started_at.is_(None), c.started_at < bindparam("next_year", next_year, type_=AwareDateTime())))
         .where(or_(c.due_at.is_(None), c.due_at > bindparam("year_start", year_start, type_=AwareDateTime())))
         .distinct()
@@ -79,17 +79,22 @@ async def _moves(
             if error.status is RPCStatusCode.NOT_FOUND:
                 return []  # retention removed it; a closed request has nothing left to move
             raise
-        change = AdvanceInput(current.view, current.catalog_document, current.catalog_version, now, reason=reason)
-        planned = await asyncio.to_thread(plan_change, calendar, change)
+        planned = await asyncio.to_thread(
+            plan_change,
+            calendar,
+            catalog_document=current.catalog_document,
+            events=current.view.events,
+            clocks=current.view.clocks,
+            now=now,
+            reason=reason,
+        )
         return [
             ClockMove(
                 request_id=request_id,
                 clock_id=r.clock_id,
                 old_due_at=r.old_due_at,
                 new_due_at=r.new_due_at,
-                moved_by_seconds=int((r.new_due_at - r.old_due_at).total_seconds())
-                if r.old_due_at and r.new_due_at
-                else None,
+                moved_by_seconds=r.moved_by_seconds,
                 old_provisional=r.old_provisional,
                 new_provisional=r.new_provisional,
             )

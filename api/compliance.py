@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from fastapi.responses import Response
-from sqlalchemy import BigInteger, Connection, and_, bindparam, cast, func, or_, select
+from sqlalchemy import BigInteger, Connection, and_, cast, func, or_, select
 
 from api.instants import BusinessInstant
+from api.readings import labelled, within
 from sla.reports import (
     GRADED,
     QUANTILES,
@@ -31,20 +32,17 @@ from sla.reports import (
 from store.keys import Principal, Role
 from store.models import ClockOutcomeRow, OutcomeTallyRow, WorkingDaysTallyRow, table_of
 from store.tally import tenths_of
-from store.types import AwareDateTime
 
 TALLY, OUTCOMES, DAYS_TALLY = table_of(OutcomeTallyRow), table_of(ClockOutcomeRow), table_of(WorkingDaysTallyRow)
 
 
 def _counts_from_tally(connection: Connection, insurer: str | None, vendor: str | None) -> list[OutcomeCount]:
     t = TALLY.c
-    query = select(t.vendor_id, t.service_id, t.clock_id, t.outcome, func.sum(t.count).label("n")).group_by(
-        t.vendor_id, t.service_id, t.clock_id, t.outcome
+    query = (
+        select(t.vendor_id, t.service_id, t.clock_id, t.outcome, func.sum(t.count).label("n"))
+        .where(*labelled(TALLY, insurer, vendor))
+        .group_by(t.vendor_id, t.service_id, t.clock_id, t.outcome)
     )
-    if insurer:
-        query = query.where(t.insurer_id == insurer)
-    if vendor:
-        query = query.where(t.vendor_id == vendor)
     return [OutcomeCount(r.vendor_id, r.service_id, r.clock_id, r.outcome, int(r.n)) for r in connection.execute(query)]
 
 
@@ -59,7 +57,7 @@ def _percentiles_from_tally(
         select(
             d.vendor_id, d.service_id, d.clock_id, d.working_days_tenths.label("tenths"), func.sum(d.count).label("n")
         )
-        .where(*([d.insurer_id == insurer] if insurer else []), *([d.vendor_id == vendor] if vendor else []))
+        .where(*labelled(DAYS_TALLY, insurer, vendor))
         .group_by(d.vendor_id, d.service_id, d.clock_id, d.working_days_tenths)
         .subquery()
     )
@@ -104,15 +102,10 @@ def _outcomes(
     period_to: BusinessInstant | None,
 ) -> list[Any]:
     o = OUTCOMES.c
-    query = select(o.vendor_id, o.service_id, o.clock_id, o.outcome, o.working_days_used)
-    if insurer:
-        query = query.where(o.insurer_id == insurer)
-    if vendor:
-        query = query.where(o.vendor_id == vendor)
-    if period_from:
-        query = query.where(o.outcome_at >= bindparam("period_from", period_from, type_=AwareDateTime()))
-    if period_to:
-        query = query.where(o.outcome_at < bindparam("period_to", period_to, type_=AwareDateTime()))
+    period = within(o.outcome_at, period_from, period_to, ("period_from", "period_to"))
+    query = select(o.vendor_id, o.service_id, o.clock_id, o.outcome, o.working_days_used).where(
+        *labelled(OUTCOMES, insurer, vendor), *period
+    )
     return list(connection.execute(query))
 
 

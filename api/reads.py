@@ -3,7 +3,7 @@
 Lists are newest first and every filter is served by an index in that order, so a page costs about
 the same at 1,000 requests as at 100,000 (bench/readmodel.py). A clock-state filter reads the phase
 the workflow recorded, corrected at the instant of the query by the few clocks whose warning or due
-instant has passed but is not recorded yet (sla.engine.reading.phase_at).
+instant has passed but is not recorded yet (sla.engine.reading.phase_at; the clauses are api/readings.py's).
 """
 
 from __future__ import annotations
@@ -12,22 +12,21 @@ import base64
 import heapq
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, TextClause, bindparam, select, text, tuple_
+from sqlalchemy import Connection, Row, select, tuple_
 
 from api.problems import Problem, not_found
+from api.readings import Clause, Stream, instant, labelled, reading_as, within
 from api.schemas import RequestPage
 from api.views import request_out, summary, visible
 from sla.calendar.working import WorkingCalendar
 from sla.engine.reading import Phase
 from sla.event_data import instant_in_range
 from store.keys import Principal, Role
-from store.models import COUNTING, RUNNING, ClockRow, EventRow, RequestRow, table_of
-from store.types import AwareDateTime
+from store.models import ClockRow, EventRow, RequestRow, table_of
 
 REQUESTS, CLOCKS, EVENTS = table_of(RequestRow), table_of(ClockRow), table_of(EventRow)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")  # what GET /v1/requests/{id} takes
@@ -109,55 +108,13 @@ def _scoped(principal: Principal, wanted: ListFilter) -> ListFilter | None:
     )
 
 
-def _instant(name: str, value: datetime) -> Any:
-    return bindparam(name, value, type_=AwareDateTime())
-
-
-def _common(table: Any, wanted: ListFilter, id_column: Any) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    for column, value in (("vendor_id", wanted.vendor), ("insurer_id", wanted.insurer), ("service_id", wanted.service)):
-        if value is not None:
-            conditions.append(table.c[column] == value)
-    if wanted.opened_from is not None:
-        conditions.append(table.c.opened_at >= _instant("opened_from", wanted.opened_from))
-    if wanted.opened_to is not None:
-        conditions.append(table.c.opened_at < _instant("opened_to", wanted.opened_to))
+def _common(table: Any, wanted: ListFilter, id_column: Any) -> list[Clause]:
+    conditions: list[Clause] = [*labelled(table, wanted.insurer, wanted.vendor, wanted.service)]
+    conditions += within(table.c.opened_at, wanted.opened_from, wanted.opened_to, ("opened_from", "opened_to"))
     if wanted.cursor:
         at, last_id = decode_cursor(wanted.cursor)
-        conditions.append(tuple_(table.c.opened_at, id_column) < tuple_(_instant("cursor_at", at), last_id))
+        conditions.append(tuple_(table.c.opened_at, id_column) < tuple_(instant("cursor_at", at), last_id))
     return conditions
-
-
-@dataclass(frozen=True)
-class Stream:
-    """One source of a clock-state list. Ordered streams walk an index in list order on the phase
-    alone (and the scope), with `keep` applied to the rows fetched: a planner given an instant too
-    may prefer that instant's index and sort everything it matches. Lag streams are the few clocks
-    past an instant the workflow has not recorded yet, found by that instant."""
-
-    conditions: list[ColumnElement[bool] | TextClause]
-    ordered: bool
-    keep: Callable[[Any], bool] = lambda row: True
-
-
-def _clock_streams(wanted: ListFilter, now: datetime) -> list[Stream]:
-    c, at = CLOCKS.c, _instant("now", now)
-
-    def not_due(row: Any) -> bool:
-        return bool(row.due_at is None or row.due_at >= now)
-
-    state = wanted.clock_state
-    if state == Phase.BREACHED:
-        return [Stream([c.phase == Phase.BREACHED], True), Stream([text(COUNTING), c.due_at < at], False)]
-    if state == "at_risk":
-        return [
-            Stream([c.phase == Phase.AT_RISK], True, not_due),
-            Stream([text(RUNNING), c.at_risk_from <= at, c.due_at >= at], False),
-        ]
-    if state == Phase.RUNNING:  # running includes at risk (a flag on a running clock)
-        return [Stream([c.phase == Phase.RUNNING], True, not_due), Stream([c.phase == Phase.AT_RISK], True, not_due)]
-    assert state is not None
-    return [Stream([c.phase == Phase(state)], True)]
 
 
 def _ordered(
@@ -203,7 +160,8 @@ def _lagging(connection: Connection, wanted: ListFilter, stream: Stream) -> list
 
 def _page_ids_by_clock(connection: Connection, wanted: ListFilter, now: datetime) -> list[tuple[datetime, str]]:
     """The first limit + 1 distinct requests, newest first, with a clock in the wanted state."""
-    streams = _clock_streams(wanted, now)
+    assert wanted.clock_state is not None
+    streams = reading_as(Phase(wanted.clock_state), now)
     fetch = wanted.limit + 1
     # The lagging streams are read whole, so a wider fetch of the ordered ones never needs them again.
     lagging = {i: _lagging(connection, wanted, s) for i, s in enumerate(streams) if not s.ordered}

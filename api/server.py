@@ -62,5 +62,5 @@ class ProblemH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
 
-# For every uvicorn.Config / uvicorn.run that serves the API (cli `slatrack api`, tests/live_stack.py).
+# For every uvicorn.Config / uvicorn.run that serves the API (cli `slatrack api`, harness/live_stack.py).
 SERVER_LIMITS: dict[str, Any] = {"http": ProblemH11Protocol, "h11_max_incomplete_event_size": MAX_HEADER_BYTES}

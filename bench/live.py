@@ -1,4 +1,4 @@
-"""An in-process stack (tests/live_stack.py) on either backend, for the benches that drive the API."""
+"""An in-process stack (harness/live_stack.py) on either backend, for the benches that drive the API."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tests.live_stack import LiveStack
+    from harness.live_stack import LiveStack
 
 
 @asynccontextmanager
 async def live_stack(database: str, prefix: str) -> AsyncIterator[LiveStack]:
     """A live stack on SQLite in a temp folder, or on a PostgreSQL server of its own; stopped after."""
-    from tests.live_stack import LiveStack
-    from tests.postgres import PostgresServer
+    from harness.live_stack import LiveStack
+    from harness.postgres import PostgresServer
 
     server = None
     url = None

@@ -16,14 +16,14 @@ from pathlib import Path
 from sqlmodel import Session
 from temporalio.client import Client
 
+from harness.keys import TEST_KEYS, TEST_KEYS_SETTING
+from harness.live_stack import DevServer
+from harness.servers import free_port, wait_for_port
 from runtime.settings import Settings, TemporalSettings
 from runtime.temporal import connect
 from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import VendorRow
-from tests.helpers import free_port, wait_for_port
-from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
-from tests.live_stack import DevServer
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -14,262 +14,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import statistics
 import tempfile
 import time
-from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine
 
-from adapters.catalog_files import default_catalog
+from harness.readmodel import METRICS_TOKEN, QUERIES, seed
 from sla.calendar.timeutil import SHANGHAI
-from store.models import (
-    ClockOutcomeRow,
-    ClockRow,
-    EventRow,
-    OpenClockTallyRow,
-    OpenRequestTallyRow,
-    OutcomeTallyRow,
-    RequestRow,
-    VendorRow,
-    WorkingDaysTallyRow,
-    table_of,
-)
-from store.tally import DAYS, OPEN_CLOCK, OUTCOME, REQUEST, ClockFacts, contribution, encode
 
-VENDORS = ("vendor-reliable", "vendor-late", "vendor-forgetful")
-METRICS_TOKEN = "bench-metrics-token"
-DAY = timedelta(days=1)
-
-
-LAGGING = 40  # clocks past their instant but not recorded yet: a herd's size, not the table's
-
-
-def _clock_state(rng: random.Random, open_request: bool, lagging: int) -> str:
-    if not open_request:
-        return rng.choices(["met", "breached", "exempt", "cancelled"], [80, 14, 3, 3])[0]
-    if lagging < LAGGING:
-        return rng.choice(["lag_breach", "lag_risk"])
-    return rng.choices(["running", "at_risk", "paused", "pending", "breached"], [56, 10, 8, 14, 12])[0]
-
-
-def seed(engine: Engine, count: int, now: datetime, *, seed_value: int = 7) -> None:
-    """`count` requests as the projection would have written them, tallies included."""
-    rng = random.Random(seed_value)
-    catalog = default_catalog()
-    entries = [e for e in catalog if e.clocks]
-    pinned = {e.id: catalog.pin(e.id) for e in entries}
-    requests, clocks, events, outcomes = [], [], [], []
-    tallies: Counter[tuple[Any, ...]] = Counter()
-    lagging = 0
-    for n in range(count):
-        entry = rng.choice(entries)
-        vendor = rng.choice(VENDORS)
-        opened_at = now - timedelta(seconds=rng.randrange(365 * 86400))
-        is_open = rng.random() < 0.3
-        status = "open" if is_open else rng.choices(["completed", "cancelled"], [9, 1])[0]
-        rid = f"seed{n:07d}{seed_value}"
-        facts = []
-        for spec in entry.clocks[: rng.randint(1, min(3, len(entry.clocks)))]:
-            state = _clock_state(rng, is_open, lagging)
-            lagging += state.startswith("lag_")
-            budget = 10 * 86400
-            # A running clock's warning lies ahead (a passed one is recorded: at_risk), bar the lag set.
-            due = now + timedelta(seconds=rng.randrange(3 * 86400, 20 * 86400))
-            at_risk_from = due - timedelta(days=2)
-            phase = state
-            if state == "at_risk":
-                state, at_risk_from = "running", now - timedelta(hours=rng.randrange(1, 40))
-                due = at_risk_from + timedelta(days=2)
-            elif state == "lag_breach":  # due has passed, the breach is not recorded yet
-                state = phase = "running"
-                due, at_risk_from = now - timedelta(seconds=rng.randrange(1, 60)), now - timedelta(days=2)
-            elif state == "lag_risk":  # the last warning has passed, not recorded yet
-                state = phase = "running"
-                at_risk_from, due = now - timedelta(seconds=rng.randrange(1, 60)), now + timedelta(days=1)
-            elif state in ("met", "breached", "exempt", "cancelled"):
-                due = opened_at + timedelta(days=rng.randrange(1, 15))
-            outcome = state if state in ("met", "breached", "exempt", "cancelled") else None
-            used = round(rng.uniform(0.2, 14.0), 4)
-            stopped = due - timedelta(hours=rng.randrange(1, 48)) if outcome in ("met", "exempt", "cancelled") else None
-            if outcome == "breached" or (state == "breached" and rng.random() < 0.5):
-                stopped = due + timedelta(hours=rng.randrange(1, 48))
-            if state == "breached" and is_open:
-                stopped = None
-            provisional = rng.random() < 0.05
-            due_at = None if state in ("pending", "paused") else due
-            view = {  # the engine's ClockView, as the projection stores it
-                "clock_id": spec.id,
-                "state": state,
-                "outcome": outcome,
-                "started_at": opened_at.isoformat(),
-                "due_at": due_at.isoformat() if due_at else None,
-                "stopped_at": stopped.isoformat() if stopped else None,
-                "breached_at": due.isoformat() if state == "breached" else None,
-                "late_by_seconds": None,
-                "budget_seconds": budget,
-                "elapsed_seconds": int(used * 86400),
-                "remaining_seconds": budget - int(used * 86400),
-                "working_days_used": used,
-                "thresholds": [],
-                "provisional": provisional,
-                "cycle": 1,
-                "timeline": [],
-                "next_wake_at": None,
-                "instance": 1,
-                "paused_at": (now - DAY).isoformat() if state == "paused" else None,
-            }
-            clocks.append(
-                {
-                    "request_id": rid,
-                    "clock_id": spec.id,
-                    "instance": 1,
-                    "insurer_id": entry.insurer,
-                    "vendor_id": vendor,
-                    "service_id": entry.id,
-                    "opened_at": opened_at,
-                    "state": state,
-                    "phase": phase,
-                    "outcome": outcome,
-                    "started_at": opened_at,
-                    "due_at": due_at,
-                    "stopped_at": stopped,
-                    "working_days_used": used,
-                    "provisional": provisional,
-                    "at_risk_from": at_risk_from if state == "running" else None,
-                    "view": view,
-                }
-            )
-            facts.append(ClockFacts(spec.id, state, phase, outcome, used, clocks[-1]["provisional"], stopped))
-            if outcome is not None:
-                outcomes.append(
-                    {
-                        key: clocks[-1][key]
-                        for key in ("request_id", "clock_id", "instance", "insurer_id", "vendor_id", "service_id")
-                    }
-                    | {
-                        "outcome": outcome,
-                        "outcome_at": due if outcome == "breached" else (stopped or due),
-                        "due_at": due,
-                        "started_at": opened_at,
-                        "working_days_used": used,
-                        "late_by_seconds": None,
-                        "recorded_at": due,
-                        "corrected": False,
-                    }
-                )
-        mine = contribution(status, entry.insurer, vendor, entry.id, facts)
-        tallies.update(mine)
-        requests.append(
-            {
-                "id": rid,
-                "service_id": entry.id,
-                "catalog_version": entry.version,
-                "catalog_digest": pinned[entry.id].digest,
-                "insurer_id": entry.insurer,
-                "vendor_id": vendor,
-                "external_ref": None,
-                "status": status,
-                "opened_at": opened_at,
-                "closed_at": None if is_open else opened_at + 10 * DAY,
-                "closed_received_at": None if is_open else opened_at + 10 * DAY,
-                "revision": 3,
-                "written_history_length": 20,
-                "written_attempt_ns": 1,
-                "calendar_fingerprint": "seed",
-                "calendar_sources": {},
-                "pinned_terms": pinned[entry.id].document,
-                "tallied": encode(mine),
-                "sealed_personal_data": None,
-                "updated_at": now,
-            }
-        )
-        events.append(
-            {
-                "request_id": rid,
-                "seq": 1,
-                "type": "request_opened",
-                "occurred_at": opened_at,
-                "received_at": opened_at,
-                "sender": "system",
-                "idempotency_key": None,
-                "data": {},
-            }
-        )
-    tally_rows: dict[str, list[dict[str, Any]]] = {"outcome": [], "days": [], "open": [], "request": []}
-    names: tuple[str, ...]
-    for key, amount in tallies.items():
-        if key[0] == OUTCOME and key[-1] != "e4":
-            names = ("insurer_id", "vendor_id", "service_id", "clock_id", "outcome", "working_days_bucket")
-            tally_rows["outcome"].append(
-                dict(zip(names, key[1:], strict=True)) | {"count": amount, "working_days_e4": tallies[(*key, "e4")]}
-            )
-        elif key[0] == DAYS:
-            names = ("insurer_id", "vendor_id", "service_id", "clock_id", "working_days_tenths")
-            tally_rows["days"].append(dict(zip(names, key[1:], strict=True)) | {"count": amount})
-        elif key[0] == OPEN_CLOCK:
-            names = ("insurer_id", "vendor_id", "service_id", "clock_id", "phase", "provisional")
-            tally_rows["open"].append(dict(zip(names, key[1:], strict=True)) | {"count": amount})
-        elif key[0] == REQUEST:
-            names = ("insurer_id", "vendor_id", "service_id")
-            tally_rows["request"].append(dict(zip(names, key[1:], strict=True)) | {"count": amount})
-    with engine.begin() as connection:
-        existing = {r.id for r in connection.execute(table_of(VendorRow).select())}
-        vendors = [{"id": v, "name": v} for v in VENDORS if v not in existing]
-        for table, rows in (
-            (VendorRow, vendors),
-            (RequestRow, requests),
-            (EventRow, events),
-            (ClockRow, clocks),
-            (ClockOutcomeRow, outcomes),
-            (OutcomeTallyRow, tally_rows["outcome"]),
-            (WorkingDaysTallyRow, tally_rows["days"]),
-            (OpenClockTallyRow, tally_rows["open"]),
-            (OpenRequestTallyRow, tally_rows["request"]),
-        ):
-            for first in range(0, len(rows), 5000):
-                if rows[first : first + 5000]:
-                    connection.execute(table_of(table).insert(), rows[first : first + 5000])
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("ANALYZE")
-    else:
-        with engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
-
-
-# Every list filter the API offers, with a coordinator's and an auditor's scope, and the reads besides.
-QUERIES: list[tuple[str, str, str, dict[str, str]]] = [
-    ("list", "operations", "/v1/requests", {}),
-    ("list vendor", "operations", "/v1/requests", {"vendor": "vendor-late"}),
-    ("list service", "operations", "/v1/requests", {"service": "axa.green_channel.inpatient"}),
-    ("list insurer", "operations", "/v1/requests", {"insurer": "zhongan"}),
-    ("list state=open", "operations", "/v1/requests", {"state": "open"}),
-    ("list opened range", "operations", "/v1/requests", {"opened_from": "2026-06-01T00:00:00+08:00"}),
-    *[
-        (f"list clock_state={s}", "operations", "/v1/requests", {"clock_state": s})
-        for s in ("pending", "running", "paused", "met", "breached", "exempt", "cancelled", "at_risk")
-    ],
-    ("list open & at_risk", "operations", "/v1/requests", {"state": "open", "clock_state": "at_risk"}),
-    ("list vendor & breached", "operations", "/v1/requests", {"vendor": "vendor-late", "clock_state": "breached"}),
-    ("coordinator list", "coordinator", "/v1/requests", {}),
-    ("coordinator at_risk", "coordinator", "/v1/requests", {"clock_state": "at_risk"}),
-    ("auditor list", "auditor", "/v1/requests", {}),
-    ("one request", "operations", "/v1/requests/{id}", {}),
-    ("compliance report", "operations", "/v1/reports/compliance", {}),
-    (
-        "compliance, one month",
-        "operations",
-        "/v1/reports/compliance",
-        {"period_from": "2026-10-01T00:00:00+08:00", "period_to": "2026-11-01T00:00:00+08:00"},
-    ),
-    ("/metrics scrape", "metrics", "/metrics", {}),
-]
 PAGE_AND_SCRAPE = [
     name for name, *_ in QUERIES if name.startswith(("list", "coordinator", "auditor")) or name == "/metrics scrape"
 ]
@@ -296,14 +52,14 @@ async def measure(app: Any, keys: dict[str, str], request_id: str, repeat: int) 
 
 def build(database: str, directory: Path, count: int, now: datetime) -> tuple[Any, dict[str, str], Any]:
     from api.app import create_app
+    from harness.keys import TEST_KEYS_SETTING
     from runtime.settings import Settings, TemporalSettings
     from store.db import init_schema, make_engine
     from store.keys import Role, create_key
-    from tests.histories import TEST_KEYS_SETTING
 
     server = None
     if database == "postgresql":
-        from tests.postgres import PostgresServer
+        from harness.postgres import PostgresServer
 
         server = PostgresServer()
         server.init()

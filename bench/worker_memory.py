@@ -11,14 +11,24 @@ import argparse
 import asyncio
 import gc
 import tempfile
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from temporalio.client import Client, WorkflowHandle
+
+from adapters.catalog_files import default_catalog
+from clients.opening import open_request
+from harness.keys import TEST_KEYS_SETTING
+from harness.servers import start_time_skipping
 from runtime.settings import Settings
 from store.db import init_schema, make_engine
-from tests.helpers import open_workflow, start_time_skipping
-from tests.histories import TEST_KEYS_SETTING
 from worker.build import build_worker
+from workflows.messages import Insured, RequestView
 from workflows.service_request import ServiceRequestWorkflow
+
+SERVICE = "pingan_health.green_channel.admission"
+INSURED = Insured(name="内存测试张三", id_number="110101199003071234")
 
 
 def rss_kib() -> int:
@@ -26,6 +36,20 @@ def rss_kib() -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
+
+
+async def open_workflow(client: Client, task_queue: str, opened_at: datetime) -> WorkflowHandle[Any, RequestView]:
+    """Start a request as the API does (clients.opening)."""
+    return await open_request(
+        client,
+        default_catalog(),
+        task_queue=task_queue,
+        service_id=SERVICE,
+        vendor_id="vendor-reliable",
+        policy_no="POLICY-MEMORY-0001",
+        insured=INSURED,
+        opened_at=opened_at,
+    )
 
 
 async def main() -> None:
@@ -45,14 +69,11 @@ async def main() -> None:
         init_schema(engine)
         async with build_worker(env.client, settings, engine):
             now = await env.get_current_time()
-            warm = await open_workflow(env.client, settings.task_queue, "pingan_health.green_channel.admission", now)
+            warm = await open_workflow(env.client, settings.task_queue, now)
             await warm.query(ServiceRequestWorkflow.get_status)
             gc.collect()
             before = rss_kib()
-            handles = [
-                await open_workflow(env.client, settings.task_queue, "pingan_health.green_channel.admission", now)
-                for _ in range(args.requests)
-            ]
+            handles = [await open_workflow(env.client, settings.task_queue, now) for _ in range(args.requests)]
             for handle in handles:
                 await handle.query(ServiceRequestWorkflow.get_status)
             gc.collect()

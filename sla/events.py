@@ -1,4 +1,4 @@
-"""Canonical event names (DESIGN.md, Events). A service accepts a subset."""
+"""Canonical event names (the API's list: README.md, What the API takes). A service accepts a subset."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Tables of the read model. Temporal is the source of truth for a running request; these rows are
 its projection, written by the `advance_request` activity (activities/projection.py).
 
-Rules the tables encode (DESIGN.md, the read model):
+Rules the tables encode (README.md, The read model):
 - a request row carries the position of the write that produced it (history length, revision,
   attempt), so a retried, late or abandoned write never replaces a newer one;
 - child rows are keyed by (request, seq) and (request, clock, instance[, cycle]), so a write is an
@@ -60,10 +60,11 @@ class RequestRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=AwareDateTime)
 
 
-# Clocks that count down: the predicates of the partial indexes below, written into the queries that
-# use them exactly so (as literals: a planner proves a partial index applies only from the SQL text).
-COUNTING = "request_clock.phase IN ('running', 'at_risk')"
-RUNNING = "request_clock.phase = 'running'"
+# The phases sla.engine.reading calls COUNTING, and the running one: the predicates of the partial
+# indexes below, written into the queries that use them exactly so by api/readings.py (as literals: a
+# planner proves a partial index applies only from the SQL text).
+COUNTING_PREDICATE = "request_clock.phase IN ('running', 'at_risk')"
+RUNNING_PREDICATE = "request_clock.phase = 'running'"
 
 
 class ClockRow(SQLModel, table=True):
@@ -81,8 +82,18 @@ class ClockRow(SQLModel, table=True):
         # yet (a herd's lag) are found by that instant in partial indexes that hold only counting
         # clocks, so "breached" and "at risk" stay exact at the instant of a query, at the cost of the
         # lag, whatever the table's size (tests/api/test_query_plans.py).
-        Index("ix_clock_counting_due", "due_at", sqlite_where=text(COUNTING), postgresql_where=text(COUNTING)),
-        Index("ix_clock_running_at_risk", "at_risk_from", sqlite_where=text(RUNNING), postgresql_where=text(RUNNING)),
+        Index(
+            "ix_clock_counting_due",
+            "due_at",
+            sqlite_where=text(COUNTING_PREDICATE),
+            postgresql_where=text(COUNTING_PREDICATE),
+        ),
+        Index(
+            "ix_clock_running_at_risk",
+            "at_risk_from",
+            sqlite_where=text(RUNNING_PREDICATE),
+            postgresql_where=text(RUNNING_PREDICATE),
+        ),
     )
 
     request_id: str = Field(primary_key=True, foreign_key="request.id")

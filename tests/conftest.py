@@ -13,10 +13,10 @@ import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
+from harness.keys import TEST_KEYS_SETTING
+from harness.servers import start_time_skipping
 from runtime.settings import Settings
 from store.db import init_schema, make_engine
-from tests.helpers import start_time_skipping  # bench/worker_memory.py imports it from here too
-from tests.histories import TEST_KEYS_SETTING
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -67,7 +67,7 @@ def settings(tmp_path: Path, calendar_dir: Path) -> Settings:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Any]:
     """One PostgreSQL server for the session; tests take fresh databases from it."""
-    from tests.postgres import PostgresServer
+    from harness.postgres import PostgresServer
 
     server = PostgresServer()
     server.init()
@@ -81,7 +81,7 @@ def postgres() -> Iterator[Any]:
 async def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
     """Dev server + worker + API over HTTP, shared by the HTTP test modules; once on SQLite and once on
     PostgreSQL (SQLite serializes writers and would hide races)."""
-    from tests.live_stack import LiveStack
+    from harness.live_stack import LiveStack
 
     database_url = request.getfixturevalue("postgres").new_database("live") if request.param == "postgresql" else None
     stack = await LiveStack.start(Path(tmp_path_factory.mktemp("live")), database_url)

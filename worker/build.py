@@ -16,7 +16,6 @@ from temporalio.worker import Worker
 from activities.advance import RequestActivities
 from activities.archive import ArchiveActivities
 from activities.notify import NotifyActivities
-from activities.plan import ClockPlanner
 from activities.projection import ProjectionWriter
 from runtime.codec import EncryptionCodec
 from runtime.settings import Settings
@@ -70,7 +69,7 @@ def registered_activities() -> list[Callable[..., Any]]:
 def build_worker(client: Client, settings: Settings, engine: Engine, *, task_queue: str | None = None) -> Workers:
     codec = EncryptionCodec(settings.keys())
     requests = RequestActivities(
-        ClockPlanner(CalendarSource(settings.calendar_dir, engine)),
+        CalendarSource(settings.calendar_dir, engine),
         ProjectionWriter(engine, codec),
     )
     archive = ArchiveActivities(client, engine)

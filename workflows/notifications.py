@@ -18,7 +18,6 @@ BREACHED = "clock.breached"
 MET = "clock.met"
 CORRECTED = "outcome.corrected"
 CLOSED = "request.closed"
-NOTIFICATION_KINDS = (AT_RISK, BREACHED, MET, CORRECTED, CLOSED)
 
 
 def notifications_of(

@@ -20,7 +20,7 @@ def require_aware(instant: datetime, what: str = "instant") -> datetime:
     if instant.tzinfo is None or instant.tzinfo.utcoffset(instant) is None:
         raise NaiveDatetimeError(
             f"{what} {instant.isoformat()} has no timezone; send an offset such as +08:00",
-            source="DESIGN.md, working-day rule: timezone-aware instants only",
+            source="README.md, Working days: the rule: timezone-aware instants only",
         )
     return instant.astimezone(SHANGHAI)
 

@@ -1,4 +1,5 @@
-"""The statutory working-day calendar and the due rule of DESIGN.md (Civil Code arts. 201, 203).
+"""The statutory working-day calendar and the due rule (README.md, Working days: the rule; Civil Code
+arts. 201, 203).
 
 Every query is answered from a prefix count of working days over the known years (bisect, so
 O(log n)), with closed-form weekday arithmetic outside them. Dates in a year without data are
@@ -99,9 +100,6 @@ class WorkingCalendar:
         ).hexdigest()[:16]
 
     # -- coverage --------------------------------------------------------------------------------
-    def is_covered(self, day: date) -> bool:
-        return day.year in self.years
-
     def is_provisional_range(self, start: date, end: date) -> bool:
         """True when any year touched by [start, end] has no official data."""
         lo, hi = min(start, end), max(start, end)

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from sla.calendar.timeutil import iso_duration, require_aware
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import ClockSpec, ServiceEntry, WarnThreshold
-from sla.engine.measure import ClockMeasure, Measure
 from sla.engine.model import (
     ClockState,
     ClockView,
@@ -25,9 +24,10 @@ from sla.engine.model import (
     RecordedEvent,
     ThresholdView,
     TimelineEntry,
+    owes_stop,
 )
 from sla.events import EventType
-from sla.units import window_measure
+from sla.units import ClockMeasure, clock_measure, window_measure
 
 _CLOSED_BY_CANCEL = EventType.CUSTOMER_CANCELLED
 _CLOSED_BY_COMPLETION = EventType.SERVICE_COMPLETED
@@ -124,9 +124,7 @@ class _ClockRun:
     @property
     def is_open_instance(self) -> bool:
         """Still owes its stop: running, paused, or breached without its stop."""
-        return self.state in (ClockState.RUNNING, ClockState.PAUSED) or (
-            self.state is ClockState.BREACHED and self.stopped_at is None
-        )
+        return owes_stop(self.state, self.stopped_at)
 
     # -- the rules -------------------------------------------------------------------------------
     def apply(self, event: RecordedEvent) -> None:
@@ -342,7 +340,7 @@ def compute_clocks(
     ordered = sort_events(events)
     views: list[ClockView] = []
     for spec in entry.clocks:
-        measure = Measure(spec.duration, calendar)
+        measure = clock_measure(spec.duration, calendar)
         if spec.per_occurrence:
             views.extend(_fold_occurrences(spec, measure, ordered, now, calendar))
             continue

@@ -21,8 +21,14 @@ class ClockState(StrEnum):
     CANCELLED = "cancelled"
 
 
-OPEN_STATES = frozenset({ClockState.PENDING, ClockState.RUNNING, ClockState.PAUSED})
+# Ticking: counting its budget or holding it paused (sla/engine/reading.py reads them by phase).
 TICKING_STATES = frozenset({ClockState.RUNNING, ClockState.PAUSED})
+OPEN_STATES = frozenset({ClockState.PENDING, *TICKING_STATES})
+
+
+def owes_stop(state: str, stopped_at: datetime | None) -> bool:
+    """Still owes its stop: ticking, or breached and its stop not yet received."""
+    return state in TICKING_STATES or (state == ClockState.BREACHED and stopped_at is None)
 
 
 class Outcome(StrEnum):
@@ -97,7 +103,7 @@ class ClockView:
     @property
     def is_open(self) -> bool:
         """Still waiting for something: pending, running, paused, or breached without its stop."""
-        return self.state in OPEN_STATES or (self.state is ClockState.BREACHED and self.stopped_at is None)
+        return self.state is ClockState.PENDING or owes_stop(self.state, self.stopped_at)
 
     @property
     def key(self) -> tuple[str, int]:

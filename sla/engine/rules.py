@@ -41,10 +41,12 @@ def parse_event_type(name: str) -> EventType:
     except ValueError:
         raise UnknownEventError(
             f"unknown event {name!r}; known events: {', '.join(e.value for e in EventType if e not in SYSTEM_EVENTS)}",
-            source="DESIGN.md, Events",
+            source="sla/events.py: the event names",
         ) from None
     if event_type in SYSTEM_EVENTS:
-        raise EventNotAllowedError(f"{name!r} is recorded by the system, not sent", source="DESIGN.md, Events")
+        raise EventNotAllowedError(
+            f"{name!r} is recorded by the system, not sent", source="sla/events.py: the events the system records"
+        )
     return event_type
 
 
@@ -67,7 +69,7 @@ def precheck_event(
     if occurred_at > require_aware(now) + CLOCK_SKEW_TOLERANCE:
         raise FutureEventError(
             f"occurred_at {occurred_at.isoformat()} is in the future (now {require_aware(now).isoformat()})",
-            source="DESIGN.md, Events: occurred_at is never in the future",
+            source="README.md, How a request runs: occurred_at is never in the future",
         )
     closed = [e for e in log if e.type in CLOSING_EVENTS]
     if closed:

@@ -11,10 +11,10 @@ import pytest
 import pytest_asyncio
 from sqlmodel import Session, func, select
 
+from harness.live_stack import LiveStack
 from store.models import EventRow, RequestRow
 from tests.data import INSURED_JSON, OVERLAY_2027_BODY
 from tests.helpers import CST, at, instant, open_request, send
-from tests.live_stack import LiveStack
 
 
 def clock(view: dict[str, Any], clock_id: str) -> dict[str, Any]:
@@ -80,7 +80,7 @@ async def test_a_breached_clock_reads_breached_and_the_late_stop_says_how_late(
     await send(http, live, request_id, "materials_complete", at(2025, 9, 25, 10))  # 004:67: needed to start
     breached = await send(http, live, request_id, "eligibility_approved", at(2025, 9, 26, 15))
     admission = clock(breached.json(), "arrange_admission")
-    # 10 working days from Fri 2025-09-26: ... -> 2025-10-17 00:00 +08:00 (DESIGN.md's example)
+    # 10 working days from Fri 2025-09-26: ... -> 2025-10-17 00:00 +08:00 (README.md's example)
     assert admission["state"] == "breached" and instant(admission["breached_at"]) == at(2025, 10, 17)
     late = await send(http, live, request_id, "hospital_confirmed", at(2025, 10, 20, 9))
     assert clock(late.json(), "arrange_admission")["late_by_seconds"] == 3 * 86400 + 9 * 3600

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.live_stack import LiveStack
+from harness.live_stack import LiveStack
 
 
 def notice_body(year: int, holidays: list[str], makeups: list[str]) -> dict[str, Any]:

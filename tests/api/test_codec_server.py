@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 from temporalio.api.common.v1 import Payload
 
+from harness.keys import TEST_KEYS
+from harness.live_stack import LiveStack
+from harness.servers import binary
 from runtime.codec import ENCODING, KEY_ID_FIELD
 from runtime.temporal import build_data_converter
-from tests.helpers import binary
-from tests.histories import TEST_KEYS
-from tests.live_stack import LiveStack
 
 UI_ORIGIN = "http://127.0.0.1:8233"  # the embedded UI, allowed by default
 CANARY = {"insured": {"name": "解码可见-王五", "id_number": "110101199001011237"}, "policy_no": "P-CODEC-1"}

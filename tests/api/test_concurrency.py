@@ -1,7 +1,8 @@
-"""Many coordinators at once on one request, on SQLite and PostgreSQL (bench/concurrency.py runs the
-same probe at N = 50 x 20 rounds): every acknowledged event in the read model exactly once and in
-the workflow's order, retries applied once, one request for concurrent opens with one external_ref,
-/healthz answering within a second throughout, and the tallies equal to their rows."""
+"""Many coordinators at once on one request, on SQLite and PostgreSQL (harness/concurrency.py; `python -m
+bench.concurrency` runs the same probe at N = 50 x 20 rounds): every acknowledged event in the read
+model exactly once and in the workflow's order, retries applied once, one request for concurrent opens
+with one external_ref, /healthz answering within a second throughout, and the tallies equal to their
+rows."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from bench.concurrency import client_limits, event_burst, open_burst
-from tests.readmodel_checks import assert_tallies_exact
+from harness.concurrency import client_limits, event_burst, open_burst
+from harness.readmodel_checks import assert_tallies_exact
 
 EVENTS = 24
 

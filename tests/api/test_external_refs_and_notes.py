@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.commands import EXTERNAL_REF_NAMESPACE, _request_id_for, request_id_for
+from harness.live_stack import LiveStack
 from store.models import RequestRow, VendorRow
 from tests.helpers import open_request, send
-from tests.live_stack import LiveStack
 
 
 def _vendors(engine: Engine, *vendor_ids: str) -> None:

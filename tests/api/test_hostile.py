@@ -32,11 +32,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.advance import RequestActivities
-from activities.plan import ClockPlanner
 from activities.projection import ProjectionWriter
 from adapters.catalog_files import default_catalog
-from bench.hostile import Report, Target, check_no_wedge, open_targets, probe, problem_failure, stored_events
-from bench.hostile_cases import GENERAL, WINDOW_FIELDS, all_cases, nested
+from harness.hostile import Report, Target, check_no_wedge, open_targets, probe, problem_failure, stored_events
+from harness.hostile_cases import GENERAL, WINDOW_FIELDS, all_cases, nested
+from harness.keys import TEST_KEYS
+from harness.live_stack import LiveStack
 from runtime.codec import EncryptionCodec
 from sla.calendar.timeutil import SHANGHAI
 from sla.engine.model import RecordedEvent
@@ -53,8 +54,6 @@ from sla.event_data import (
 from sla.events import CLOSING_EVENTS, EventType
 from store.calendar import CalendarSource
 from tests.data import CANARY_INSURED, CANARY_POLICY
-from tests.histories import TEST_KEYS
-from tests.live_stack import LiveStack
 from workflows.ids import request_workflow_id
 from workflows.messages import AdvanceInput, PersonalData, RecordEventInput, RequestView
 from workflows.service_request import ServiceRequestWorkflow
@@ -333,9 +332,7 @@ async def test_a_client_of_temporal_itself_gets_no_bad_data_into_history(
 # -- behind the validators: the local activity ---------------------------------------------------------
 @pytest.fixture
 def advance(engine: Engine, calendar_dir: Path) -> RequestActivities:
-    return RequestActivities(
-        ClockPlanner(CalendarSource(calendar_dir, engine)), ProjectionWriter(engine, EncryptionCodec(TEST_KEYS))
-    )
+    return RequestActivities(CalendarSource(calendar_dir, engine), ProjectionWriter(engine, EncryptionCodec(TEST_KEYS)))
 
 
 def _opened(service_id: str, opened_at: datetime) -> AdvanceInput:

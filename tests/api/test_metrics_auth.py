@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import Engine
 
 from api.app import create_app
+from harness.servers import free_port
 from runtime.settings import Settings, TemporalSettings
-from tests.helpers import free_port
 from tests.serving import serving
 
 TOKEN = "metrics-token-for-tests-0123456789"

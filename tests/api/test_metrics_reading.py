@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bench.readmodel import METRICS_TOKEN
+from harness.readmodel import METRICS_TOKEN
 from sla.calendar.timeutil import SHANGHAI
 from sla.engine.reading import counts_as_open, phase_at
 from store.models import ClockRow, RequestRow, table_of

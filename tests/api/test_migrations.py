@@ -16,11 +16,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, select, text
 from sqlmodel import SQLModel
 
+from harness.postgres import PostgresServer
+from harness.readmodel_checks import assert_tallies_exact
 from store.db import alembic_config, init_schema, make_engine
 from store.models import ClockOutcomeRow, ClockRow, OutcomeTallyRow, RequestRow, table_of
 from tests.helpers import CST, at
-from tests.postgres import PostgresServer
-from tests.readmodel_checks import assert_tallies_exact
 
 BACKENDS = ["sqlite", "postgresql"]
 

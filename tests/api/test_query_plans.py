@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import Engine, event
 
 from api.app import create_app
-from bench.readmodel import METRICS_TOKEN, QUERIES
+from harness.keys import TEST_KEYS_SETTING
+from harness.readmodel import METRICS_TOKEN, QUERIES
 from runtime.settings import Settings, TemporalSettings
 from sla.calendar.timeutil import SHANGHAI
 from store.keys import Role, create_key
 from tests.helpers import fresh_database, seeded_read_model
-from tests.histories import TEST_KEYS_SETTING
 
 # Tables that grow with the requests; the tallies (O(series)) and small tables may be read whole.
 LARGE = {"request", "request_clock", "request_event", "clock_outcome", "clock_threshold"}

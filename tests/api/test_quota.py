@@ -25,6 +25,9 @@ from api.app import create_app
 from api.commands import give_back
 from api.schemas import RequestCreate
 from api.state import AppState
+from harness.keys import TEST_KEYS_SETTING
+from harness.live_stack import LiveStack
+from harness.servers import free_port
 from runtime.settings import Settings, TemporalSettings
 from sla.policy import normalise_policy_no, policy_year_end
 from store.calendar import CalendarSource
@@ -33,9 +36,7 @@ from store.keys import Principal, Role, create_key
 from store.models import QuotaClaimRow, VendorRow, table_of
 from store.quota import PolicyYearConflict, QuotaExceeded, blind_index
 from store.quota import claim as quota_claim
-from tests.helpers import at, free_port, fresh_database, open_request
-from tests.histories import TEST_KEYS_SETTING
-from tests.live_stack import LiveStack
+from tests.helpers import at, fresh_database, open_request
 from tests.serving import serving
 
 INPATIENT = "axa.green_channel.inpatient"  # 门诊、住院各1次 [004:55]

@@ -15,12 +15,12 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from api.app import create_app
+from harness.keys import TEST_KEYS_SETTING
+from harness.servers import free_port
 from runtime.settings import Settings, TemporalSettings
 from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import VendorRow
-from tests.helpers import free_port
-from tests.histories import TEST_KEYS_SETTING
 from tests.serving import serving
 
 SLOW_CLIENTS = 210

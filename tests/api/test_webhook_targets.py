@@ -22,12 +22,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.notify import TIMEOUT, NotifyActivities
+from harness.keys import TEST_KEYS
+from harness.live_stack import LiveStack
 from runtime.codec import EncryptionCodec
 from runtime.webhook_target import UnsafeTarget, check_url, pinned_client
 from store import webhooks
 from store.models import VendorRow
-from tests.histories import TEST_KEYS
-from tests.live_stack import LiveStack
 from tests.webhook_receiver import Receiver, receiving
 from workflows.messages import DeliveryInput
 

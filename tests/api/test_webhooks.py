@@ -22,15 +22,16 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from activities.notify import message_body, message_id, sign
+from harness.keys import TEST_KEYS
+from harness.live_stack import LiveStack
+from harness.servers import free_port, start_time_skipping
 from runtime.codec import EncryptionCodec, unseal_text
 from runtime.settings import Settings
 from store import webhooks
 from store.keys import Role, create_key
 from store.models import ClockOutcomeRow, VendorRow, WebhookRow
 from tests.data import HISTORIES
-from tests.helpers import CST, eventually, finish, free_port, open_workflow, rows, send_update, start_time_skipping
-from tests.histories import TEST_KEYS
-from tests.live_stack import LiveStack
+from tests.helpers import CST, eventually, finish, open_workflow, rows, send_update
 from tests.webhook_receiver import receiving, verify
 from worker.build import build_worker
 from workflows.messages import Notification, NotifyInput

@@ -24,9 +24,9 @@ import yaml
 from adapters.calendar_files import default_calendar
 from adapters.catalog_files import default_catalog
 from api.app import create_app
+from harness.servers import free_port, wait_for_port
 from runtime.settings import TemporalSettings
 from simulator.traffic import simulate
-from tests.helpers import free_port, wait_for_port
 from tests.serving import serving
 
 ROOT = Path(__file__).resolve().parents[2]

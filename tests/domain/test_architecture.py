@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -165,8 +166,8 @@ def test_the_domain_does_no_io_and_reads_no_clock() -> None:
 
 
 def test_workflow_modules_import_only_temporalio_the_domain_and_their_messages() -> None:
-    # STYLE.md: a stray heavy import multiplies replay cost; settings, the database, files or chinese_calendar
-    # in a workflow would change how it replays. Its clock is workflow.now(), replayed from history.
+    # ARCHITECTURE.md, Packages: a stray heavy import multiplies replay cost; settings, the database, files
+    # or chinese_calendar in a workflow would change how it replays. Its clock is workflow.now(), replayed from history.
     allowed = {"temporalio", "sla", "workflows"}
     offenders = {}
     for path in sorted((ROOT / "workflows").rglob("*.py")):
@@ -175,3 +176,41 @@ def test_workflow_modules_import_only_temporalio_the_domain_and_their_messages()
         if foreign or io:
             offenders[str(path.relative_to(ROOT))] = foreign + io
     assert offenders == {}
+
+
+# -- the package table of ARCHITECTURE.md, as a whole ----------------------------------------------
+def documented_imports() -> dict[str, set[str]]:
+    """ARCHITECTURE.md's package table: package -> the packages of this repository it may import."""
+    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    table = text[text.index("## Packages") :]
+    rows = re.findall(r"^\| `([a-z_]+)/` \|.*\| ([^|]*) \|$", table, re.M)
+    return {package: set(re.findall(r"`([a-z_]+)`", allowed)) for package, allowed in rows}
+
+
+def repository_packages() -> set[str]:
+    """The top-level folders that hold Python code."""
+    return {
+        path.name
+        for path in ROOT.iterdir()
+        if path.is_dir() and not path.name.startswith(".") and any(path.rglob("*.py"))
+    }
+
+
+def test_architecture_md_has_one_row_for_each_package_of_the_repository() -> None:
+    assert set(documented_imports()) == repository_packages()
+
+
+def test_every_module_imports_only_the_packages_its_row_in_architecture_md_allows() -> None:
+    allowed, packages = documented_imports(), repository_packages()
+    offenders = {}
+    for package in sorted(packages):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            foreign = (imported_roots(path) & packages) - {package} - allowed.get(package, set())
+            if foreign:
+                offenders[str(path.relative_to(ROOT))] = sorted(foreign)
+    assert offenders == {}
+
+
+def test_the_api_may_not_import_an_activity_to_validate_or_plan_an_event() -> None:
+    # Planning is domain (sla/engine/plan.py): the API's dry run and the activity run the same code.
+    assert "activities" not in documented_imports()["api"]

@@ -1,4 +1,4 @@
-"""The working-day calendar against chinese-calendar and against the due rule of DESIGN.md."""
+"""The working-day calendar against chinese-calendar and against the due rule (README.md, Working days: the rule)."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ AXA_INPATIENT = log(
     ("materials_complete", at(2025, 10, 9, 10)),
 )
 
-# DESIGN.md's example for [004:67]: started 9-26 15:00, paused 9-30 10:00, restarted 10-09 10:00.
+# The example for [004:67]: started 9-26 15:00, paused 9-30 10:00, restarted 10-09 10:00.
 AXA_INPATIENT_RESTART = (
     ("request_opened", at(2025, 9, 25, 9)),
     ("admission_notice_issued", at(2025, 9, 24)),
@@ -73,7 +73,7 @@ def test_axa_green_channel_inpatient_starts_when_the_materials_are_complete_and_
 def test_axa_green_channel_inpatient_restarts_when_materials_turn_out_incomplete_after_the_start() -> None:
     # [004:67] 如因被保险人提供资料不齐全导致服务延迟，本服务时效更改为客户提供完整相关资料起10个工作日内安排.
     # Materials complete 9-25 10:00, notice 9-24, audit passed Fri 9-26 15:00 -> start 9-26 15:00, due
-    # 10-17 00:00 (DESIGN.md's example). Found incomplete Tue 9-30 10:00: paused, no due instant.
+    # 10-17 00:00 (README.md's example). Found incomplete Tue 9-30 10:00: paused, no due instant.
     # Complete again Thu 10-09 10:00: the full 10 working days again -> due 2025-10-23 00:00.
     events = log(
         *AXA_INPATIENT_RESTART,

@@ -1,6 +1,6 @@
 """Commitments of the manuals that had no clock, and clock starts and stops corrected against their lines.
 
-Due instants worked by hand (DESIGN.md, the working-day rule); each test cites the lines it reads.
+Due instants worked by hand (README.md, Working days: the rule); each test cites the lines it reads.
 """
 
 from __future__ import annotations

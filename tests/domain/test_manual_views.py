@@ -1,6 +1,6 @@
 """The view tells the truth about a clock: no due while paused, the current cycle's start, +08:00 everywhere.
 
-Instants worked by hand (DESIGN.md, the working-day rule).
+Instants worked by hand (README.md, Working days: the rule).
 """
 
 from __future__ import annotations

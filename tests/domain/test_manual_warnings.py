@@ -1,7 +1,7 @@
 """Warnings are exact: a range such as "5-10 个工作日" warns at 24:00 of the 5th working day, to the second.
 
 Warnings are stated in the clock's own unit (`warn_after`) or as exact fractions (`warn_at`), never floats.
-Instants worked by hand (DESIGN.md, the working-day rule).
+Instants worked by hand (README.md, Working days: the rule).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Customer windows read from the manuals: refusals name the rule and its lines; advisories never refuse.
 
-Instants worked by hand from the lines cited (DESIGN.md, the working-day rule; Civil Code arts. 201-203).
+Instants worked by hand from the lines cited (README.md, Working days: the rule; Civil Code arts. 201-203).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Duration units as strategies (sla/units): one class per unit, chosen in one place, and each unit's
-arithmetic worked by hand (DESIGN.md, the working-day rule; Civil Code arts. 201-203)."""
+arithmetic worked by hand (README.md, Working days: the rule; Civil Code arts. 201-203)."""
 
 from __future__ import annotations
 
@@ -79,7 +79,8 @@ def test_only_same_day_limits_its_amount_and_its_warnings() -> None:
 
 # -- the due rule, per unit ---------------------------------------------------------------------
 def test_working_days_end_at_24_00_of_the_nth_working_day_after_the_start_date() -> None:
-    # DESIGN.md: Fri 2025-09-26 14:00 + 10 working days: the make-up 9-28 and 10-11 count, the holiday week not.
+    # README.md's example: Fri 2025-09-26 14:00 + 10 working days: the make-up 9-28 and 10-11 count, the
+    # holiday week not.
     deadline = measure_of(Duration(DurationUnit.WORKING_DAYS, 10), CAL).due(at(2025, 9, 26, 14))
     assert deadline.due_at == at(2025, 10, 17) and not deadline.provisional
 

@@ -5,8 +5,8 @@ and restarted, the read-model database away for 20 s, everything SIGKILLed. Afte
 acknowledged event is in the read model and in the workflow exactly once, every deadline that passed
 during the outage is a breach at its due instant, open rows and running workflows match, outcome
 rows match the workflows, tallies are exact, and no call answered anything but 200 or 503 with
-Retry-After. The stack is real processes (tests/processes.py); the stream and the checks are
-bench/faults.py, which prints the same figures as a table (`python -m bench.faults`).
+Retry-After. The stack is real processes (harness/processes.py); the stream and the checks are
+harness/faults.py, which `python -m bench.faults` runs too and prints as a table.
 
 All five faults run on SQLite, the worker kill and the database outage (server stopped) on
 PostgreSQL; one stack per backend, faults one after another, each check covering every phase so far.
@@ -34,7 +34,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import commands
-from bench.faults import (
+from harness.faults import (
     FAULTS,
     POSTGRES_FAULTS,
     RATE,
@@ -49,9 +49,9 @@ from bench.faults import (
     judge,
     table,
 )
+from harness.processes import ProcessStack
 from sla.calendar.timeutil import SHANGHAI
 from store.models import EventRow, table_of
-from tests.processes import ProcessStack
 
 CASES = [("sqlite", name) for name in SQLITE_FAULTS] + [("postgresql", name) for name in POSTGRES_FAULTS]
 

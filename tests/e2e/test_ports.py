@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.helpers import free_port
+from harness.servers import free_port
 from worker.ports import check_ports, holders, who_holds
 
 SLATRACK = Path(sys.executable).parent / "slatrack"

@@ -19,12 +19,12 @@ from temporalio.client import Client
 from adapters.catalog_files import default_catalog
 from api.app import create_app
 from clients.opening import open_request
+from harness.keys import TEST_KEYS
+from harness.servers import free_port, wait_for_port
 from runtime.settings import Settings, TemporalSettings
 from runtime.temporal import connect
 from store.keys import Role, create_key
 from tests.browser import Browser, chromium
-from tests.helpers import free_port, wait_for_port
-from tests.histories import TEST_KEYS
 from tests.serving import serving
 from worker.stack import Stack
 from workflows.messages import Insured

@@ -17,10 +17,11 @@ import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
+from harness.keys import TEST_KEYS, TEST_KEYS_SETTING
+from harness.servers import binary, free_port
 from runtime.temporal import build_data_converter
 from store.models import ClockOutcomeRow, HistoryArchiveRow
-from tests.helpers import at, binary, free_port, open_workflow, rows, send_update
-from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
+from tests.helpers import at, open_workflow, rows, send_update
 
 ROOT = Path(__file__).resolve().parents[2]
 

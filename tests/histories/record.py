@@ -21,6 +21,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
+from harness.keys import TEST_KEYS, TEST_KEYS_SETTING
+from harness.servers import start_time_skipping
 from runtime.codec import EncryptionCodec
 from runtime.process import exit_after_temporal
 from runtime.settings import Settings
@@ -28,8 +30,7 @@ from store.db import init_schema, make_engine
 from store.models import VendorRow
 from store.webhooks import create_webhook
 from tests.data import OVERLAY_2027
-from tests.helpers import at, eventually, finish, open_workflow, send_update, start_time_skipping
-from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
+from tests.helpers import at, eventually, finish, open_workflow, send_update
 from tests.webhook_receiver import receiving
 from worker.build import build_worker
 from workflows.messages import CalendarChanged

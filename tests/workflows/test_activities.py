@@ -14,9 +14,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.advance import RequestActivities
-from activities.plan import ClockPlanner
 from activities.projection import ProjectionWriter
 from adapters.catalog_files import default_catalog
+from harness.keys import TEST_KEYS
+from harness.readmodel_checks import assert_tallies_exact
 from runtime.codec import EncryptionCodec
 from sla.engine.model import RecordedEvent
 from sla.events import EventType, RequestStatus
@@ -24,8 +25,6 @@ from store.calendar import CalendarSource
 from store.models import ClockOutcomeRow, ClockRow, EventRow, RequestRow
 from tests.data import CANARY_INSURED, CANARY_POLICY
 from tests.helpers import at, rows
-from tests.histories import TEST_KEYS
-from tests.readmodel_checks import assert_tallies_exact
 from workflows.messages import AdvanceInput, AdvanceResult, PersonalData, RequestView
 
 GENE_TEST = "axa.zhuoyue.gene_test"
@@ -34,9 +33,7 @@ INPATIENT = "axa.green_channel.inpatient"
 
 @pytest.fixture
 def activities(engine: Engine, calendar_dir: Path) -> RequestActivities:
-    return RequestActivities(
-        ClockPlanner(CalendarSource(calendar_dir, engine)), ProjectionWriter(engine, EncryptionCodec(TEST_KEYS))
-    )
+    return RequestActivities(CalendarSource(calendar_dir, engine), ProjectionWriter(engine, EncryptionCodec(TEST_KEYS)))
 
 
 def attempt(seconds: int = 0) -> ActivityEnvironment:

@@ -15,13 +15,14 @@ from adapters.catalog_files import default_catalog
 from api import calendar_load
 from api.schemas import OverlayIn
 from api.state import AppState
+from harness.servers import start_time_skipping
 from runtime.settings import Settings, TemporalSettings
 from sla.errors import CalendarDataError
 from store.calendar import CalendarSource
 from store.keys import Principal, Role
 from store.models import RecomputeRow
 from tests.data import OVERLAY_2027_BODY
-from tests.helpers import at, computed, eventually, finish, open_workflow, rows, send_update, start_time_skipping
+from tests.helpers import at, computed, eventually, finish, open_workflow, rows, send_update
 from worker.build import build_worker
 from workflows.service_request import ServiceRequestWorkflow
 

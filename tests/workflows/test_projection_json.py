@@ -9,9 +9,9 @@ from pathlib import Path
 from temporalio.client import WorkflowHistory
 
 from activities.projection import _json, clock_json
+from harness.keys import TEST_KEYS
 from runtime.temporal import build_data_converter
 from sla.engine.model import ClockView
-from tests.histories import TEST_KEYS
 from workflows.messages import AdvanceResult
 
 CORPUS = sorted((Path(__file__).parents[1] / "histories").glob("*.json"))

@@ -10,10 +10,10 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-from bench.replay import load_corpus, time_replays
+from harness.keys import TEST_KEYS
+from harness.replay import load_corpus, time_replays
 from runtime.temporal import build_data_converter
 from tests.data import HISTORIES, ROOT
-from tests.histories import TEST_KEYS
 from workflows.service_request import ServiceRequestWorkflow
 
 CORPUS = sorted(HISTORIES.glob("*.json"))

@@ -14,11 +14,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.calendar_files import default_calendar, load_overlay_file
+from harness.servers import start_time_skipping
 from runtime.settings import Settings
 from store.calendar import store_overlay
 from store.models import ClockOutcomeRow, ClockRow, HistoryArchiveRow, RecomputeRow, RequestRow, ThresholdRow
 from tests.data import CANARY_INSURED, CANARY_POLICY, OVERLAY_2027
-from tests.helpers import CST, at, computed, eventually, finish, open_workflow, rows, send_update, start_time_skipping
+from tests.helpers import CST, at, computed, eventually, finish, open_workflow, rows, send_update
 from worker.build import build_worker
 from workflows.messages import CalendarChanged
 from workflows.service_request import ServiceRequestWorkflow

@@ -16,17 +16,13 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.server import SERVER_LIMITS
+from harness.keys import TEST_KEYS, TEST_KEYS_SETTING
+from harness.servers import dev_server_command, free_port, wait_for_port
 from runtime.settings import Settings, TemporalSettings
 from runtime.temporal import connect
 from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import VendorRow
-from tests.helpers import (  # bench/processes.py imports the last two from here
-    dev_server_command,
-    free_port,
-    wait_for_port,
-)
-from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
 from worker.build import Workers, build_worker
 from worker.main import metrics_runtime
 

@@ -25,17 +25,17 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.client import Client
 
+from harness.keys import TEST_KEYS, TEST_KEYS_SETTING
+from harness.live_stack import VENDORS
+from harness.postgres import PostgresServer
+from harness.servers import dev_server_command, free_port, wait_for_port
 from runtime.settings import TemporalSettings
 from runtime.temporal import connect
 from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import VendorRow
-from tests.data import ROOT
-from tests.helpers import dev_server_command, free_port, wait_for_port
-from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
-from tests.live_stack import VENDORS
-from tests.postgres import PostgresServer
 
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 METRICS_TOKEN = "fault-suite-metrics-token"
 READY_TIMEOUT = 60.0
 

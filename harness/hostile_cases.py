@@ -1,4 +1,4 @@
-"""The hand-written hostile inputs of bench/hostile.py, by class: what went wrong before (the 500s, the
+"""The hand-written hostile inputs of harness/hostile.py, by class: what went wrong before (the 500s, the
 wedges, what was accepted though wrong, the limits) and its neighbours. Each case says the statuses it
 may get and what its problem must name."""
 

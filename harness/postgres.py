@@ -12,10 +12,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, text
 
-from tests.helpers import free_port
+from harness.servers import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -38,7 +37,9 @@ class PostgresServer:
 
     def init(self) -> None:
         if not (PG_BIN / "initdb").exists():
-            pytest.fail("PostgreSQL 15 is missing: `make test` installs Debian's postgresql (see Makefile system-deps)")
+            raise RuntimeError(
+                "PostgreSQL 15 is missing: `make test` installs Debian's postgresql (see Makefile system-deps)"
+            )
         if os.geteuid() == 0:
             shutil.chown(self.directory, "postgres", "postgres")
         self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
