@@ -91,6 +91,7 @@ class ClockRow(SQLModel, table=True):
     insurer_id: str
     vendor_id: str
     service_id: str
+    party: str  # who owes the clock (sla.catalog.model.Party): only the vendor's count in its compliance
     opened_at: datetime = Field(sa_type=AwareDateTime)  # the request's, for lists in their order
     state: str  # the engine's: pending | running | paused | met | breached | exempt | cancelled
     phase: str  # the state, with a running clock past its last warning recorded as at_risk
@@ -126,6 +127,8 @@ class ClockOutcomeRow(SQLModel, table=True):
         Index("ix_outcome_at", "outcome_at"),
         Index("ix_outcome_vendor_at", "vendor_id", "outcome_at"),
         Index("ix_outcome_insurer_at", "insurer_id", "outcome_at"),
+        # A month's report and scorecard count the clocks due in the month.
+        Index("ix_outcome_due", "due_at"),
     )
 
     request_id: str = Field(primary_key=True)
@@ -134,6 +137,7 @@ class ClockOutcomeRow(SQLModel, table=True):
     insurer_id: str
     vendor_id: str
     service_id: str
+    party: str
     outcome: str  # met | breached | exempt | cancelled
     outcome_at: datetime = Field(sa_type=AwareDateTime)  # the instant it happened: stop time, or due_at for a breach
     due_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
@@ -194,6 +198,7 @@ class OutcomeTallyRow(SQLModel, table=True):
     vendor_id: str = Field(primary_key=True)
     service_id: str = Field(primary_key=True)
     clock_id: str = Field(primary_key=True)
+    party: str = Field(primary_key=True)
     outcome: str = Field(primary_key=True)
     working_days_bucket: int = Field(primary_key=True)  # index into WORKING_DAY_BUCKETS; 12 = +Inf
     count: int = 0
@@ -210,6 +215,7 @@ class WorkingDaysTallyRow(SQLModel, table=True):
     vendor_id: str = Field(primary_key=True)
     service_id: str = Field(primary_key=True)
     clock_id: str = Field(primary_key=True)
+    party: str = Field(primary_key=True)
     working_days_tenths: int = Field(primary_key=True)
     count: int = 0
 
@@ -224,6 +230,7 @@ class OpenClockTallyRow(SQLModel, table=True):
     vendor_id: str = Field(primary_key=True)
     service_id: str = Field(primary_key=True)
     clock_id: str = Field(primary_key=True)
+    party: str = Field(primary_key=True)
     phase: str = Field(primary_key=True)
     provisional: bool = Field(primary_key=True)
     count: int = 0

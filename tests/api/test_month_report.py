@@ -1,0 +1,210 @@
+"""The owing party in the figures, and a calendar month's report, over HTTP on SQLite and PostgreSQL:
+a clock the insurer owes is reported under the insurer and never in a vendor's compliance (issue 21);
+a month counts the clocks due in it (Asia/Shanghai, 24:00 of the last day included), and the
+scorecard's figures are the report's for the same month."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from api.app import create_app
+from api.scorecard import scorecard
+from runtime.settings import Settings, TemporalSettings
+from sla.reports import CalendarMonth
+from store.db import init_schema, make_engine
+from store.keys import Principal, Role, create_key
+from tests.helpers import at, free_port, fresh_database
+from tests.histories import TEST_KEYS_SETTING
+from tests.projected import Projector, Step
+from tests.readmodel_checks import assert_tallies_exact
+from tests.serving import serving
+
+SPECIAL_DRUG = "axa.zhuoyue.special_drug"  # audit: the insurer's, 1 WD [002:349]; fulfil: the vendor's, 3 days
+INSURER = "axa_tianping"
+NOW = at(2025, 12, 3, 10)
+
+
+def principal_of(role: Role, vendor_id: str | None = None, insurer_id: str | None = None) -> Principal:
+    return Principal("k", role, vendor_id, insurer_id, "")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    db = make_engine(fresh_database(request, tmp_path, "month"))
+    init_schema(db)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def projected(engine: Engine, calendar_dir: Path) -> Engine:
+    """October 2025 for vendor-a: the insurer's audit breached and the vendor's delivery met (due 18 Oct);
+    one delivery breached and still undelivered at the month's end; one due at 24:00 on 31 October (so
+    October's); vendor-b: one delivery met. September: one of vendor-a's deliveries breached."""
+    write = Projector(engine, calendar_dir).request
+    # Materials Thu 9 Oct: the audit is due at 24:00 on Fri 10 Oct; approved Tue 14 Oct, late.
+    write(
+        "r-late-audit",
+        SPECIAL_DRUG,
+        "vendor-a",
+        at(2025, 10, 9, 9),
+        Step("materials_complete", at(2025, 10, 9, 10)),
+        Step("eligibility_approved", at(2025, 10, 14, 10)),
+        Step("drug_delivered", at(2025, 10, 16, 10)),
+    )
+    # Approved Tue 21 Oct: delivery due 24:00 Fri 24 Oct; delivered 3 Nov, after the month's end.
+    write(
+        "r-late-delivery",
+        SPECIAL_DRUG,
+        "vendor-a",
+        at(2025, 10, 20, 9),
+        Step("materials_complete", at(2025, 10, 20, 10)),
+        Step("eligibility_approved", at(2025, 10, 21, 9)),
+        Step("drug_delivered", at(2025, 11, 3, 10)),
+    )
+    # Approved Tue 28 Oct: delivery due 24:00 Fri 31 Oct (stored as 1 Nov 00:00 +08:00), met.
+    write(
+        "r-month-end",
+        SPECIAL_DRUG,
+        "vendor-a",
+        at(2025, 10, 27, 9),
+        Step("materials_complete", at(2025, 10, 27, 10)),
+        Step("eligibility_approved", at(2025, 10, 28, 9)),
+        Step("drug_delivered", at(2025, 10, 31, 20)),
+    )
+    write(
+        "r-other-vendor",
+        SPECIAL_DRUG,
+        "vendor-b",
+        at(2025, 10, 13, 9),
+        Step("materials_complete", at(2025, 10, 13, 10)),
+        Step("eligibility_approved", at(2025, 10, 14, 9)),
+        Step("drug_delivered", at(2025, 10, 15, 9)),
+    )
+    write(
+        "r-september",
+        SPECIAL_DRUG,
+        "vendor-a",
+        at(2025, 9, 8, 9),
+        Step("materials_complete", at(2025, 9, 8, 10)),
+        Step("eligibility_approved", at(2025, 9, 8, 15)),
+        Step("drug_delivered", at(2025, 9, 15, 10)),
+    )
+    assert_tallies_exact(engine)
+    return engine
+
+
+def serve(engine: Engine, tmp_path: Path, calendar_dir: Path) -> Any:
+    settings = Settings(
+        database_url=str(engine.url.render_as_string(hide_password=False)),
+        calendar_dir=calendar_dir,
+        payload_keys=TEST_KEYS_SETTING,
+    )
+    return serving(create_app(settings, TemporalSettings(address=f"127.0.0.1:{free_port()}"), clock=lambda: NOW))
+
+
+def report(url: str, key: str, **params: str) -> Any:
+    answer = httpx.get(f"{url}/v1/reports/compliance", params=params, headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 200, answer.text
+    return answer.json() if params.get("format") != "csv" else list(csv.DictReader(io.StringIO(answer.text)))
+
+
+def by_clock(lines: list[dict[str, Any]], vendor: str = "vendor-a") -> dict[tuple[str, str], dict[str, Any]]:
+    return {(line["clock_id"], line["party"]): line for line in lines if line["vendor_id"] == vendor}
+
+
+def test_a_clock_the_insurer_owes_is_reported_under_the_insurer_and_never_in_a_vendors_compliance(
+    projected: Engine, tmp_path: Path, calendar_dir: Path
+) -> None:
+    admin = create_key(projected, Role.ADMIN)
+    with serve(projected, tmp_path, calendar_dir) as url:
+        everything = by_clock(report(url, admin, vendor="vendor-a"))
+        vendors_own = by_clock(report(url, admin, vendor="vendor-a", party="vendor"))
+        as_csv = by_clock(report(url, admin, vendor="vendor-a", party="vendor", format="csv"))
+        october = by_clock(report(url, admin, vendor="vendor-a", party="vendor", month="2025-10"))
+    assert everything[("audit", "insurer")]["breached"] == 1  # the insurer's late audit, under the insurer
+    assert set(vendors_own) == {("fulfil", "vendor")}
+    assert (everything[("audit", "insurer")]["met"], everything[("audit", "insurer")]["compliance"]) == (3, 0.75)
+    assert (vendors_own[("fulfil", "vendor")]["met"], vendors_own[("fulfil", "vendor")]["breached"]) == (2, 2)
+    assert set(as_csv) == {("fulfil", "vendor")} and as_csv[("fulfil", "vendor")]["breached"] == "2"
+    assert set(october) == {("fulfil", "vendor")}
+
+
+def test_a_month_counts_the_clocks_due_in_it_with_24_00_of_its_last_day_and_those_open_past_due_at_its_end(
+    projected: Engine, tmp_path: Path, calendar_dir: Path
+) -> None:
+    admin = create_key(projected, Role.ADMIN)
+    with serve(projected, tmp_path, calendar_dir) as url:
+        october = by_clock(report(url, admin, month="2025-10", party="vendor"))[("fulfil", "vendor")]
+        november = report(url, admin, month="2025-11", party="vendor")
+        both = httpx.get(
+            f"{url}/v1/reports/compliance",
+            params={"month": "2025-10", "period_from": "2025-10-01T00:00:00+08:00"},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        malformed = httpx.get(
+            f"{url}/v1/reports/compliance", params={"month": "2025-13"}, headers={"Authorization": f"Bearer {admin}"}
+        )
+    # r-late-audit and r-month-end met, r-late-delivery breached and still undelivered on 31 October.
+    assert (october["due"], october["met"], october["breached"], october["open_past_due"]) == (3, 2, 1, 1)
+    assert october["compliance"] == round(2 / 3, 4)
+    assert november == []  # the delivery due at 24:00 on 31 October is October's
+    for refused in (both, malformed):
+        assert refused.status_code == 422
+        assert refused.json()["rule"].startswith("a month is YYYY-MM") and refused.json()["source"] == "sla/reports.py"
+
+
+def test_the_scorecards_figures_are_the_month_reports_for_every_key_that_may_read_them(
+    projected: Engine, tmp_path: Path, calendar_dir: Path
+) -> None:
+    keys = {
+        "admin": (create_key(projected, Role.ADMIN), principal_of(Role.ADMIN)),
+        "coordinator": (
+            create_key(projected, Role.COORDINATOR, vendor_id="vendor-a"),
+            principal_of(Role.COORDINATOR, vendor_id="vendor-a"),
+        ),
+        "auditor": (
+            create_key(projected, Role.AUDITOR, insurer_id=INSURER),
+            principal_of(Role.AUDITOR, insurer_id=INSURER),
+        ),
+    }
+    month = CalendarMonth.parse("2025-10")
+    vendors_seen = {}
+    with serve(projected, tmp_path, calendar_dir) as url:
+        for name, (key, reader) in keys.items():
+            from_report = report(url, key, insurer=INSURER, month=str(month), party="vendor")
+            with projected.connect() as connection:
+                card = scorecard(connection, reader, INSURER, month, NOW)
+            assert card is not None
+            assert [line.__dict__ for line in card.lines] == from_report, name
+            vendors_seen[name] = {line["vendor_id"] for line in from_report}
+    both = {"vendor-a", "vendor-b"}
+    assert vendors_seen == {"admin": both, "coordinator": {"vendor-a"}, "auditor": both}
+    with projected.connect() as connection:
+        card = scorecard(connection, principal_of(Role.OPERATIONS), INSURER, month, NOW)
+        other_vendor = scorecard(connection, keys["coordinator"][1], INSURER, month, NOW, vendor_id="vendor-b")
+        other_insurer = scorecard(connection, principal_of(Role.AUDITOR, insurer_id="zhongan"), INSURER, month, NOW)
+    assert card is not None and other_vendor is None and other_insurer is None
+    assert card.breached_requests == {("vendor-a", SPECIAL_DRUG, "fulfil", "vendor"): ["r-late-delivery"]}
+    [trend_a, trend_b] = card.trends
+    assert [str(p.month) for p in trend_a.points] == ["2025-04", "2025-05", "2025-06", "2025-07", "2025-08", "2025-09"]
+    assert (trend_a.points[-1].met, trend_a.points[-1].breached, trend_b.points[-1].compliance) == (0, 1, None)
+
+
+def test_a_calendar_month_is_read_in_asia_shanghai_and_steps_across_years() -> None:
+    month = CalendarMonth.parse("2026-01")
+    assert month.start == datetime.fromisoformat("2026-01-01T00:00:00+08:00")
+    assert month.end == datetime.fromisoformat("2026-02-01T00:00:00+08:00")
+    assert [str(m) for m in month.before(2)] == ["2025-11", "2025-12"]
+    for wrong in ("2026-1", "2026-00", "2026-13", "26-01", "2026-01-01"):
+        with pytest.raises(ValueError):
+            CalendarMonth.parse(wrong)

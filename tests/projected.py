@@ -1,0 +1,103 @@
+"""Requests written into a read model by the real `advance_request` activity (ActivityEnvironment, the
+real planner, engine and projection), without a Temporal server: for tests and pages that read the
+read model and need requests with known clocks, met, breached or still running."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from temporalio.testing import ActivityEnvironment
+
+from activities.advance import RequestActivities
+from activities.plan import ClockPlanner
+from activities.projection import ProjectionWriter
+from adapters.catalog_files import default_catalog
+from runtime.codec import EncryptionCodec
+from sla.engine.model import RecordedEvent
+from sla.events import EventType, RequestStatus
+from store.calendar import CalendarSource
+from tests.data import CANARY_INSURED, CANARY_POLICY
+from tests.histories import TEST_KEYS
+from workflows.messages import AdvanceInput, PersonalData, RequestView
+
+
+@dataclass(frozen=True)
+class Step:
+    """An event as a coordinator sends it: its type, when it happened, its data."""
+
+    type: str
+    occurred_at: datetime
+    data: dict[str, Any] | None = None
+
+
+def _environment(history_length: int) -> ActivityEnvironment:
+    environment = ActivityEnvironment()
+    scheduled = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=history_length)
+    environment.info = replace(environment.info, scheduled_time=scheduled, current_attempt_scheduled_time=scheduled)
+    return environment
+
+
+class Projector:
+    """Writes requests into `engine`'s read model as the worker would, one advance per event."""
+
+    def __init__(self, engine: Engine, calendar_dir: Path) -> None:
+        self.activities = RequestActivities(
+            ClockPlanner(CalendarSource(calendar_dir, engine)), ProjectionWriter(engine, EncryptionCodec(TEST_KEYS))
+        )
+
+    def request(self, request_id: str, service_id: str, vendor_id: str, opened_at: datetime, *steps: Step) -> None:
+        catalog = default_catalog()
+        entry, pinned = catalog.get(service_id), catalog.pin(service_id)
+        view = RequestView(
+            request_id=request_id,
+            service_id=service_id,
+            vendor_id=vendor_id,
+            insurer_id=entry.insurer,
+            status=RequestStatus.OPEN,
+            opened_at=opened_at,
+            revision=0,
+            catalog_digest=pinned.digest,
+            calendar_fingerprint="",
+            events=[RecordedEvent(EventType.REQUEST_OPENED, opened_at, 1, "system", received_at=opened_at)],
+        )
+        personal = PersonalData(CANARY_POLICY, CANARY_INSURED)
+        history = 3
+        change = AdvanceInput(
+            view, pinned.document, entry.version, opened_at, personal=personal, history_length=history
+        )
+        result = _environment(history).run(self.activities.advance_request, change)
+        for seq, step in enumerate(steps, start=2):
+            view = replace(
+                view,
+                revision=result.revision,
+                clocks=result.clocks,
+                calendar_fingerprint=result.calendar_fingerprint,
+                corrections=[*view.corrections, *result.corrections],
+                recomputes=[*view.recomputes, *result.recomputes],
+            )
+            event = RecordedEvent(
+                EventType(step.type),
+                step.occurred_at,
+                seq,
+                f"coordinator:{vendor_id}",
+                dict(step.data or {}),
+                None,
+                step.occurred_at,
+            )
+            history += 6
+            change = AdvanceInput(
+                view,
+                pinned.document,
+                entry.version,
+                step.occurred_at,
+                event,
+                personal=personal,
+                history_length=history,
+                written=result.position,
+            )
+            result = _environment(history).run(self.activities.advance_request, change)
+            view = replace(view, events=[*view.events, event])
