@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     # Prometheus reads as credentials_file). Without either, /metrics refuses every scrape (but embedded).
     metrics_token: str = ""
     metrics_token_file: Path | None = None
+    # Web sessions (the pages and the codec server, store/sessions.py): how long one lasts, and whether
+    # its cookie is marked Secure. Set SLA_SESSION_COOKIE_SECURE=true behind a TLS proxy: the app itself
+    # sees http there and cannot tell.
+    session_hours: float = 8.0
+    session_cookie_secure: bool = False
     # Origins of the Temporal web UI allowed to call the codec server (/codec), comma-separated.
     codec_cors_origins: str = "http://127.0.0.1:8233,http://localhost:8233"
     # HMAC-SHA256 key of the policy-number blind index that counts quota uses (base64 of at least 32
