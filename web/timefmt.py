@@ -9,11 +9,13 @@ from sla.calendar.timeutil import SHANGHAI
 WEEKDAYS_ZH = "一二三四五六日"
 
 
-def local(value: datetime) -> datetime:
-    return value.astimezone(SHANGHAI)
+def local(value: datetime | str) -> datetime:
+    """An instant (or the RFC 3339 text the API gives) in Asia/Shanghai."""
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at.astimezone(SHANGHAI)
 
 
-def instant_text(value: datetime | None) -> str:
+def instant_text(value: datetime | str | None) -> str:
     """2025-10-09 14:30 +08:00 (seconds only when there are some)."""
     if value is None:
         return "—"
@@ -22,7 +24,7 @@ def instant_text(value: datetime | None) -> str:
     return f"{at:%Y-%m-%d} {clock} +08:00"
 
 
-def due_text(value: datetime | None) -> str:
+def due_text(value: datetime | str | None) -> str:
     """A due instant: midnight is written as 24:00 of the day before, as the manuals and art. 203
     say it ("the last day ends at 24:00"), so the date shown is the last day of the period."""
     if value is None:
