@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import web.app
 from api import metrics_auth, problems
 from api.metrics import HttpMetrics, build_registry
 from api.problems import Problem
@@ -170,6 +171,7 @@ def create_app(
         app.include_router(router)
     app.include_router(codec.router)  # Temporal's codec server protocol, for the web UI and CLI
     app.include_router(vendors.router)  # vendor webhooks and their delivery log
+    web.app.mount(app)  # the pages people read (web/), on the same state and read side
 
     @app.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_auth.guard(state.settings))])
     def metrics() -> Response:

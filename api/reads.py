@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Row, TextClause, bindparam, select, text, tuple_
 
 from api.problems import Problem, not_found
-from api.schemas import RequestPage
+from api.schemas import RequestPage, RequestSummary
 from api.views import request_out, summary, visible
 from sla.calendar.working import WorkingCalendar
 from sla.engine.reading import Phase
@@ -256,3 +256,19 @@ def request_page(connection: Connection, principal: Principal, wanted: ListFilte
         items=[summary(requests[i], clocks.get(i, []), now) for i in wanted_ids if i in requests],
         next_cursor=encode_cursor(*page[-1]) if len(ids) > scoped.limit else None,
     )
+
+
+def next_due(item: RequestSummary) -> datetime | None:
+    """The earliest due instant among the clocks of an open request that are running (at risk included)
+    or breached: what a coordinator must act on first."""
+    if item.status != "open":
+        return None
+    clocks: list[Any] = list(item.clocks)  # ClockSummary, derived from the domain (api/derived.py)
+    owed = [c.due_at for c in clocks if c.due_at is not None and c.state in ("running", "breached")]
+    return min(owed) if owed else None
+
+
+def by_next_due(items: list[RequestSummary]) -> list[RequestSummary]:
+    """Requests with something owed first, soonest (or longest overdue) first; then the rest as listed."""
+    owed = sorted((i for i in items if next_due(i) is not None), key=lambda i: (next_due(i), i.id))
+    return owed + [i for i in items if next_due(i) is None]

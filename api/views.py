@@ -134,6 +134,7 @@ def describe_entry(entry: ServiceEntry) -> dict[str, Any]:
                 "restart": list(c.restart),
                 "exempt": list(c.exempt),
                 "source": c.source.cite(),
+                "quote": c.quote,
                 "notes": c.notes,
             }
             for c in entry.clocks
@@ -146,6 +147,7 @@ def describe_entry(entry: ServiceEntry) -> dict[str, Any]:
                 "reference": w.reference.event.value,
                 "description": w.description,
                 "source": w.source.cite(),
+                "quote": w.quote,
             }
             for w in entry.windows
         ],

@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from adapters.catalog_files import default_catalog
+from adapters.catalog_files import DEFAULT_CATALOG_DIR, default_catalog
+from sla.catalog.table import sign_off_table, with_table
 from sla.errors import SlaError
 
 catalog_app = typer.Typer(help="Service catalog built from the insurers' manuals.", no_args_is_help=True)
@@ -68,3 +69,17 @@ def show(service_id: str) -> None:
         console.print(table)
     if entry.notes:
         console.print(f"notes: {entry.notes}")
+
+
+@catalog_app.command("table")
+def sign_off_table_command(
+    write: Annotated[bool, typer.Option("--write", help="write it into catalog/README.md")] = False,
+) -> None:
+    """The sign-off table (every clock and window in plain Chinese and English), generated from the catalog."""
+    table = sign_off_table(default_catalog())
+    if not write:
+        print(table)
+        return
+    readme = DEFAULT_CATALOG_DIR / "README.md"
+    readme.write_text(with_table(readme.read_text(encoding="utf-8"), table), encoding="utf-8")
+    console.print(f"wrote the sign-off table into {readme}")

@@ -274,6 +274,39 @@ class ApiKeyRow(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
 
 
+class WebSessionRow(SQLModel, table=True):
+    """A signed-in browser (the pages and the codec server, store/sessions.py): the cookie holds a random
+    session id, only its SHA-256 is stored; the session ends at `expires_at`, on sign-out, or when its key
+    is revoked (every read joins the key, so every process sees a revocation at once)."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index("ix_web_session_key", "key_id"),)
+
+    id_sha256: str = Field(primary_key=True)
+    key_id: str = Field(foreign_key="api_key.key_id")
+    csrf_token: str  # sent back in every form of the session, compared on every POST
+    created_at: datetime = Field(sa_type=AwareDateTime)
+    expires_at: datetime = Field(sa_type=AwareDateTime)
+
+
+class RefusedEventRow(SQLModel, table=True):
+    """An event the workflow refused (a broken rule): nothing of it reaches the request's log or its
+    clocks, but the audit page shows that it was tried, by whom, and which rule refused it."""
+
+    __tablename__ = "refused_event"
+
+    request_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)  # random hex: two refusals in one instant are two rows
+    type: str
+    occurred_at: datetime = Field(sa_type=AwareDateTime)
+    received_at: datetime = Field(sa_type=AwareDateTime)
+    sender: str
+    idempotency_key: str | None = None
+    rule: str
+    source: str | None = None
+    detail: str
+
+
 class VendorRow(SQLModel, table=True):
     __tablename__ = "vendor"
 

@@ -81,6 +81,8 @@ class ClockSpec:
     # outcome. A stop or exempt event closes the instance named by its data `instance` (1, 2, ...), or
     # else the oldest open one.
     per_occurrence: bool = False
+    # The manual's own words at `source` (its cited lines, verbatim, one per line): what an auditor signs.
+    quote: str = ""
 
     def events(self) -> set[EventType]:
         return {*self.start_all_of, *self.stop, *self.pause, *self.resume, *self.restart, *self.exempt}
@@ -124,6 +126,8 @@ class CustomerWindow:
     event_field: str | None = None
     # Advisory windows never refuse an event: `sla.engine.rules.advisories` reports them on the request.
     advisory: bool = False
+    # The manual's own words at `source` (its cited lines, verbatim, one per line).
+    quote: str = ""
 
     @property
     def needs_calendar(self) -> bool:

@@ -124,6 +124,13 @@ def _names(value: Any, where: _Where, context: str) -> tuple[str, str]:
     return str(value["zh"]), str(value["en"])
 
 
+def _quote(doc: dict[str, Any], where: _Where, context: str) -> str:
+    quote = doc.get("quote", "")
+    if not isinstance(quote, str):
+        raise where.error(f"{context}: quote is the manual's cited lines as text, got {quote!r}")
+    return quote.strip()
+
+
 def _clock(doc: Any, accepts: frozenset[EventType], where: _Where) -> ClockSpec:
     if not isinstance(doc, dict) or not doc.get("id"):
         raise where.error("every clock needs an id")
@@ -157,6 +164,7 @@ def _clock(doc: Any, accepts: frozenset[EventType], where: _Where) -> ClockSpec:
         notes=str(doc.get("notes", "")).strip(),
         warnings=warnings,
         per_occurrence=per_occurrence,
+        quote=_quote(doc, where, context),
     )
     if not start:
         raise where.error(f"{context}: 'start' needs at least one event (request_opened for the opening)")
@@ -232,6 +240,7 @@ def _window(doc: Any, accepts: frozenset[EventType], where: _Where) -> CustomerW
         cutoff=str(cutoff) if cutoff else None,
         event_field=str(event_field) if event_field else None,
         advisory=advisory,
+        quote=_quote(doc, where, context),
     )
 
 

@@ -1,0 +1,81 @@
+"""`make screenshots`: the pages as a person sees them, written to docs/screenshots/ for the README.
+
+Starts a whole stack (Temporal dev server, worker, API on SQLite, tests/live_stack.py), opens the
+requests of tests/data.py (a 10-working-day clock across the 2025 National Day week, restarted after
+a pause; a breached one), signs in as the insurer's auditor in Debian's chromium through Playwright,
+and saves full-page PNGs. Nothing is downloaded: the browser is /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+from playwright.async_api import Page, async_playwright
+
+from tests.data import NATIONAL_DAY_BREACH, NATIONAL_DAY_RESTART
+from tests.live_stack import LiveStack
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+async def open_scenarios(live: LiveStack) -> dict[str, str]:
+    """The demo requests, by name: their ids."""
+    ids = {}
+    async with httpx.AsyncClient(base_url=live.base_url, timeout=60) as http:
+        for name, body in (("national_day", NATIONAL_DAY_RESTART), ("breach", NATIONAL_DAY_BREACH)):
+            answer = await http.post("/v1/requests", json=body, headers=live.headers("coordinator"))
+            answer.raise_for_status()
+            ids[name] = answer.json()["id"]
+    return ids
+
+
+async def sign_in(page: Page, base_url: str, key: str) -> None:
+    await page.goto(f"{base_url}/login")
+    await page.fill("input[name=key]", key)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base_url}/requests*")
+
+
+async def main(out: Path = OUT) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory() as scratch:
+        live = await LiveStack.start(Path(scratch))
+        try:
+            ids = await open_scenarios(live)
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+                await sign_in(page, live.base_url, live.keys["auditor"])
+                shots = {
+                    "audit-national-day-restart.png": f"/requests/{ids['national_day']}",
+                    "audit-breached.png": f"/requests/{ids['breach']}",
+                    "requests-list.png": "/requests",
+                }
+                for name, path in shots.items():
+                    await page.goto(f"{live.base_url}{path}")
+                    await page.screenshot(path=str(out / name), full_page=True)
+                    written.append(out / name)
+                await browser.close()
+        finally:
+            await live.stop()
+    return written
+
+
+if __name__ == "__main__":
+    for path in asyncio.run(main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)):
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
