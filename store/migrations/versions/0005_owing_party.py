@@ -11,8 +11,8 @@ A clock owed by the insurer, a lab or another third party must never count in a 
 
 Like 0002, the rows are read into memory; a large production database runs this in a maintenance window.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 import json
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -148,4 +148,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("0004 recounts the tallies by party; restore a backup taken before the upgrade")
+    raise NotImplementedError("0005 recounts the tallies by party; restore a backup taken before the upgrade")
