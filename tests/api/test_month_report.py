@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -208,3 +210,60 @@ def test_a_calendar_month_is_read_in_asia_shanghai_and_steps_across_years() -> N
     for wrong in ("2026-1", "2026-00", "2026-13", "26-01", "2026-01-01"):
         with pytest.raises(ValueError):
             CalendarMonth.parse(wrong)
+
+
+@contextmanager
+def signed_in(url: str, key: str) -> Iterator[httpx.Client]:
+    """A browser signed in at /login with `key` (the form's CSRF token repeated, as a browser does)."""
+    with httpx.Client(base_url=url, follow_redirects=False, timeout=60) as browser:
+        form = browser.get("/login?next=/requests")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None
+        assert browser.post("/login", data={"key": key, "csrf": csrf[1], "next": "/requests"}).status_code == 303
+        yield browser
+
+
+def test_the_scorecard_page_shows_a_coordinator_its_own_rows_and_another_vendors_or_insurers_as_404(
+    projected: Engine, tmp_path: Path, calendar_dir: Path
+) -> None:
+    coordinator = create_key(projected, Role.COORDINATOR, vendor_id="vendor-a")
+    other_auditor = create_key(projected, Role.AUDITOR, insurer_id="zhongan")
+    page_path = f"/scorecards/{INSURER}/2025-10"
+    with serve(projected, tmp_path, calendar_dir) as url, signed_in(url, coordinator) as browser:
+        page = browser.get(page_path)
+        other_vendor = browser.get(page_path, params={"vendor": "vendor-b"})
+        unknown = browser.get("/scorecards/nobody/2025-10")
+        malformed = browser.get(f"/scorecards/{INSURER}/2025-13")
+        pdf = browser.get(page_path, params={"format": "pdf"})
+        figures = browser.get(f"{page_path}/figures.json").json()
+        with signed_in(url, other_auditor) as auditor:
+            other_insurer = auditor.get(page_path)
+    assert page.status_code == 200
+    assert 'data-vendor="vendor-a"' in page.text and "vendor-b" not in page.text
+    assert '<td class="num" data-figure="open_past_due">1</td>' in page.text
+    assert '<td class="num" data-figure="compliance">66.67 %</td>' in page.text
+    assert 'href="/requests/r-late-delivery"' in page.text and 'data-clock="audit"' not in page.text
+    assert [line["clock_id"] for line in figures["lines"]] == ["fulfil"]
+    for refused in (other_vendor, unknown, malformed, other_insurer):
+        assert refused.status_code == 404 and "vendor-a" not in refused.text.split("<main>")[1]
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-disposition"] == f'attachment; filename="scorecard-{INSURER}-2025-10.pdf"'
+
+
+def test_the_terms_page_says_who_owes_each_clock_and_quotes_its_line(
+    projected: Engine, tmp_path: Path, calendar_dir: Path
+) -> None:
+    auditor = create_key(projected, Role.AUDITOR, insurer_id=INSURER)
+    with serve(projected, tmp_path, calendar_dir) as url, signed_in(url, auditor) as browser:
+        page = browser.get(f"/catalog/{SPECIAL_DRUG}")
+        pdf = browser.get(f"/catalog/{SPECIAL_DRUG}", params={"format": "pdf"})
+        unknown = browser.get("/catalog/no.such.service")
+    assert page.status_code == 200
+    audit = page.text.split('data-clock="audit"')[1].split("</section>")[0]
+    assert 'data-party="insurer"' in audit and "never in a vendor's compliance" in audit
+    assert "[002:349, 357]" in audit and "1 · working_days" in audit
+    fulfil = page.text.split('data-clock="fulfil"')[1].split("</section>")[0]
+    assert 'data-party="vendor"' in fulfil and "never in a vendor" not in fulfil
+    assert 'data-window="apply_four_days_before_purchase"' in page.text
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert unknown.status_code == 404
