@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
@@ -184,14 +184,17 @@ class MonthReport:
     breached_requests: dict[Series, list[str]]
 
 
-def month_report(connection: Connection, scope: Scope, month: CalendarMonth, now: datetime) -> MonthReport:
-    """The clocks due in `month` (Asia/Shanghai; a due instant of 24:00 on the last day is the month's):
-    closed ones by their outcome, and those still counting down. A clock is open past due at the month's
-    end when its due instant passed before the end (and before `now`) and it had not stopped by the end.
-    Reads clock outcomes by their due instant and the counting clocks through the partial index on
-    theirs, so a month costs its own clocks, not the table."""
-    start = bindparam("month_start", month.start, type_=AwareDateTime())
-    end = bindparam("month_end", month.end, type_=AwareDateTime())
+def month_reports(
+    connection: Connection, scope: Scope, months: list[CalendarMonth], now: datetime
+) -> list[MonthReport]:
+    """For each of `months` (consecutive, oldest first), the clocks due in it (Asia/Shanghai; a due
+    instant of 24:00 on the last day is the month's): closed ones by their outcome, and those still
+    counting down. A clock is open past due at its month's end when its due instant passed before the
+    end (and before `now`) and it had not stopped by the end. Two queries for all the months: clock
+    outcomes by their due instant, and the counting clocks through the partial index on theirs, so
+    months cost their own clocks, not the table."""
+    start = bindparam("months_start", months[0].start, type_=AwareDateTime())
+    end = bindparam("months_end", months[-1].end, type_=AwareDateTime())
     o, c = OUTCOMES.c, CLOCKS.c
     closed = connection.execute(
         select(
@@ -214,9 +217,20 @@ def month_report(connection: Connection, scope: Scope, month: CalendarMonth, now
     ).all()
     counting = connection.execute(
         select(c.vendor_id, c.service_id, c.clock_id, c.party, c.due_at).where(
-            text(COUNTING), c.due_at >= start, c.due_at < end, *scope.where(CLOCKS)
+            text(COUNTING), c.due_at > start, c.due_at <= end, *scope.where(CLOCKS)
         )
     ).all()
+    closed_in: dict[CalendarMonth, list[Any]] = defaultdict(list)
+    for outcome in closed:
+        closed_in[CalendarMonth.of_due(outcome.due_at)].append(outcome)
+    counting_in: dict[CalendarMonth, list[Any]] = defaultdict(list)
+    for clock in counting:
+        counting_in[CalendarMonth.of_due(clock.due_at)].append(clock)
+    return [_month_of(month, closed_in[month], counting_in[month], now) for month in months]
+
+
+def _month_of(month: CalendarMonth, closed: list[Any], counting: list[Any], now: datetime) -> MonthReport:
+    """One month's lines from its own clocks (those due in it)."""
     due: Counter[Series] = Counter()
     open_past_due: Counter[Series] = Counter()
     past_due_before = min(month.end, now)
@@ -233,8 +247,14 @@ def month_report(connection: Connection, scope: Scope, month: CalendarMonth, now
             undelivered = outcome.stopped_at is None or outcome.stopped_at > month.end
             if undelivered and outcome.due_at < month.end:
                 open_past_due[key] += 1
-    lines = _lines_of_outcomes(list(closed), MonthCounts(due, open_past_due))
+    lines = _lines_of_outcomes(closed, MonthCounts(due, open_past_due))
     return MonthReport(month, lines, {key: sorted(ids) for key, ids in breached.items()})
+
+
+def month_report(connection: Connection, scope: Scope, month: CalendarMonth, now: datetime) -> MonthReport:
+    """One month's report (month_reports for a single month)."""
+    [report] = month_reports(connection, scope, [month], now)
+    return report
 
 
 def as_csv(lines: list[ComplianceLine]) -> Response:

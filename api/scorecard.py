@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from api.compliance import month_report, scope_of
+from api.compliance import month_reports, scope_of
 from sla.catalog.model import Party
 from sla.reports import CalendarMonth, ComplianceLine, Series
 from store.keys import Principal, Role
@@ -67,8 +67,8 @@ def scorecard(
     if not in_scope(principal, insurer_id, vendor_id):
         return None
     scope = scope_of(principal, insurer_id, vendor_id, Party.VENDOR.value)
-    report = month_report(connection, scope, month, now)
-    history = {earlier: month_report(connection, scope, earlier, now).lines for earlier in month.before(TREND_MONTHS)}
+    *earlier_reports, report = month_reports(connection, scope, [*month.before(TREND_MONTHS), month], now)
+    history = {earlier.month: earlier.lines for earlier in earlier_reports}
     vendors = sorted({line.vendor_id for line in report.lines} | {x.vendor_id for ls in history.values() for x in ls})
     trends = [
         VendorTrend(

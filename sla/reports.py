@@ -182,6 +182,14 @@ class CalendarMonth:
     def end(self) -> datetime:
         return self.shifted(1).start
 
+    @classmethod
+    def of_due(cls, instant: datetime) -> CalendarMonth:
+        """The month a clock due at `instant` counts in (00:00 on the 1st is 24:00 of the month before)."""
+        local = instant.astimezone(SHANGHAI)
+        month = cls(local.year, local.month)
+        at_midnight = (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0)
+        return month.shifted(-1) if local.day == 1 and at_midnight else month
+
     def shifted(self, months: int) -> CalendarMonth:
         index = self.year * 12 + self.month - 1 + months
         return CalendarMonth(index // 12, index % 12 + 1)

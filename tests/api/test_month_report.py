@@ -50,8 +50,9 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def projected(engine: Engine, calendar_dir: Path) -> Engine:
     """October 2025 for vendor-a: the insurer's audit breached and the vendor's delivery met (due 18 Oct);
-    one delivery breached and still undelivered at the month's end; one due at 24:00 on 31 October (so
-    October's); vendor-b: one delivery met. September: one of vendor-a's deliveries breached."""
+    one delivery breached and still undelivered at the month's end; one past due but not recorded as
+    breached; one due at 24:00 on 31 October (so October's); vendor-b: one delivery met. September: one
+    of vendor-a's deliveries breached."""
     write = Projector(engine, calendar_dir).request
     # Materials Thu 9 Oct: the audit is due at 24:00 on Fri 10 Oct; approved Tue 14 Oct, late.
     write(
@@ -82,6 +83,16 @@ def projected(engine: Engine, calendar_dir: Path) -> Engine:
         Step("materials_complete", at(2025, 10, 27, 10)),
         Step("eligibility_approved", at(2025, 10, 28, 9)),
         Step("drug_delivered", at(2025, 10, 31, 20)),
+    )
+    # Approved Wed 22 Oct: delivery due 24:00 Mon 27 Oct (Sat 25 is a rest day); never delivered, and no
+    # breach recorded either (a herd's lag): still counting down in the read model, past its instant.
+    write(
+        "r-still-running",
+        SPECIAL_DRUG,
+        "vendor-a",
+        at(2025, 10, 21, 9),
+        Step("materials_complete", at(2025, 10, 21, 10)),
+        Step("eligibility_approved", at(2025, 10, 22, 9)),
     )
     write(
         "r-other-vendor",
@@ -135,7 +146,7 @@ def test_a_clock_the_insurer_owes_is_reported_under_the_insurer_and_never_in_a_v
         october = by_clock(report(url, admin, vendor="vendor-a", party="vendor", month="2025-10"))
     assert everything[("audit", "insurer")]["breached"] == 1  # the insurer's late audit, under the insurer
     assert set(vendors_own) == {("fulfil", "vendor")}
-    assert (everything[("audit", "insurer")]["met"], everything[("audit", "insurer")]["compliance"]) == (3, 0.75)
+    assert (everything[("audit", "insurer")]["met"], everything[("audit", "insurer")]["compliance"]) == (4, 0.8)
     assert (vendors_own[("fulfil", "vendor")]["met"], vendors_own[("fulfil", "vendor")]["breached"]) == (2, 2)
     assert set(as_csv) == {("fulfil", "vendor")} and as_csv[("fulfil", "vendor")]["breached"] == "2"
     assert set(october) == {("fulfil", "vendor")}
@@ -156,8 +167,9 @@ def test_a_month_counts_the_clocks_due_in_it_with_24_00_of_its_last_day_and_thos
         malformed = httpx.get(
             f"{url}/v1/reports/compliance", params={"month": "2025-13"}, headers={"Authorization": f"Bearer {admin}"}
         )
-    # r-late-audit and r-month-end met, r-late-delivery breached and still undelivered on 31 October.
-    assert (october["due"], october["met"], october["breached"], october["open_past_due"]) == (3, 2, 1, 1)
+    # r-late-audit and r-month-end met, r-late-delivery breached and still undelivered on 31 October,
+    # r-still-running past its due instant with no outcome yet.
+    assert (october["due"], october["met"], october["breached"], october["open_past_due"]) == (4, 2, 1, 2)
     assert october["compliance"] == round(2 / 3, 4)
     assert november == []  # the delivery due at 24:00 on 31 October is October's
     for refused in (both, malformed):
@@ -240,7 +252,7 @@ def test_the_scorecard_page_shows_a_coordinator_its_own_rows_and_another_vendors
             other_insurer = auditor.get(page_path)
     assert page.status_code == 200
     assert 'data-vendor="vendor-a"' in page.text and "vendor-b" not in page.text
-    assert '<td class="num" data-figure="open_past_due">1</td>' in page.text
+    assert '<td class="num" data-figure="open_past_due">2</td>' in page.text
     assert '<td class="num" data-figure="compliance">66.67 %</td>' in page.text
     assert 'href="/requests/r-late-delivery"' in page.text and 'data-clock="audit"' not in page.text
     assert [line["clock_id"] for line in figures["lines"]] == ["fulfil"]
