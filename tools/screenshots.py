@@ -16,20 +16,12 @@ from pathlib import Path
 import httpx
 from playwright.async_api import Page, async_playwright
 
+from tests.chromium import launch
 from tests.data import NATIONAL_DAY_BREACH, NATIONAL_DAY_RESTART
 from tests.live_stack import LiveStack
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 async def open_scenarios(live: LiveStack) -> dict[str, str]:
@@ -58,7 +50,7 @@ async def main(out: Path = OUT) -> list[Path]:
         try:
             ids = await open_scenarios(live)
             async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = await launch(playwright)
                 page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
                 await sign_in(page, live.base_url, live.keys["auditor"])
                 shots = {
