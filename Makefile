@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps bytecode test test-fast lint unit run bench clean
+.PHONY: setup system-deps bytecode test test-fast lint unit run bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,11 @@ bench: setup
 	$(BIN)/python -m bench.calendar
 	$(BIN)/python -m bench.worker_memory
 	$(BIN)/python -m bench.replay
+
+# The pages as a person sees them (README): a whole stack, the requests of tests/data.py, Debian's
+# chromium through Playwright; PNGs into docs/screenshots/.
+screenshots: setup system-deps bytecode
+	$(BIN)/python -m tools.screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

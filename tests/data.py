@@ -103,3 +103,10 @@ NATIONAL_DAY_BREACH = NATIONAL_DAY_RESTART | {
     ),
 }
 NATIONAL_DAY_BREACH_DUE = "2025-10-16 24:00"
+
+# The restart of NATIONAL_DAY_RESTART, then confirmed two days after its due instant: a restart, a
+# pause across the holiday week and a breach in one request (tests/e2e/test_pages.py).
+NATIONAL_DAY_RESTART_LATE = NATIONAL_DAY_RESTART | {
+    "policy_no": "P-PAGES-0003",
+    "events": [*NATIONAL_DAY_RESTART["events"][:-1], *_events(("hospital_confirmed", "10-24T10:00"))],
+}

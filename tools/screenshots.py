@@ -11,32 +11,48 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from playwright.async_api import Page, async_playwright
 
+from adapters.calendar_files import build_calendar
+from sla.calendar.timeutil import SHANGHAI
+from tests.chromium import launch
 from tests.data import NATIONAL_DAY_BREACH, NATIONAL_DAY_RESTART
 from tests.live_stack import LiveStack
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+
+
+def running_since(working_days_ago: int, policy_no: str) -> dict[str, Any]:
+    """A request whose admission clock started `working_days_ago` working days before now: running,
+    or at risk past its last warning (4/5 of ten working days)."""
+    calendar = build_calendar()
+    now = datetime.now(SHANGHAI)
+    day = calendar.add_working_days(now.date(), -working_days_ago) if working_days_ago else now.date()
+    started = datetime.combine(day, now.time(), SHANGHAI).replace(microsecond=0) - timedelta(hours=1)
+    events = [
+        {"type": kind, "occurred_at": (started + timedelta(minutes=i)).isoformat(), "data": {}}
+        for i, kind in enumerate(("eligibility_approved", "admission_notice_issued", "materials_complete"))
+    ]
+    return NATIONAL_DAY_RESTART | {"policy_no": policy_no, "opened_at": started.isoformat(), "events": events}
 
 
 async def open_scenarios(live: LiveStack) -> dict[str, str]:
     """The demo requests, by name: their ids."""
     ids = {}
+    bodies = {
+        "national_day": NATIONAL_DAY_RESTART,
+        "breach": NATIONAL_DAY_BREACH,
+        "at_risk": running_since(9, "P-PAGES-0004"),
+        "running": running_since(2, "P-PAGES-0005"),
+    }
     async with httpx.AsyncClient(base_url=live.base_url, timeout=60) as http:
-        for name, body in (("national_day", NATIONAL_DAY_RESTART), ("breach", NATIONAL_DAY_BREACH)):
+        for name, body in bodies.items():
             answer = await http.post("/v1/requests", json=body, headers=live.headers("coordinator"))
             answer.raise_for_status()
             ids[name] = answer.json()["id"]
@@ -58,7 +74,7 @@ async def main(out: Path = OUT) -> list[Path]:
         try:
             ids = await open_scenarios(live)
             async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = await launch(playwright)
                 page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
                 await sign_in(page, live.base_url, live.keys["auditor"])
                 shots = {

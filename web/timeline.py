@@ -87,6 +87,19 @@ class Marker:
     lane: int
     anchor: str  # start | end: labels near the right edge run leftwards
 
+    @property
+    def text_x(self) -> float:
+        return self.x + 3 if self.anchor == "start" else self.x - 3
+
+    @property
+    def label_left(self) -> float:
+        """Where the label's backing starts (it hides any line behind the text)."""
+        return self.text_x - 1 if self.anchor == "start" else self.text_x - self.label_width - 1
+
+    @property
+    def label_width(self) -> float:
+        return _text_width(self.label) + 2
+
 
 @dataclass(frozen=True)
 class Tick:
@@ -247,14 +260,18 @@ def chart(cycle: Cycle, day_info: DayInfo, describe: Callable[[datetime, str], s
         days.append(DayCell(left, round(right - left, 2), day, kind, name, label))
         day += timedelta(1)
 
+    # One band per run of adjacent named days of a kind; a run holding several holidays (National
+    # Day 2025 took in the Mid-autumn Festival) names each once, in order.
     bands: list[Band] = []
     for cell in days:
         if cell.name is None or cell.kind == "work":
             continue
         text = f"调休上班 {cell.name}" if cell.kind == "makeup" else cell.name
         previous = bands[-1] if bands else None
-        if previous and previous.text == text and abs(previous.x + previous.width - cell.x) < 0.01:
-            bands[-1] = Band(previous.x, round(previous.width + cell.width, 2), text, previous.kind)
+        if previous and previous.kind == cell.kind and abs(previous.x + previous.width - cell.x) < 0.01:
+            names = previous.text.split(" · ")
+            merged = previous.text if text in names else f"{previous.text} · {text}"
+            bands[-1] = Band(previous.x, round(previous.width + cell.width, 2), merged, previous.kind)
         else:
             bands.append(Band(cell.x, cell.width, text, cell.kind))
 

@@ -72,8 +72,11 @@ def test_the_holiday_week_is_shaded_and_named_from_the_calendar_data() -> None:
     assert kinds[date(2025, 9, 28)] == "makeup"  # the Sunday worked before the holiday (调休上班)
     assert all(kinds[date(2025, 10, d)] == "holiday" for d in range(1, 9))
     names = [band.text for band in drawn.bands]
-    assert "国庆节 National Day" in names and "调休上班 国庆节 National Day" in names
-    assert any("中秋" in name for name in names)  # 10-06, the Mid-autumn Festival inside the week
+    # one band for the week off, naming the Mid-autumn Festival (10-06) inside it once
+    assert names == ["调休上班 国庆节 National Day", "国庆节 National Day · 中秋 Mid-autumn Festival"]
+    week = drawn.bands[1]
+    first_day = next(c for c in drawn.days if c.day == date(2025, 10, 1))
+    assert week.x == first_day.x and week.width == pytest.approx(first_day.width * 8, abs=0.1)
     assert not drawn.hourly
 
 
