@@ -35,7 +35,6 @@ WINDOW_FIELDS = [
     ("pingan_health.cancer.expert_outpatient", "hospital_confirmed", "appointment_at"),
     ("zhongan.inpatient_nursing_aide", "expert_confirmed", "appointment_at"),
     ("zhongan.inpatient_nursing_aide", "materials_complete", "planned_service_at"),
-    ("unnamed.ci_inpatient.direct_pay", "patient_discharged", "notified_at"),
     ("axa.zhuoyue.special_drug", "materials_complete", "planned_purchase_at"),
 ]
 

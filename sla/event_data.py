@@ -54,7 +54,6 @@ INSTANT_KEYS: dict[str, frozenset[EventType]] = {
     "planned_purchase_at": frozenset({EventType.MATERIALS_COMPLETE}),
     "planned_service_at": frozenset({EventType.MATERIALS_COMPLETE}),
     "planned_treatment_at": frozenset({EventType.MATERIALS_COMPLETE}),
-    "notified_at": frozenset({EventType.PATIENT_DISCHARGED}),
 }
 # The stop and exempt events of per-occurrence clocks: they may name the occurrence they close.
 INSTANCE_EVENTS = frozenset(
@@ -65,6 +64,7 @@ INSTANCE_EVENTS = frozenset(
         EventType.MATERIALS_COMPLETE,
         EventType.MATERIALS_INCOMPLETE,
         EventType.PAYMENT_ADVANCED,
+        EventType.REJECTION_NOTIFIED,
     }
 )
 

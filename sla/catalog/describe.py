@@ -32,6 +32,12 @@ EVENT_WORDS: dict[EventType, Words] = {
     EventType.MATERIALS_COMPLETE: Words("客户提供完整材料", "the customer's complete materials"),
     EventType.ELIGIBILITY_APPROVED: Words("审核通过、同意启动服务", "the review's approval of the service"),
     EventType.ELIGIBILITY_REJECTED: Words("审核不通过（拒绝服务）", "the review's rejection of the service"),
+    EventType.REJECTION_NOTIFIED: Words(
+        "告知客户不启动（或不能继续）服务", "notice to the customer that the service does not start"
+    ),
+    EventType.OUT_OF_SCOPE: Words(
+        "确认不属于承诺范围（如非一线及省会城市）", "a finding that the request is outside the commitment's scope"
+    ),
     EventType.INVESTIGATION_REQUIRED: Words("决定需要查勘", "a decision that an investigation (查勘) is needed"),
     EventType.INVESTIGATION_CONCLUDED: Words("通知查勘结果", "notice of the investigation's result"),
     EventType.ADMISSION_NOTICE_ISSUED: Words("医院开具住院通知单", "the hospital's admission notice"),
@@ -42,15 +48,22 @@ EVENT_WORDS: dict[EventType, Words] = {
     EventType.HOSPITAL_CONFIRMED: Words(
         "医院确认安排（床位/手术/就诊）", "the hospital's confirmation of the arrangement"
     ),
-    EventType.CONSULTATION_HELD: Words("问诊/会诊/陪诊已进行", "the consultation, visit or escort taking place"),
+    EventType.CONSULTATION_HELD: Words(
+        "问诊/会诊/就诊/检查/手术已进行", "the consultation, visit, exam or operation taking place"
+    ),
+    EventType.ESCORT_PROVIDED: Words("专人陪同（陪诊）已到场", "the escort at the customer's side"),
     EventType.SAMPLE_RECEIVED: Words("实验室收到样本", "the lab's receipt of the sample"),
-    EventType.REPORT_ISSUED: Words("出具报告", "the report's issue"),
+    EventType.REPORT_ISSUED: Words("出具报告（电子版）", "the report's issue (electronic)"),
+    EventType.PAPER_REPORT_ISSUED: Words("出具纸质版报告", "the paper report's issue"),
     EventType.PATIENT_ADMITTED: Words("患者入院", "the patient's admission"),
     EventType.PATIENT_DISCHARGED: Words("患者出院", "the patient's discharge"),
+    EventType.DISCHARGE_NOTIFIED: Words("客户告知将出院", "the customer's notice of the coming discharge"),
     EventType.PAYMENT_REQUESTED: Words("客户申请（续）付款", "the customer's request for a (further) payment"),
     EventType.PAYMENT_ADVANCED: Words("款项已垫付/支付", "the payment advanced"),
     EventType.ORDER_PAID: Words("客户支付订单", "the customer's payment of the order"),
+    EventType.DRUG_DISPATCHED: Words("药品发货", "dispatch of the drugs"),
     EventType.DRUG_DELIVERED: Words("药品送达", "delivery of the drugs"),
+    EventType.RETURN_REQUESTED: Words("客户要求退换药品", "the customer's request to return or exchange the drugs"),
     EventType.FOLLOW_UP_DONE: Words("完成回访", "the follow-up done"),
     EventType.CUSTOMER_NO_SHOW: Words(
         "客户因本人原因未到/放弃（视同已完成）", "the customer's no-show for their own reasons (counts as used)"
@@ -64,7 +77,8 @@ PARTY_WORDS: dict[Party, Words] = {
     Party.VENDOR: Words("服务商", "the vendor"),
     Party.INSURER: Words("保险公司", "the insurer"),
     Party.LAB: Words("检测实验室", "the lab"),
-    Party.THIRD_PARTY: Words("第三方（医院等）", "a third party (a hospital or similar)"),
+    Party.HOSPITAL: Words("医院", "the hospital"),
+    Party.THIRD_PARTY: Words("第三方（如监管部门）", "a third party (e.g. a regulator)"),
 }
 
 
@@ -160,6 +174,12 @@ def _start_words(spec: ClockSpec) -> Words:
             f"每次{events.zh}都单独开始一次计时（各有各的期限）。",
             f"Every occurrence of {events.en} starts a separate instance, with its own deadline.",
         )
+    if spec.in_order and len(spec.start_all_of) > 1:
+        first, last = _join(spec.start_all_of[:-1], "、", "and"), EVENT_WORDS[spec.start_all_of[-1]]
+        return Words(
+            f"按顺序：先{first.zh}，之后的「{last.zh}」起开始计时（此前的不算）。",
+            f"In order: it starts at {last.en} that comes after {first.en} (an earlier one does not count).",
+        )
     if len(spec.start_all_of) == 1:
         return Words(f"自{events.zh}起开始计时。", f"It starts at {events.en}.")
     return Words(
@@ -170,6 +190,11 @@ def _start_words(spec: ClockSpec) -> Words:
 
 def _stop_words(spec: ClockSpec) -> Words:
     events = _join(spec.stop, "或", "or")
+    if spec.in_order or spec.per_occurrence:
+        return Words(
+            f"开始之后的{events.zh}即为履约（开始之前的不算），期限内发生为达标，否则为超时。",
+            f"It is met by {events.en} after its start (an earlier one does not count) in time; later is a breach.",
+        )
     return Words(
         f"{events.zh}即为履约，期限内发生为达标，否则为超时。",
         f"It is met by {events.en} in time; later is a breach.",
@@ -197,12 +222,36 @@ def _exempt_words(spec: ClockSpec) -> Words:
     cancelled = Words(
         "客户取消服务则计时取消（不计达标或超时）", "a cancelled request cancels it (neither met nor breached)"
     )
-    if not spec.exempt:
+    zh: list[str] = []
+    en: list[str] = []
+    if spec.exempt:
+        events = _join(spec.exempt, "或", "or")
+        zh.append(f"{events.zh}则免责结束（不算超时）")
+        en.append(f"It closes without breach at {events.en}")
+    if spec.void:
+        events = _join(spec.void, "或", "or")
+        zh.append(f"{events.zh}表明本无此义务：无论何时发生都免责（已显示的超时撤销）")
+        en.append(
+            f"{_capital(events.en)} shows it was never owed: exempt whenever it comes (a breach shown is withdrawn)"
+        )
+    if spec.notice is not None:
+        notice = _notice_words(spec)
+        zh.append(notice.zh)
+        en.append(_capital(notice.en))
+    if not zh:
         return Words(f"无免责事件；{cancelled.zh}。", f"Nothing exempts it; {cancelled.en}.")
-    events = _join(spec.exempt, "或", "or")
+    return Words("；".join([*zh, cancelled.zh]) + "。", "; ".join([*en, cancelled.en]) + ".")
+
+
+def _notice_words(spec: ClockSpec) -> Words:
+    assert spec.notice is not None
+    notice = EVENT_WORDS[spec.notice.event]
+    start = EVENT_WORDS[spec.start_all_of[0]]
+    lead = _length_words(spec.notice.lead)
     return Words(
-        f"{events.zh}则免责结束（不算超时）；{cancelled.zh}。",
-        f"It closes without breach at {events.en}; {cancelled.en}.",
+        f"仅当「{notice.zh}」不晚于「{start.zh}」前{lead.zh}时才有此义务，否则（迟报或未报）免责",
+        f"it is owed only when {notice.en} came at least {lead.en} before {start.en}; "
+        "otherwise (late or never) it is exempt",
     )
 
 
@@ -225,8 +274,13 @@ def describe_clock(spec: ClockSpec) -> ClockTerms:
     starts, stops = _start_words(spec), _stop_words(spec)
     start_events = _join(spec.start_all_of, "与", "and")
     stop_events = _join(spec.stop, "或", "or")
-    exempt_zh = f"；{_join(spec.exempt, '或', 'or').zh}免责" if spec.exempt else ""
-    exempt_en = f"; exempt at {_join(spec.exempt, 'or', 'or').en}" if spec.exempt else ""
+    exempting = (*spec.exempt, *spec.void)
+    exempt_zh = f"；{_join(exempting, '或', 'or').zh}免责" if exempting else ""
+    exempt_en = f"; exempt at {_join(exempting, 'or', 'or').en}" if exempting else ""
+    if spec.notice is not None:
+        notice = _notice_words(spec)
+        exempt_zh += f"；{notice.zh}"
+        exempt_en += f"; {notice.en}"
     if spec.duration.unit is DurationUnit.SAME_DAY:
         within = Words(f"{start_events.zh}当日24:00前", f"by 24:00 of the day of {start_events.en}")
     else:

@@ -14,10 +14,14 @@ from sla.units.select import measure_class
 
 
 class Party(StrEnum):
+    """Who owes a clock: compliance is counted per party, so an insurer's or a hospital's delay never
+    counts against the vendor."""
+
     VENDOR = "vendor"
     INSURER = "insurer"
     LAB = "lab"
-    THIRD_PARTY = "third_party"
+    HOSPITAL = "hospital"
+    THIRD_PARTY = "third_party"  # e.g. a regulator
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,20 @@ DEFAULT_WARNINGS = (WarnThreshold(Fraction(1, 2)), WarnThreshold(Fraction(4, 5))
 
 
 @dataclass(frozen=True)
+class ClockNotice:
+    """A customer's notice the commitment depends on (001:L566 客户出院前(至少提早一天)通知我司).
+
+    The latest `event` at or before the clock's start (and after the previous occurrence's start, for a
+    per-occurrence clock) must be no later than `lead` before the start (24:00 of the day before, for
+    `calendar_days: 1`). Without it, or late, the commitment was never owed: the clock closes exempt at
+    its start, with the reason on its timeline.
+    """
+
+    event: EventType
+    lead: Duration
+
+
+@dataclass(frozen=True)
 class ClockSpec:
     id: str
     name_zh: str
@@ -83,9 +101,27 @@ class ClockSpec:
     per_occurrence: bool = False
     # The manual's own words at `source` (its cited lines, verbatim, one per line): what an auditor signs.
     quote: str = ""
+    # The start events count only in the order listed (each after the one before it), and a stop counts
+    # only after the start: for a step that answers the one before (work after the start notice, 002:L471).
+    in_order: bool = False
+    # Events showing the commitment was never owed (out of scope; a positive verdict where only a negative
+    # one owes a notice, 001:L552): they close the clock exempt whenever they come, before its start or
+    # past its due (a breach is then withdrawn), unless it was already met or delivered.
+    void: tuple[EventType, ...] = ()
+    notice: ClockNotice | None = None
 
     def events(self) -> set[EventType]:
-        return {*self.start_all_of, *self.stop, *self.pause, *self.resume, *self.restart, *self.exempt}
+        notice = {self.notice.event} if self.notice else set()
+        return {
+            *self.start_all_of,
+            *self.stop,
+            *self.pause,
+            *self.resume,
+            *self.restart,
+            *self.exempt,
+            *self.void,
+            *notice,
+        }
 
     def thresholds(self) -> tuple[WarnThreshold, ...]:
         if self.warnings is not None:

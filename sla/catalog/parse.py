@@ -12,6 +12,7 @@ from typing import Any
 
 from sla.catalog.model import (
     DEFAULT_WARNINGS,
+    ClockNotice,
     ClockSpec,
     CustomerWindow,
     Duration,
@@ -131,6 +132,24 @@ def _quote(doc: dict[str, Any], where: _Where, context: str) -> str:
     return quote.strip()
 
 
+def _flag(doc: dict[str, Any], key: str, where: _Where, context: str) -> bool:
+    value = doc.get(key, False)
+    if not isinstance(value, bool):
+        raise where.error(f"{context}: {key} is true or false, got {value!r}")
+    return value
+
+
+def _notice(value: Any, where: _Where, context: str) -> ClockNotice | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value.get("event") or not value.get("lead"):
+        raise where.error(f"{context}: notice needs an event and a lead (e.g. lead: {{calendar_days: 1}})")
+    return ClockNotice(
+        _event(value["event"], where, f"{context} notice"),
+        _duration(value["lead"], where, f"{context} notice", WINDOW_UNITS),
+    )
+
+
 def _clock(doc: Any, accepts: frozenset[EventType], where: _Where) -> ClockSpec:
     if not isinstance(doc, dict) or not doc.get("id"):
         raise where.error("every clock needs an id")
@@ -165,6 +184,9 @@ def _clock(doc: Any, accepts: frozenset[EventType], where: _Where) -> ClockSpec:
         warnings=warnings,
         per_occurrence=per_occurrence,
         quote=_quote(doc, where, context),
+        in_order=_flag(doc, "in_order", where, context),
+        void=_events(doc.get("void"), where, f"{context} void"),
+        notice=_notice(doc.get("notice"), where, context),
     )
     if not start:
         raise where.error(f"{context}: 'start' needs at least one event (request_opened for the opening)")
@@ -181,7 +203,12 @@ def _clock(doc: Any, accepts: frozenset[EventType], where: _Where) -> ClockSpec:
         raise where.error(f"{context}: pauses on its own start event {sorted(own_start)}")
     if set(stop) & set(start):
         raise where.error(f"{context}: stops on its own start event {sorted(set(stop) & set(start))}")
-    others = [e for e in (*spec.pause, *spec.resume, *spec.restart, *spec.exempt) if e not in accepts]
+    notice_event = (spec.notice.event,) if spec.notice else ()
+    others = [
+        e
+        for e in (*spec.pause, *spec.resume, *spec.restart, *spec.exempt, *spec.void, *notice_event)
+        if e not in accepts
+    ]
     if others:
         raise where.error(f"{context}: uses events the service does not accept: {sorted(set(others))}")
     if (spec.resume or spec.restart) and not spec.pause:
@@ -192,6 +219,10 @@ def _clock(doc: Any, accepts: frozenset[EventType], where: _Where) -> ClockSpec:
         raise where.error(f"{context}: a per_occurrence clock has no pause, resume or restart")
     if set(spec.exempt) & set(start):
         raise where.error(f"{context}: exempts on its own start event {sorted(set(spec.exempt) & set(start))}")
+    if set(spec.void) & (set(start) | set(stop)):
+        raise where.error(f"{context}: void events are neither its start nor its stop")
+    if spec.notice and len(start) != 1:
+        raise where.error(f"{context}: a notice is judged against one start event; this clock has {len(start)}")
     return spec
 
 

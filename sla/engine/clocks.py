@@ -27,6 +27,7 @@ from sla.engine.model import (
     TimelineEntry,
 )
 from sla.events import EventType
+from sla.units import window_measure
 
 _CLOSED_BY_CANCEL = EventType.CUSTOMER_CANCELLED
 _CLOSED_BY_COMPLETION = EventType.SERVICE_COMPLETED
@@ -35,8 +36,12 @@ _CLOSED_BY_COMPLETION = EventType.SERVICE_COMPLETED
 class _ClockRun:
     """Mutable state of one clock (or one instance of a per-occurrence clock) while folding the log."""
 
-    def __init__(self, spec: ClockSpec, measure: ClockMeasure, instance: int = 1) -> None:
+    def __init__(
+        self, spec: ClockSpec, measure: ClockMeasure, instance: int = 1, calendar: WorkingCalendar | None = None
+    ) -> None:
         self.spec, self.measure, self.instance = spec, measure, instance
+        self.calendar = calendar  # judges the customer's notice (`spec.notice`)
+        self.last_notice: RecordedEvent | None = None  # the latest notice event before the start
         self.thresholds = spec.thresholds()
         self.state = ClockState.PENDING
         self.seen_start: set[EventType] = set()
@@ -129,6 +134,11 @@ class _ClockRun:
         self.advance_to(at, inclusive=False)
         state = self.state
 
+        if state is ClockState.BREACHED and self.stopped_at is None and kind in spec.void:
+            # Never owed (001:L552): the breach shown while it looked owed is withdrawn.
+            self.breached_at = None
+            self._close(ClockState.EXEMPT, at, "exempted", f"{kind.value}: never owed, breach withdrawn", event)
+            return
         if state is ClockState.BREACHED and self.stopped_at is None:
             if kind in spec.stop:
                 self.stopped_at = at
@@ -141,6 +151,9 @@ class _ClockRun:
 
         if kind is _CLOSED_BY_CANCEL:
             self._close(ClockState.CANCELLED, at, "cancelled", "customer cancelled the request", event)
+            return
+        if kind in spec.void:
+            self._close(ClockState.EXEMPT, at, "exempted", f"{kind.value}: never owed", event)
             return
         if state is ClockState.PENDING:
             self._apply_pending(event)
@@ -172,14 +185,49 @@ class _ClockRun:
         if kind is _CLOSED_BY_COMPLETION:
             self._close(ClockState.CANCELLED, at, "cancelled", "service completed before the clock started", event)
             return
-        if kind in spec.stop and self.stop_seen_at is None:
+        if spec.notice is not None and kind is spec.notice.event:
+            self.last_notice = event
+        # In order, a stop counts only after the start: it answers the step that started the clock.
+        if kind in spec.stop and self.stop_seen_at is None and not spec.in_order:
             self.stop_seen_at = at
         if kind in spec.start_all_of:
+            if spec.in_order and not self._next_in_order(kind):
+                self._note(at, "ignored", f"{kind.value} before {self._expected().value}: starts count in order", event)
+                return
             self.seen_start.add(kind)
             if self.seen_start >= set(spec.start_all_of):
+                refusal = self._notice_refusal(at)
+                if refusal:
+                    self._close(ClockState.EXEMPT, at, "exempted", refusal, event)
+                    return
                 self._begin_cycle(at, "started", event)
                 if self.stop_seen_at is not None:
                     self._close(ClockState.MET, at, "stopped", "delivered before the clock started", event)
+
+    def _expected(self) -> EventType:
+        return next(e for e in self.spec.start_all_of if e not in self.seen_start)
+
+    def _next_in_order(self, kind: EventType) -> bool:
+        """Whether `kind` may count now: every start event listed before it has happened."""
+        position = self.spec.start_all_of.index(kind)
+        return all(e in self.seen_start for e in self.spec.start_all_of[:position])
+
+    def _notice_refusal(self, start: datetime) -> str | None:
+        """Why the customer's notice the commitment depends on was not given in time; None when it was."""
+        notice = self.spec.notice
+        if notice is None:
+            return None
+        assert self.calendar is not None, "a clock with a notice is computed with the calendar"
+        limit = window_measure(notice.lead, self.calendar).latest_before(start, None)
+        given = self.last_notice
+        if given is None:
+            return f"never owed: no {notice.event.value} before it (needed by {limit:%Y-%m-%d %H:%M})"
+        if given.occurred_at > limit:
+            return (
+                f"never owed: {notice.event.value} at {given.occurred_at:%Y-%m-%d %H:%M} is after "
+                f"{limit:%Y-%m-%d %H:%M} ({notice.lead.describe()} before)"
+            )
+        return None
 
     def view(self, now: datetime) -> ClockView:
         self.advance_to(now, inclusive=True)
@@ -245,23 +293,27 @@ def _instance_named(event: RecordedEvent) -> int | None:
 
 
 def _fold_occurrences(
-    spec: ClockSpec, measure: ClockMeasure, ordered: Sequence[RecordedEvent], now: datetime
+    spec: ClockSpec, measure: ClockMeasure, ordered: Sequence[RecordedEvent], now: datetime, calendar: WorkingCalendar
 ) -> list[ClockView]:
     """A per-occurrence clock: each start event opens instance n+1; a stop or exempt event closes the
     instance its data names (`instance`: n), or else the oldest open one; a stop with no open instance
     to close changes nothing. Cancelling the request cancels every open instance."""
     (start,) = spec.start_all_of
     runs: list[_ClockRun] = []
-    placeholder = _ClockRun(spec, measure)  # shown (pending) until the first occurrence
+    placeholder = _ClockRun(spec, measure, calendar=calendar)  # shown (pending) until the first occurrence
+    notice: RecordedEvent | None = None  # the latest notice since the previous occurrence
     for event in ordered:
         if event.occurred_at > now:
             break
         kind = event.type
+        if spec.notice is not None and kind is spec.notice.event:
+            notice = event
         if kind is start:
-            run = _ClockRun(spec, measure, len(runs) + 1)
+            run = _ClockRun(spec, measure, len(runs) + 1, calendar)
+            run.last_notice, notice = notice, None
             run.apply(event)
             runs.append(run)
-        elif kind in spec.stop or kind in spec.exempt:
+        elif kind in spec.stop or kind in spec.exempt or kind in spec.void:
             named = _instance_named(event)
             if named is not None:
                 if 1 <= named <= len(runs):
@@ -292,9 +344,9 @@ def compute_clocks(
     for spec in entry.clocks:
         measure = Measure(spec.duration, calendar)
         if spec.per_occurrence:
-            views.extend(_fold_occurrences(spec, measure, ordered, now))
+            views.extend(_fold_occurrences(spec, measure, ordered, now, calendar))
             continue
-        run = _ClockRun(spec, measure)
+        run = _ClockRun(spec, measure, calendar=calendar)
         for event in ordered:
             if event.occurred_at > now:
                 break

@@ -407,7 +407,7 @@ def _catalog_reads() -> dict[str, set[str]]:
                 reads.setdefault(window.event.value, set()).add(window.event_field)
         for clock in entry.clocks:
             if clock.per_occurrence:
-                for event in (*clock.stop, *clock.exempt):
+                for event in (*clock.stop, *clock.exempt, *clock.void):
                     reads.setdefault(event.value, set()).add(INSTANCE)
     return reads
 

@@ -186,7 +186,7 @@ def test_every_window_cites_its_lines_and_every_changed_entry_says_so_in_its_ver
     for entry in CATALOG:
         for window in entry.windows:
             assert window.source.lines and window.description, (entry.id, window.id)
-    # Entries that changed against the manuals carry version 2 (requests keep the version they pinned).
+    # Entries that changed against the manuals carry version 2 or later (requests keep the version they pinned).
     changed = {
         "axa.green_channel.inpatient",
         "pingan_health.cancer.admission",
@@ -195,4 +195,4 @@ def test_every_window_cites_its_lines_and_every_changed_entry_says_so_in_its_ver
         "zhongan.mdt",
         "unnamed.ci_inpatient.direct_pay",
     }
-    assert {CATALOG.get(service_id).version for service_id in changed} == {2}
+    assert all(CATALOG.get(service_id).version >= 2 for service_id in changed)

@@ -351,6 +351,8 @@ def test_every_catalog_clock_can_start_stop_and_be_met() -> None:
     for entry in CATALOG:
         for spec in entry.clocks:
             events = [RecordedEvent(kind, t0 + timedelta(minutes=i), i + 1) for i, kind in enumerate(spec.start_all_of)]
+            if spec.notice:  # the customer's notice the commitment depends on, well ahead
+                events.append(RecordedEvent(spec.notice.event, t0 - timedelta(days=3), 0))
             events.append(RecordedEvent(spec.stop[0], t0 + timedelta(hours=1), 99))
             view = {v.clock_id: v for v in compute_clocks(entry, events, CAL, t0 + timedelta(hours=2))}[spec.id]
             assert view.state is ClockState.MET, (entry.id, spec.id, view.state)

@@ -38,7 +38,8 @@ def test_the_annex_two_insurer_answers_every_submission_of_materials_within_one_
     # [001:L548-552] 如资料不齐或不符合服务范围，我司会在1个工作日内通知客户. Materials received Fri 2025-09-26
     # 16:00: the first working day after is Sun 9-28 (make-up) -> due 9-29 00:00; told incomplete Sun 9-28
     # 10:00 -> met. Resubmitted Mon 9-29 09:00: a new instance, day 1 = 9-30 -> due 10-01 00:00; approved
-    # only on 10-09 10:00 (after National Day) -> breached, 8 days 10 hours late.
+    # only on 10-09 10:00 (after National Day): a positive verdict owes no notice [001:L552-553], so the
+    # instance is exempt, not breached 8 days 10 hours late as v1 showed.
     events = log(
         ("request_opened", at(2025, 9, 26, 9)),
         ("materials_received", at(2025, 9, 26, 16)),
@@ -48,8 +49,8 @@ def test_the_annex_two_insurer_answers_every_submission_of_materials_within_one_
     )
     first, second = instances(GREEN, "materials_verdict", events, at(2025, 10, 10))
     assert (first.instance, first.due_at, first.state) == (1, at(2025, 9, 29), ClockState.MET)
-    assert (second.instance, second.due_at, second.state) == (2, at(2025, 10, 1), ClockState.BREACHED)
-    assert second.late_by_seconds == (8 * 24 + 10) * 3600
+    assert (second.instance, second.state, second.breached_at) == (2, ClockState.EXEMPT, None)
+    assert second.outcome is Outcome.EXEMPT
 
 
 def test_a_verdict_before_any_materials_arrived_answers_nothing() -> None:
@@ -114,9 +115,11 @@ def test_an_open_top_up_blocks_completion_and_cancelling_the_request_cancels_it(
 # -- 001:L566-567: settlement on the discharge day ---------------------------------------------------
 def test_the_discharge_settlement_is_due_at_24_00_of_the_discharge_date() -> None:
     # [001:L566-567] 我司将安排工作人员于出院日进行出院结算并收集相关理赔材料: discharged Fri 2025-10-10 10:00
-    # -> due 10-11 00:00, a budget of the 14 hours left that day; materials collected 18:00 -> met.
+    # -> due 10-11 00:00, a budget of the 14 hours left that day; materials collected 18:00 -> met. The
+    # customer told of the discharge on Wed 10-08 (at least a day ahead, L566), so the settlement was owed.
     events = log(
         ("materials_complete", at(2025, 9, 30, 10)),  # the claim documents for the direct-pay decision
+        ("discharge_notified", at(2025, 10, 8, 15)),
         ("patient_discharged", at(2025, 10, 10, 10)),
         ("materials_complete", at(2025, 10, 10, 18)),
     )
@@ -124,7 +127,7 @@ def test_the_discharge_settlement_is_due_at_24_00_of_the_discharge_date() -> Non
     assert (settlement.due_at, settlement.budget_seconds) == (at(2025, 10, 11), 14 * 3600)
     assert (settlement.state, settlement.stopped_at) == (ClockState.MET, at(2025, 10, 10, 18))
     # The materials of 9-30 came before the discharge: they never count for it.
-    [waiting] = instances(DIRECT, "discharge_settlement", events[:2], at(2025, 10, 10, 12))
+    [waiting] = instances(DIRECT, "discharge_settlement", events[:3], at(2025, 10, 10, 12))
     assert waiting.state is ClockState.RUNNING and waiting.due_at == at(2025, 10, 11)
 
 
@@ -138,7 +141,10 @@ def test_the_discharge_settlement_is_due_at_24_00_of_the_discharge_date() -> Non
 )
 def test_a_same_day_deadline_is_the_end_of_the_events_own_local_date(discharged, due) -> None:  # type: ignore[no-untyped-def]
     # [001:L566-567] 出院日 = the discharge's own date in Asia/Shanghai, whatever the offset it arrives in.
-    events = [RecordedEvent(EventType.PATIENT_DISCHARGED, discharged.astimezone(UTC), 1)]
+    events = [
+        RecordedEvent(EventType.DISCHARGE_NOTIFIED, (discharged - timedelta(days=2)).astimezone(UTC), 1),
+        RecordedEvent(EventType.PATIENT_DISCHARGED, discharged.astimezone(UTC), 2),
+    ]
     [settlement] = instances(DIRECT, "discharge_settlement", events, discharged + timedelta(minutes=1))
     assert settlement.due_at == due and settlement.due_at.utcoffset() == timedelta(hours=8)
 
@@ -177,11 +183,11 @@ def test_an_axa_inpatient_vendor_on_time_after_late_materials_is_not_breached() 
 
 def test_japan_medical_travel_tells_the_insured_of_a_rejection_within_one_working_day() -> None:
     # [002:470] 服务商收到我司审核结果后，在1个工作日内通知您是否启动: rejected Fri 2025-12-05 17:00 ->
-    # day 1 = Mon 12-08 -> due 12-09 00:00; the insured reached Mon 12-08 11:00 -> met.
+    # day 1 = Mon 12-08 -> due 12-09 00:00; the insured told Mon 12-08 11:00 (rejection_notified) -> met.
     events = log(
         ("materials_complete", at(2025, 12, 3, 10)),
         ("eligibility_rejected", at(2025, 12, 5, 17)),
-        ("customer_confirmed", at(2025, 12, 8, 11)),
+        ("rejection_notified", at(2025, 12, 8, 11)),
     )
     byid = {v.clock_id: v for v in views("axa.zhuoyue.japan_medical", events, at(2025, 12, 10))}
     assert (byid["notify_no_start"].due_at, byid["notify_no_start"].state) == (at(2025, 12, 9), ClockState.MET)

@@ -123,6 +123,8 @@ def test_every_warning_of_every_catalog_clock_falls_on_a_whole_second_before_its
     for entry in CATALOG:
         for spec in entry.clocks:
             events = [RecordedEvent(kind, t0 + timedelta(minutes=i), i + 1) for i, kind in enumerate(spec.start_all_of)]
+            if spec.notice:  # the customer's notice the commitment depends on, well ahead
+                events.append(RecordedEvent(spec.notice.event, t0 - timedelta(days=3), 0))
             view = next(v for v in compute_clocks(entry, events, CAL, t0 + timedelta(hours=1)) if v.clock_id == spec.id)
             assert view.due_at is not None, (entry.id, spec.id)
             for threshold in view.thresholds:

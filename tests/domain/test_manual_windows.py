@@ -246,14 +246,14 @@ def test_the_aide_should_be_asked_for_seventy_two_hours_ahead_as_advice() -> Non
 def test_a_discharge_notice_on_the_discharge_day_itself_is_flagged_as_advice() -> None:
     # [001:L566] 客户出院前(至少提早一天)通知我司: discharged Fri 2025-10-10 10:00 -> notice by 10-09 24:00.
     entry = CATALOG.get("unnamed.ci_inpatient.direct_pay")
-    ahead = log(("patient_discharged", at(2025, 10, 10, 10), {"notified_at": "2025-10-09T18:00:00+08:00"}))
+    # The notice is its own event since v3 (discharge_notified, at the instant it was given).
+    ahead = log(("discharge_notified", at(2025, 10, 9, 18)), ("patient_discharged", at(2025, 10, 10, 10)))
     assert advisories(entry, ahead, CAL) == []
-    same_day = log(("patient_discharged", at(2025, 10, 10, 10), {"notified_at": "2025-10-10T07:00:00+08:00"}))
+    same_day = log(("discharge_notified", at(2025, 10, 10, 7)), ("patient_discharged", at(2025, 10, 10, 10)))
     [advice] = advisories(entry, same_day, CAL)
     assert (advice.at, advice.limit) == (at(2025, 10, 10, 7), at(2025, 10, 10))
-    assert (
-        advisories(entry, log(("patient_discharged", at(2025, 10, 10, 10))), CAL) == []
-    )  # no notice time: no judgement
+    # No notice at all: no advice to show (the settlement clock says it was never owed).
+    assert advisories(entry, log(("patient_discharged", at(2025, 10, 10, 10))), CAL) == []
 
 
 def test_advisories_come_back_in_shanghai_time_whatever_offset_the_events_arrive_in() -> None:
