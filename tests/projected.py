@@ -21,6 +21,7 @@ from sla.engine.model import RecordedEvent
 from sla.events import EventType, RequestStatus
 from store.calendar import CalendarSource
 from tests.data import CANARY_INSURED, CANARY_POLICY
+from tests.helpers import at
 from tests.histories import TEST_KEYS
 from workflows.messages import AdvanceInput, PersonalData, RequestView
 
@@ -101,3 +102,72 @@ class Projector:
             )
             result = _environment(history).run(self.activities.advance_request, change)
             view = replace(view, events=[*view.events, event])
+
+
+SPECIAL_DRUG = "axa.zhuoyue.special_drug"  # audit: the insurer's, 1 WD [002:349]; fulfil: the vendor's, 3 days
+
+
+def october_2025(projector: Projector) -> None:
+    """October 2025 for vendor-a: the insurer's audit breached and the vendor's delivery met (due 18 Oct);
+    one delivery breached and still undelivered at the month's end; one past due but not recorded as
+    breached; one due at 24:00 on 31 October (so October's); vendor-b: one delivery met. September: one
+    of vendor-a's deliveries breached."""
+    write = projector.request
+    # Materials Thu 9 Oct: the audit is due at 24:00 on Fri 10 Oct; approved Tue 14 Oct, late.
+    write(
+        "r-late-audit",
+        SPECIAL_DRUG,
+        "vendor-a",
+        at(2025, 10, 9, 9),
+        Step("materials_complete", at(2025, 10, 9, 10)),
+        Step("eligibility_approved", at(2025, 10, 14, 10)),
+        Step("drug_delivered", at(2025, 10, 16, 10)),
+    )
+    # Approved Tue 21 Oct: delivery due 24:00 Fri 24 Oct; delivered 3 Nov, after the month's end.
+    write(
+        "r-late-delivery",
+        SPECIAL_DRUG,
+        "vendor-a",
+        at(2025, 10, 20, 9),
+        Step("materials_complete", at(2025, 10, 20, 10)),
+        Step("eligibility_approved", at(2025, 10, 21, 9)),
+        Step("drug_delivered", at(2025, 11, 3, 10)),
+    )
+    # Approved Tue 28 Oct: delivery due 24:00 Fri 31 Oct (stored as 1 Nov 00:00 +08:00), met.
+    write(
+        "r-month-end",
+        SPECIAL_DRUG,
+        "vendor-a",
+        at(2025, 10, 27, 9),
+        Step("materials_complete", at(2025, 10, 27, 10)),
+        Step("eligibility_approved", at(2025, 10, 28, 9)),
+        Step("drug_delivered", at(2025, 10, 31, 20)),
+    )
+    # Approved Wed 22 Oct: delivery due 24:00 Mon 27 Oct (Sat 25 is a rest day); never delivered, and no
+    # breach recorded either (a herd's lag): still counting down in the read model, past its instant.
+    write(
+        "r-still-running",
+        SPECIAL_DRUG,
+        "vendor-a",
+        at(2025, 10, 21, 9),
+        Step("materials_complete", at(2025, 10, 21, 10)),
+        Step("eligibility_approved", at(2025, 10, 22, 9)),
+    )
+    write(
+        "r-other-vendor",
+        SPECIAL_DRUG,
+        "vendor-b",
+        at(2025, 10, 13, 9),
+        Step("materials_complete", at(2025, 10, 13, 10)),
+        Step("eligibility_approved", at(2025, 10, 14, 9)),
+        Step("drug_delivered", at(2025, 10, 15, 9)),
+    )
+    write(
+        "r-september",
+        SPECIAL_DRUG,
+        "vendor-a",
+        at(2025, 9, 8, 9),
+        Step("materials_complete", at(2025, 9, 8, 10)),
+        Step("eligibility_approved", at(2025, 9, 8, 15)),
+        Step("drug_delivered", at(2025, 9, 15, 10)),
+    )
