@@ -70,6 +70,7 @@ bench: setup
 # chromium through Playwright; PNGs into docs/screenshots/.
 screenshots: setup system-deps bytecode
 	$(BIN)/python -m tools.screenshots
+	$(BIN)/python -m tools.report_screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

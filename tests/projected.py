@@ -50,7 +50,17 @@ class Projector:
             ClockPlanner(CalendarSource(calendar_dir, engine)), ProjectionWriter(engine, EncryptionCodec(TEST_KEYS))
         )
 
-    def request(self, request_id: str, service_id: str, vendor_id: str, opened_at: datetime, *steps: Step) -> None:
+    def request(
+        self,
+        request_id: str,
+        service_id: str,
+        vendor_id: str,
+        opened_at: datetime,
+        *steps: Step,
+        until: datetime | None = None,
+    ) -> None:
+        """Open the request and send `steps`; with `until`, advance once more at that instant with no
+        event, as the workflow's timer does at a warning or due instant (a breach gets recorded)."""
         catalog = default_catalog()
         entry, pinned = catalog.get(service_id), catalog.pin(service_id)
         view = RequestView(
@@ -71,7 +81,24 @@ class Projector:
             view, pinned.document, entry.version, opened_at, personal=personal, history_length=history
         )
         result = _environment(history).run(self.activities.advance_request, change)
-        for seq, step in enumerate(steps, start=2):
+        advances: list[tuple[datetime, RecordedEvent | None]] = [
+            (
+                step.occurred_at,
+                RecordedEvent(
+                    EventType(step.type),
+                    step.occurred_at,
+                    seq,
+                    f"coordinator:{vendor_id}",
+                    dict(step.data or {}),
+                    None,
+                    step.occurred_at,
+                ),
+            )
+            for seq, step in enumerate(steps, start=2)
+        ]
+        if until is not None:
+            advances.append((until, None))
+        for now, event in advances:
             view = replace(
                 view,
                 revision=result.revision,
@@ -80,28 +107,20 @@ class Projector:
                 corrections=[*view.corrections, *result.corrections],
                 recomputes=[*view.recomputes, *result.recomputes],
             )
-            event = RecordedEvent(
-                EventType(step.type),
-                step.occurred_at,
-                seq,
-                f"coordinator:{vendor_id}",
-                dict(step.data or {}),
-                None,
-                step.occurred_at,
-            )
             history += 6
             change = AdvanceInput(
                 view,
                 pinned.document,
                 entry.version,
-                step.occurred_at,
+                now,
                 event,
                 personal=personal,
                 history_length=history,
                 written=result.position,
             )
             result = _environment(history).run(self.activities.advance_request, change)
-            view = replace(view, events=[*view.events, event])
+            if event is not None:
+                view = replace(view, events=[*view.events, event])
 
 
 SPECIAL_DRUG = "axa.zhuoyue.special_drug"  # audit: the insurer's, 1 WD [002:349]; fulfil: the vendor's, 3 days

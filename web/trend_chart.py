@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from api.scorecard import TrendPoint
 
 WIDTH, HEIGHT = 420, 150
-TOP, BASELINE = 22, 112  # the plot's 100 % and 0 % lines
+TOP, BASELINE = 24, 112  # the plot's 100 % and 0 % lines
 LEFT, SLOT, BAR = 36, 64, 36  # the first slot's left edge, a month's slot, a bar's width
 
 
@@ -19,6 +19,7 @@ class Bar:
     x: float  # the bar's left edge
     y: float  # its top
     height: float
+    width: float
     centre: float
     value: str  # "66.67 %", or "—" when nothing was graded
     graded: int  # met + breached
@@ -42,6 +43,7 @@ def trend_bars(points: list[TrendPoint]) -> list[Bar]:
                 x,
                 BASELINE - height,
                 height,
+                BAR,
                 x + BAR / 2,
                 percent(share),
                 point.met + point.breached,
