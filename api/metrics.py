@@ -22,7 +22,8 @@ from store.models import COUNTING, RUNNING, ClockRow, OpenClockTallyRow, OpenReq
 from store.tally import WORKING_DAY_BUCKETS
 from store.types import AwareDateTime
 
-CLOCK_LABELS = ["insurer", "vendor", "service", "clock"]
+# `party`: who owes the clock (the catalog's); a vendor's compliance reads only party="vendor".
+CLOCK_LABELS = ["insurer", "vendor", "service", "clock", "party"]
 OUTCOMES = tuple(Outcome)
 CLOCKS, OUTCOME_TALLY = table_of(ClockRow), table_of(OutcomeTallyRow)
 OPEN_TALLY, REQUEST_TALLY = table_of(OpenClockTallyRow), table_of(OpenRequestTallyRow)
@@ -42,7 +43,7 @@ class ReadModelCollector(Collector):
         now = self.clock()
         at = bindparam("now", now, type_=AwareDateTime())
         c = CLOCKS.c
-        labels = (c.insurer_id, c.vendor_id, c.service_id, c.clock_id)
+        labels = (c.insurer_id, c.vendor_id, c.service_id, c.clock_id, c.party)
         with self.engine.connect() as connection:
             outcomes = connection.execute(select(OUTCOME_TALLY)).mappings().all()
             open_clocks = connection.execute(select(OPEN_TALLY).where(OPEN_TALLY.c.count != 0)).mappings().all()
@@ -58,19 +59,20 @@ class ReadModelCollector(Collector):
                 .group_by(*labels, c.provisional)
             ).all()
 
-        known = {(r["insurer_id"], r["vendor_id"], r["service_id"], r["clock_id"]) for r in [*outcomes, *open_clocks]}
+        series_of = ("insurer_id", "vendor_id", "service_id", "clock_id", "party")
+        known = {tuple(r[name] for name in series_of) for r in [*outcomes, *open_clocks]}
         counter = CounterMetricFamily(
             "sla_clock_outcomes", "Closed SLA clocks by outcome (one per clock).", labels=[*CLOCK_LABELS, "outcome"]
         )
         # Every clock that exists is published at 0 for each outcome before its first outcome: a series
         # that first appears at 1 loses that increment to increase() and rate().
         counts: Counter[tuple[str, ...]] = Counter({(*series, outcome): 0 for series in known for outcome in OUTCOMES})
-        used: dict[tuple[str, str, str], Counter[int]] = defaultdict(Counter)
-        used_sum: Counter[tuple[str, str, str]] = Counter()
+        used: dict[tuple[str, str, str, str], Counter[int]] = defaultdict(Counter)
+        used_sum: Counter[tuple[str, str, str, str]] = Counter()
         for r in outcomes:
-            counts[(r["insurer_id"], r["vendor_id"], r["service_id"], r["clock_id"], r["outcome"])] += r["count"]
+            counts[(*(r[name] for name in series_of), r["outcome"])] += r["count"]
             if r["outcome"] in GRADED:
-                histogram_series = (r["vendor_id"], r["service_id"], r["clock_id"])
+                histogram_series = (r["vendor_id"], r["service_id"], r["clock_id"], r["party"])
                 used[histogram_series][r["working_days_bucket"]] += r["count"]
                 used_sum[histogram_series] += r["working_days_e4"]
         for key, count in sorted(counts.items()):
@@ -80,14 +82,14 @@ class ReadModelCollector(Collector):
         states: Counter[tuple[str, ...]] = Counter()
         provisional = 0
         for r in open_clocks:
-            states[(r["insurer_id"], r["vendor_id"], r["service_id"], r["clock_id"], r["phase"])] += r["count"]
+            states[(*(r[name] for name in series_of), r["phase"])] += r["count"]
             provisional += r["count"] if r["provisional"] else 0
-        for insurer, vendor, service, clock_id, phase, _, n in overdue:  # past due_at, breach not recorded yet
-            states[(insurer, vendor, service, clock_id, phase)] -= n
-            states[(insurer, vendor, service, clock_id, Phase.BREACHED.value)] += n
-        for insurer, vendor, service, clock_id, _, n in newly_at_risk:  # past the last warning, not recorded yet
-            states[(insurer, vendor, service, clock_id, Phase.RUNNING.value)] -= n
-            states[(insurer, vendor, service, clock_id, Phase.AT_RISK.value)] += n
+        for *series, phase, _, n in overdue:  # past due_at, breach not recorded yet
+            states[(*series, phase)] -= n
+            states[(*series, Phase.BREACHED.value)] += n
+        for *series, _, n in newly_at_risk:  # past the last warning, not recorded yet
+            states[(*series, Phase.RUNNING.value)] -= n
+            states[(*series, Phase.AT_RISK.value)] += n
         gauge = GaugeMetricFamily(
             "sla_clocks_open",
             "Open clocks now; breached and at_risk judged from due_at and the last warning at this instant.",
@@ -101,13 +103,13 @@ class ReadModelCollector(Collector):
         histogram = HistogramMetricFamily(
             "sla_clock_working_days_used",
             "Working days a clock used when it closed (met or breached).",
-            labels=["vendor", "service", "clock"],
+            labels=["vendor", "service", "clock", "party"],
         )
-        for series, bins in sorted(used.items()):
+        for used_series, bins in sorted(used.items()):
             # The tally counts each clock in its own bucket; Prometheus buckets are cumulative.
             buckets = [(str(b), sum(n for i, n in bins.items() if i <= k)) for k, b in enumerate(WORKING_DAY_BUCKETS)]
             buckets.append(("+Inf", sum(bins.values())))
-            histogram.add_metric(list(series), buckets, used_sum[series] / 10_000)
+            histogram.add_metric(list(used_series), buckets, used_sum[used_series] / 10_000)
         yield histogram
 
         req = GaugeMetricFamily("sla_requests_open", "Open service requests.", labels=["insurer", "vendor", "service"])
