@@ -6,7 +6,6 @@ Nothing here computes a figure: it reads, arranges and draws."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -15,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import StateDep
 from api.problems import Problem, not_found
 from api.scorecard import Scorecard, scorecard
+from api.state import AppState
 from sla.catalog.describe import PARTY_WORDS, describe_clock, describe_window
 from sla.errors import SlaError
 from sla.reports import CalendarMonth
@@ -28,7 +28,7 @@ router = APIRouter(include_in_schema=False)
 
 
 async def _scorecard(
-    request: Request, session: WebSession, state: Any, insurer: str, month: str, vendor: str | None
+    request: Request, session: WebSession, state: AppState, insurer: str, month: str, vendor: str | None
 ) -> Scorecard | Response:
     """The scorecard the session may read, or the 404 page (an unknown insurer or month, or one outside
     the key's scope: the same answer, so a page never tells what exists beyond one's scope)."""
