@@ -127,6 +127,10 @@ async def _history(state: AppState, request_id: str, archive: Row[Any] | None) -
         history = await client.get_workflow_handle(request_workflow_id(request_id)).fetch_history()
     except RPCError:
         return None
+    except RuntimeError as error:  # the lazy client's first connection failed: Temporal is unreachable
+        if "connect" not in str(error).lower():
+            raise
+        return None
     return history, "temporal"
 
 
