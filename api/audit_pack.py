@@ -5,9 +5,11 @@ Database reads run on the thread pool; the history fetch and the replay are awai
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import Connection, Row, select
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowHistory
@@ -20,8 +22,10 @@ from api.schemas import RequestOut
 from api.state import AppState
 from api.views import describe_entry, pinned_entry
 from clients.history import decoded_history, verify_replay
+from runtime.codec import EncryptionCodec, unseal_text
 from runtime.temporal import build_data_converter
 from sla.calendar.timeutil import SHANGHAI
+from sla.policy import mask_policy_no
 from store.keys import Principal, Role
 from store.models import (
     ApiKeyRow,
@@ -32,6 +36,7 @@ from store.models import (
     HistoryArchiveRow,
     RecomputeRow,
     RefusedEventRow,
+    RequestRow,
     ThresholdRow,
     table_of,
 )
@@ -41,6 +46,7 @@ from workflows.ids import request_workflow_id
 ARCHIVE, EVENTS, WARNINGS = table_of(HistoryArchiveRow), table_of(EventRow), table_of(ThresholdRow)
 OUTCOMES, CORRECTIONS, RECOMPUTES = table_of(ClockOutcomeRow), table_of(CorrectionRow), table_of(RecomputeRow)
 CLOCKS, REFUSED, KEYS = table_of(ClockRow), table_of(RefusedEventRow), table_of(ApiKeyRow)
+REQUESTS = table_of(RequestRow)
 AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN, Role.OPERATIONS)
 
 
@@ -121,6 +127,10 @@ async def _history(state: AppState, request_id: str, archive: Row[Any] | None) -
         history = await client.get_workflow_handle(request_workflow_id(request_id)).fetch_history()
     except RPCError:
         return None
+    except RuntimeError as error:  # the lazy client's first connection failed: Temporal is unreachable
+        if "connect" not in str(error).lower():
+            raise
+        return None
     return history, "temporal"
 
 
@@ -146,8 +156,23 @@ async def audit_pack(state: AppState, principal: Principal, request_id: str) -> 
 
 async def audit_page_pack(state: AppState, principal: Principal, request_id: str) -> dict[str, Any]:
     """The same pack for the audit page (web/pages.py): any key that may see the request; the history
-    is fetched and replayed for the roles the audit endpoint serves, not for a vendor's coordinator."""
-    return await _pack(state, principal, request_id, tuple(Role), replayed=principal.role in AUDIT_ROLES)
+    is fetched and replayed for the roles the audit endpoint serves, not for a vendor's coordinator.
+    The page shows the policy number masked (never the insured's name or ID number)."""
+    pack = await _pack(state, principal, request_id, tuple(Role), replayed=principal.role in AUDIT_ROLES)
+    pack["request"]["policy_no_masked"] = await run_in_threadpool(_masked_policy_no, state, request_id)
+    return pack
+
+
+def _masked_policy_no(state: AppState, request_id: str) -> str | None:
+    with state.engine.connect() as connection:
+        sealed = connection.execute(select(REQUESTS.c.sealed_personal_data).where(REQUESTS.c.id == request_id)).scalar()
+    if not sealed:
+        return None
+    try:
+        personal = json.loads(unseal_text(EncryptionCodec(state.settings.keys()), sealed))
+    except (ValueError, InvalidTag):  # sealed with a key this process no longer holds
+        return None
+    return mask_policy_no(str(personal.get("policy_no", "")))
 
 
 async def _pack(

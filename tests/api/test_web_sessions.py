@@ -137,3 +137,12 @@ def test_signing_out_needs_the_sessions_csrf_token_and_ends_the_session(site: st
         assert browser.get("/requests/nothing-here").status_code == 303
     with engine.connect() as connection:
         assert connection.execute(select(SESSIONS)).all() == []
+
+
+def test_a_revoked_api_key_is_refused_at_its_next_call_not_seconds_later(site: str, engine: Engine) -> None:
+    key = create_key(engine, Role.OPERATIONS, label="ops")
+    bearer = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=site) as client:
+        assert client.get("/v1/requests", headers=bearer).status_code == 200
+        revoke_key(engine, key.split("_")[1])  # as `slatrack keys revoke` does, from another process
+        assert client.get("/v1/requests", headers=bearer).status_code == 401

@@ -1,5 +1,6 @@
 """The audit page's clock rows (web/timeline.py): rows per cycle, spans, markers, day kinds and names
-from the calendar data, and labels that never overlap, for a 60-working-day clock and a 2-hour one."""
+from the calendar data, and labels that never overlap, for a 60-working-day clock and a 2-hour one;
+and what else the page writes in its own way (a due instant at 24:00, a masked policy number)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from adapters.calendar_files import build_calendar
 from sla.calendar.timeutil import SHANGHAI
+from sla.policy import mask_policy_no
 from web.timefmt import due_text
 from web.timeline import WIDTH, Chart, Cycle, Entry, _text_width, chart, cycles
 
@@ -147,3 +149,9 @@ def test_label_lanes_separate_markers_that_fall_close_together() -> None:
 def test_a_due_instant_at_midnight_reads_as_24_00_of_the_last_working_day() -> None:
     assert due_text(at(10, 23)) == "2025-10-22 24:00 +08:00 (周三)"
     assert due_text(at(10, 22, 17, 30)) == "2025-10-22 17:30 +08:00 (周三)"
+
+
+def test_a_policy_number_on_a_page_shows_only_its_ends() -> None:
+    assert mask_policy_no("P-PAGES-0003") == "P-********03"
+    assert mask_policy_no("AB1234") == "*****4"  # too short to show both ends
+    assert mask_policy_no("") == ""

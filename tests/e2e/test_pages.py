@@ -17,7 +17,7 @@ from playwright.async_api import Page, async_playwright
 from adapters.catalog_files import default_catalog
 from bench.hostile_cases import MARKUP_NOTES
 from tests.chromium import launch
-from tests.data import NATIONAL_DAY_BREACH, NATIONAL_DAY_BREACH_DUE, NATIONAL_DAY_RESTART_LATE
+from tests.data import INSURED_JSON, NATIONAL_DAY_BREACH, NATIONAL_DAY_BREACH_DUE, NATIONAL_DAY_RESTART_LATE
 from tests.live_stack import LiveStack
 
 pytestmark = pytest.mark.browser
@@ -88,6 +88,11 @@ async def test_an_auditor_reads_a_restart_a_pause_across_national_day_and_a_brea
     assert MARKUP_NOTES["script tag"] in events
     assert page.dialogs == []  # type: ignore[attr-defined]
     assert "一致 verified" in await page.locator("#replay").inner_text()
+    # personal data: the policy number masked, the insured never
+    assert await page.locator("#policy-no code").inner_text() == "P-********03"
+    content = await page.content()
+    assert NATIONAL_DAY_RESTART_LATE["policy_no"] not in content
+    assert INSURED_JSON["name"] not in content and INSURED_JSON["id_number"] not in content
 
 
 async def test_each_role_sees_the_requests_in_its_scope_and_a_404_page_for_the_others(
