@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.catalog_files import DEFAULT_CATALOG_DIR, default_catalog
+from sla.catalog.describe import describe_clock
 from sla.catalog.table import sign_off_table, with_table
 from sla.errors import SlaError
 
@@ -56,9 +57,19 @@ def show(service_id: str) -> None:
             ("resume", clock.resume),
             ("restart", clock.restart),
             ("exempt", clock.exempt),
+            ("void (never owed)", clock.void),
         ):
             if events:
                 console.print(f"  {label} on: {', '.join(events)}")
+        if clock.in_order:
+            console.print("  start events count in the order listed; a stop counts only after the start")
+        if clock.notice:
+            console.print(
+                f"  owed only after {clock.notice.event.value} at least {clock.notice.lead.describe()} before"
+            )
+        terms = describe_clock(clock)
+        console.print(f"  terms: {terms.summary.zh} {terms.starts.zh}")
+        console.print(f"         {terms.summary.en} {terms.starts.en}")
         console.print(f"  source {clock.source.cite()}")
         if clock.notes:
             console.print(f"  notes: {clock.notes}")

@@ -29,9 +29,9 @@ EVENT_WORDS: dict[EventType, Words] = {
         "收到客户材料（尚未判断是否齐全）", "receipt of the customer's materials (not yet judged)"
     ),
     EventType.MATERIALS_INCOMPLETE: Words("判定客户材料不齐全", "a finding that the materials are incomplete"),
-    EventType.MATERIALS_COMPLETE: Words("客户提供完整材料", "the customer's complete materials"),
-    EventType.ELIGIBILITY_APPROVED: Words("审核通过、同意启动服务", "the review's approval of the service"),
-    EventType.ELIGIBILITY_REJECTED: Words("审核不通过（拒绝服务）", "the review's rejection of the service"),
+    EventType.MATERIALS_COMPLETE: Words("收齐客户完整材料", "the customer's complete materials in hand"),
+    EventType.ELIGIBILITY_APPROVED: Words("审核通过、同意启动服务", "the approval of the service"),
+    EventType.ELIGIBILITY_REJECTED: Words("审核不通过（拒绝服务）", "the rejection of the service"),
     EventType.REJECTION_NOTIFIED: Words(
         "告知客户不启动（或不能继续）服务", "notice to the customer that the service does not start"
     ),
@@ -168,6 +168,14 @@ class ClockTerms:
 
 
 def _start_words(spec: ClockSpec) -> Words:
+    generated = _generated_start_words(spec)
+    step_zh, step_en = spec.start_step
+    if not step_zh:
+        return generated
+    return Words(f"{generated.zh}{step_zh.rstrip('。')}。", f"{generated.en} {_capital(step_en.rstrip('.'))}.")
+
+
+def _generated_start_words(spec: ClockSpec) -> Words:
     events = _join(spec.start_all_of, "与", "and")
     if spec.per_occurrence:
         return Words(

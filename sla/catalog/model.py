@@ -109,6 +109,9 @@ class ClockSpec:
     # past its due (a breach is then withdrawn), unless it was already met or delivered.
     void: tuple[EventType, ...] = ()
     notice: ClockNotice | None = None
+    # Which step of the manual's flow starts it, and why that one and not an earlier one (zh, en): the
+    # answer an insurer signs off, shown with the generated terms.
+    start_step: tuple[str, str] = ("", "")
 
     def events(self) -> set[EventType]:
         notice = {self.notice.event} if self.notice else set()

@@ -139,6 +139,13 @@ def _flag(doc: dict[str, Any], key: str, where: _Where, context: str) -> bool:
     return value
 
 
+def _start_step(value: Any, where: _Where, context: str) -> tuple[str, str]:
+    if value is None:
+        return ("", "")
+    zh, en = _names(value, where, f"{context} start_step")
+    return (zh.strip(), en.strip())
+
+
 def _notice(value: Any, where: _Where, context: str) -> ClockNotice | None:
     if value is None:
         return None
@@ -187,6 +194,7 @@ def _clock(doc: Any, accepts: frozenset[EventType], where: _Where) -> ClockSpec:
         in_order=_flag(doc, "in_order", where, context),
         void=_events(doc.get("void"), where, f"{context} void"),
         notice=_notice(doc.get("notice"), where, context),
+        start_step=_start_step(doc.get("start_step"), where, context),
     )
     if not start:
         raise where.error(f"{context}: 'start' needs at least one event (request_opened for the opening)")

@@ -83,6 +83,13 @@ def test_a_valid_file_loads(tmp_path: Path) -> None:
         (broken(duration={"working_days": 0}), "positive whole number"),
         (broken(warn_at=[0.8, 0.5]), "warn_at must be increasing"),
         (broken(restart=["materials_complete"]), "without a pause"),
+        (broken(void=["hospital_confirmed"]), "void events are neither its start nor its stop"),
+        (broken(void=["customer_no_show"]), "does not accept"),
+        (broken(in_order="yes"), "in_order is true or false"),
+        (broken(notice={"event": "materials_incomplete"}), "notice needs an event and a lead"),
+        (broken(notice={"event": "materials_incomplete", "lead": {"same_day": 1}}), "not allowed here"),
+        (broken(start_step={"zh": "只写中文"}), "start_step"),
+        (broken(quote=["a list"]), "quote is the manual's cited lines as text"),
     ],
 )
 def test_bad_clocks_are_rejected_naming_file_and_entry(tmp_path: Path, document: dict, message: str) -> None:  # type: ignore[type-arg]

@@ -52,17 +52,17 @@ def test_a_clocks_terms_name_its_start_events_stop_party_duration_and_exemptions
         )
     )
     assert terms.starts.en == (
-        "It starts once the review's approval of the service and the hospital's admission notice have all happened,"
+        "It starts once the approval of the service and the hospital's admission notice have all happened,"
         " at the latest of them."
     )
     assert "「审核通过、同意启动服务」与「医院开具住院通知单」" in terms.starts.zh
     assert terms.stops.en == "It is met by the hospital's confirmation of the arrangement in time; later is a breach."
     assert terms.owed_by.zh == "由服务商负责，计入服务商的履约统计。"
     assert "10个工作日" in terms.duration.zh and "10 working days" in terms.duration.en
-    assert "restarts the full duration at the customer's complete materials" in terms.pauses.en
+    assert "restarts the full duration at the customer's complete materials in hand" in terms.pauses.en
     assert "「客户因本人原因未到/放弃（视同已完成）」则免责结束" in terms.exempt.zh
     assert terms.summary.en == (
-        "The vendor owes the hospital's confirmation of the arrangement within 10 working days of the review's"
+        "The vendor owes the hospital's confirmation of the arrangement within 10 working days of the"
         " approval of the service and the hospital's admission notice; exempt at the customer's no-show for their"
         " own reasons (counts as used)."
     )
@@ -104,10 +104,7 @@ def test_a_forbidden_window_and_a_lead_time_read_as_the_customers_rule_and_its_r
         source=Source("002", "89"),
     )
     terms = describe_window(forbidden)
-    assert (
-        terms.rule.en
-        == "After the review's approval of the service, the customer's cancellation is no longer accepted."
-    )
+    assert terms.rule.en == "After the approval of the service, the customer's cancellation is no longer accepted."
     assert "customer_window.no_cancel_after_acceptance" in terms.consequence.en and "[002:89]" in terms.consequence.zh
     lead = CustomerWindow(
         id="cancel_two_working_days_before_16",
@@ -134,3 +131,10 @@ def test_every_clock_and_window_of_the_catalog_has_terms_in_both_languages() -> 
         for window in entry.windows:
             terms_w = describe_window(window)
             assert terms_w.summary.zh and terms_w.summary.en, (entry.id, window.id)
+
+
+def test_every_catalog_clock_says_which_step_starts_it_and_why_in_both_languages() -> None:
+    unexplained = [f"{e.id}/{c.id}" for e in CATALOG for c in e.clocks if not all(c.start_step)]
+    assert unexplained == []
+    terms = describe_clock(CATALOG.get("zhongan.boao_special_drug").clock("procure_drug"))
+    assert "regulator" in terms.starts.en and "监管部门" in terms.starts.zh

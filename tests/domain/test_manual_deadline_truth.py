@@ -187,6 +187,10 @@ def test_an_escort_outside_first_tier_and_provincial_capital_cities_was_never_ow
     [escort] = [c for c in entry.clocks if c.id.startswith("escort")]
     view = clocks(service, events, at(2025, 11, 13))[escort.id]
     assert (view.state, view.breached_at) == (ClockState.EXEMPT, None)
+    # Known at the booking, before the visit: the clock never starts.
+    early = log(("out_of_scope", at(2025, 11, 5, 9)), ("consultation_held", at(2025, 11, 10, 10)))
+    view = clocks(service, early, at(2025, 11, 13))[escort.id]
+    assert (view.state, view.started_at, view.due_at) == (ClockState.EXEMPT, None, None)
 
 
 # -- 003:L4751, L4763: O2O same-day delivery; no return or exchange after dispatch ---------------------------
