@@ -13,11 +13,11 @@ import heapq
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, TextClause, bindparam, select, text, tuple_
+from sqlalchemy import ColumnElement, Connection, Row, TextClause, bindparam, func, select, text, tuple_
 
 from api.problems import Problem, not_found
 from api.schemas import RequestPage, RequestSummary
@@ -272,3 +272,72 @@ def by_next_due(items: list[RequestSummary]) -> list[RequestSummary]:
     """Requests with something owed first, soonest (or longest overdue) first; then the rest as listed."""
     owed = sorted((i for i in items if next_due(i) is not None), key=lambda i: (next_due(i), i.id))
     return owed + [i for i in items if next_due(i) is None]
+
+
+# -- what is owed, soonest first (the pages' list) -------------------------------------------------
+OWED_PHASES = (Phase.RUNNING, Phase.AT_RISK, Phase.BREACHED)
+
+
+def _owed_state(clock_state: str | None, now: datetime) -> ColumnElement[bool] | None:
+    """A clock-state filter on owed clocks, read at `now` as the API reads it (running includes at
+    risk; a clock past its due instant is breached even before the workflow records it)."""
+    c, at = CLOCKS.c, _instant("now", now)
+    counting = c.phase.in_((Phase.RUNNING, Phase.AT_RISK))
+    condition: ColumnElement[bool]
+    if clock_state is None:
+        return None
+    if clock_state == Phase.BREACHED:
+        condition = (c.phase == Phase.BREACHED) | (counting & (c.due_at < at))
+    elif clock_state == Phase.AT_RISK:
+        at_risk = (c.phase == Phase.AT_RISK) | ((c.phase == Phase.RUNNING) & (c.at_risk_from <= at))
+        condition = at_risk & (c.due_at >= at)
+    elif clock_state == Phase.RUNNING:
+        condition = counting & (c.due_at >= at)
+    else:
+        raise ValueError(f"no owed clock is {clock_state}")
+    return condition
+
+
+def owes(wanted: ListFilter) -> bool:
+    """Whether a filter asks only for what can be owed: open requests, clocks running or breached."""
+    return wanted.status in (None, "open") and wanted.clock_state in (None, *OWED_PHASES, Phase.AT_RISK)
+
+
+def owed_page(connection: Connection, principal: Principal, wanted: ListFilter, now: datetime) -> RequestPage:
+    """The open requests with a clock owed (running, at risk, or breached and not stopped), by their
+    next due instant, soonest (longest overdue) first; the cursor is that instant and the id."""
+    scoped = _scoped(principal, wanted)
+    if scoped is None:
+        return RequestPage(items=[], next_cursor=None)
+    c = CLOCKS.c
+    next_due_at = func.min(c.due_at).label("next_due")
+    conditions = [
+        c.phase.in_(OWED_PHASES),
+        c.stopped_at.is_(None),
+        c.due_at.is_not(None),
+        *_common(CLOCKS, replace(scoped, cursor=None), c.request_id),
+    ]
+    state = _owed_state(scoped.clock_state, now)
+    if state is not None:
+        conditions.append(state)
+    query = (
+        select(c.request_id, next_due_at)
+        .join(REQUESTS, REQUESTS.c.id == c.request_id)
+        .where(*conditions, REQUESTS.c.status == "open")
+        .group_by(c.request_id)
+    )
+    if scoped.cursor:
+        at, last_id = decode_cursor(scoped.cursor)
+        query = query.having(tuple_(func.min(c.due_at), c.request_id) > tuple_(_instant("cursor_at", at), last_id))
+    rows = connection.execute(query.order_by(next_due_at, c.request_id).limit(scoped.limit + 1)).all()
+    page: list[tuple[datetime, str]] = [(r.next_due, r.request_id) for r in rows[: scoped.limit]]
+    wanted_ids = [request_id for _, request_id in page]
+    requests = {r.id: r for r in connection.execute(select(REQUESTS).where(REQUESTS.c.id.in_(wanted_ids)))}
+    clocks: dict[str, list[Row[Any]]] = {}
+    for clock in connection.execute(select(CLOCKS).where(CLOCKS.c.request_id.in_(wanted_ids))):
+        clocks.setdefault(clock.request_id, []).append(clock)
+    last = page[-1] if page else None
+    return RequestPage(
+        items=[summary(requests[i], clocks.get(i, []), now) for i in wanted_ids if i in requests],
+        next_cursor=encode_cursor(*last) if last is not None and len(rows) > scoped.limit else None,
+    )

@@ -26,7 +26,8 @@ from sla.calendar.timeutil import SHANGHAI
 
 PAIRS = [
     ("audit page", "/requests/{id}", "/v1/requests/{id}/audit"),
-    ("list page (100)", "/requests", "/v1/requests?limit=100"),
+    ("list page (100)", "/requests?order=opened", "/v1/requests?limit=100"),
+    ("owed, by due (100)", "/requests", "/v1/requests?limit=100&state=open"),
 ]
 
 

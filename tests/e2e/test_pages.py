@@ -17,7 +17,13 @@ from playwright.async_api import Page, async_playwright
 from adapters.catalog_files import default_catalog
 from bench.hostile_cases import MARKUP_NOTES
 from tests.chromium import launch
-from tests.data import INSURED_JSON, NATIONAL_DAY_BREACH, NATIONAL_DAY_BREACH_DUE, NATIONAL_DAY_RESTART_LATE
+from tests.data import (
+    INSURED_JSON,
+    NATIONAL_DAY_BREACH,
+    NATIONAL_DAY_BREACH_DUE,
+    NATIONAL_DAY_BREACH_UNCONFIRMED,
+    NATIONAL_DAY_RESTART_LATE,
+)
 from tests.live_stack import LiveStack
 
 pytestmark = pytest.mark.browser
@@ -122,10 +128,11 @@ async def test_each_role_sees_the_requests_in_its_scope_and_a_404_page_for_the_o
         await page.context.close()
 
 
-async def test_the_list_puts_the_breached_request_first_and_marks_it(
+async def test_the_owed_list_puts_the_breached_request_first_and_marks_it(
     browser: Any, live: LiveStack, http: httpx.AsyncClient
 ) -> None:
-    breached = await opened(http, live, NATIONAL_DAY_BREACH, "pages-breach-list")
+    breached = await opened(http, live, NATIONAL_DAY_BREACH_UNCONFIRMED, "pages-breach-list")
+    stopped_late = await opened(http, live, NATIONAL_DAY_BREACH, "pages-breach-list-confirmed")
     page = await signed_in(browser, live, "coordinator")
     await page.goto(f"{live.base_url}/requests?service=axa.green_channel.inpatient")
     rows = page.locator("#requests tbody tr")
@@ -136,6 +143,10 @@ async def test_the_list_puts_the_breached_request_first_and_marks_it(
     assert dated == sorted(dated)  # by the next due instant
     links = await page.locator("#requests tbody a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
     assert f"/requests/{breached}" in links
+    assert f"/requests/{stopped_late}" not in links  # confirmed, late: nothing owed any more
+    await page.click("text=All requests, newest first")
+    links = await page.locator("#requests tbody a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert f"/requests/{stopped_late}" in links
 
 
 async def test_the_audit_page_downloads_as_a_pdf_with_the_same_content(
