@@ -92,11 +92,16 @@ async def test_with_temporal_unreachable_the_audit_page_and_pack_say_the_history
     assert as_json.json() == pack.json()
 
 
-async def test_the_audit_page_as_a_pdf_is_named_by_its_request(browser: tuple[httpx.AsyncClient, str]) -> None:
+async def test_the_audit_page_and_the_list_as_pdfs_are_named_by_what_they_show(
+    browser: tuple[httpx.AsyncClient, str],
+) -> None:
     http, _ = browser
     pdf = await http.get(f"/requests/{REQUEST}", params={"format": "pdf"})
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     assert pdf.headers["content-disposition"] == f'attachment; filename="request-{REQUEST}.pdf"'
+    listing = await http.get("/requests", params={"format": "pdf", "clock_state": "breached"})
+    assert listing.status_code == 200 and listing.content.startswith(b"%PDF-")
+    assert listing.headers["content-disposition"] == 'attachment; filename="requests.pdf"'
 
 
 def _owed_by_brute_force(app: Any, principal: Principal, clock_state: str | None) -> list[str]:

@@ -94,6 +94,11 @@ async def test_an_auditor_reads_a_restart_a_pause_across_national_day_and_a_brea
     assert MARKUP_NOTES["script tag"] in events
     assert page.dialogs == []  # type: ignore[attr-defined]
     assert "一致 verified" in await page.locator("#replay").inner_text()
+    # the links: the pack as JSON (the same as the API's), the workflow in the Temporal UI
+    pack = await page.request.get(f"{live.base_url}/requests/{request_id}/audit.json")
+    assert (await pack.json())["request"]["id"] == request_id
+    ui = await page.locator("a", has_text="Workflow in the Temporal UI").get_attribute("href")
+    assert ui is not None and ui.endswith(f"/namespaces/default/workflows/request-{request_id}")
     # personal data: the policy number masked, the insured never
     assert await page.locator("#policy-no code").inner_text() == "P-********03"
     content = await page.content()
