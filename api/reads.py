@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, TextClause, bindparam, func, select, text, tuple_
+from sqlalchemy import ColumnElement, Connection, Row, TextClause, bindparam, select, text, tuple_
 
 from api.problems import Problem, not_found
 from api.schemas import RequestPage, RequestSummary
@@ -26,7 +26,7 @@ from sla.calendar.working import WorkingCalendar
 from sla.engine.reading import Phase
 from sla.event_data import instant_in_range
 from store.keys import Principal, Role
-from store.models import COUNTING, RUNNING, ClockRow, EventRow, RequestRow, table_of
+from store.models import COUNTING, OWED, RUNNING, ClockRow, EventRow, RequestRow, table_of
 from store.types import AwareDateTime
 
 REQUESTS, CLOCKS, EVENTS = table_of(RequestRow), table_of(ClockRow), table_of(EventRow)
@@ -303,41 +303,64 @@ def owes(wanted: ListFilter) -> bool:
     return wanted.status in (None, "open") and wanted.clock_state in (None, *OWED_PHASES, Phase.AT_RISK)
 
 
-def owed_page(connection: Connection, principal: Principal, wanted: ListFilter, now: datetime) -> RequestPage:
-    """The open requests with a clock owed (running, at risk, or breached and not stopped), by their
-    next due instant, soonest (longest overdue) first; the cursor is that instant and the id."""
-    scoped = _scoped(principal, wanted)
-    if scoped is None:
-        return RequestPage(items=[], next_cursor=None)
+def _owed_ids(connection: Connection, scoped: ListFilter, now: datetime) -> tuple[list[tuple[datetime, str]], bool]:
+    """The next `limit` open requests with an owed clock, by (next due instant, id) after the cursor, and
+    whether more follow. Walks the owed clocks in due order (ix_clock_owed_due, selected on its
+    predicate as written) and keeps each request at its first, i.e. earliest, clock; a request seen
+    first after the cursor but owing an earlier clock was shown on an earlier page and is skipped."""
     c = CLOCKS.c
-    next_due_at = func.min(c.due_at).label("next_due")
-    conditions = [
-        c.phase.in_(OWED_PHASES),
-        c.stopped_at.is_(None),
+    conditions: list[ColumnElement[bool] | TextClause] = [
+        text(OWED),
         c.due_at.is_not(None),
         *_common(CLOCKS, replace(scoped, cursor=None), c.request_id),
     ]
     state = _owed_state(scoped.clock_state, now)
     if state is not None:
         conditions.append(state)
-    query = (
-        select(c.request_id, next_due_at)
-        .join(REQUESTS, REQUESTS.c.id == c.request_id)
-        .where(*conditions, REQUESTS.c.status == "open")
-        .group_by(c.request_id)
-    )
-    if scoped.cursor:
-        at, last_id = decode_cursor(scoped.cursor)
-        query = query.having(tuple_(func.min(c.due_at), c.request_id) > tuple_(_instant("cursor_at", at), last_id))
-    rows = connection.execute(query.order_by(next_due_at, c.request_id).limit(scoped.limit + 1)).all()
-    page: list[tuple[datetime, str]] = [(r.next_due, r.request_id) for r in rows[: scoped.limit]]
+    after = decode_cursor(scoped.cursor) if scoped.cursor else None
+    if after is not None:
+        conditions.append(tuple_(c.due_at, c.request_id) > tuple_(_instant("cursor_at", after[0]), after[1]))
+    fetch = 2 * (scoped.limit + 1)  # a request often owes two clocks
+    while True:
+        query = select(c.request_id, c.due_at).where(*conditions).order_by(c.due_at, c.request_id).limit(fetch)
+        rows = connection.execute(query).all()
+        first: dict[str, datetime] = {}
+        for row in rows:
+            first.setdefault(row.request_id, row.due_at)
+        if after is not None and first:  # drop requests whose next due lies at or before the cursor
+            earlier = select(c.request_id).where(
+                text(OWED),
+                c.request_id.in_(list(first)),
+                c.due_at.is_not(None),
+                *([state] if state is not None else []),
+                tuple_(c.due_at, c.request_id) <= tuple_(_instant("cursor_at", after[0]), after[1]),
+            )
+            for request_id in connection.execute(earlier).scalars():
+                first.pop(request_id, None)
+        if first:  # open requests only (a clock is owed on an open request, but say so)
+            open_ids = select(REQUESTS.c.id).where(REQUESTS.c.id.in_(list(first)), REQUESTS.c.status == "open")
+            still_open = set(connection.execute(open_ids).scalars())
+            first = {request_id: due for request_id, due in first.items() if request_id in still_open}
+        ordered = sorted(((due, request_id) for request_id, due in first.items()))
+        exhausted = len(rows) < fetch
+        if len(ordered) > scoped.limit or exhausted:
+            return ordered[: scoped.limit], len(ordered) > scoped.limit
+        fetch *= 2
+
+
+def owed_page(connection: Connection, principal: Principal, wanted: ListFilter, now: datetime) -> RequestPage:
+    """The open requests with a clock owed (running, at risk, or breached and not stopped), by their
+    next due instant, soonest (longest overdue) first; the cursor is that instant and the id."""
+    scoped = _scoped(principal, wanted)
+    if scoped is None:
+        return RequestPage(items=[], next_cursor=None)
+    page, more = _owed_ids(connection, scoped, now)
     wanted_ids = [request_id for _, request_id in page]
     requests = {r.id: r for r in connection.execute(select(REQUESTS).where(REQUESTS.c.id.in_(wanted_ids)))}
     clocks: dict[str, list[Row[Any]]] = {}
     for clock in connection.execute(select(CLOCKS).where(CLOCKS.c.request_id.in_(wanted_ids))):
         clocks.setdefault(clock.request_id, []).append(clock)
-    last = page[-1] if page else None
     return RequestPage(
         items=[summary(requests[i], clocks.get(i, []), now) for i in wanted_ids if i in requests],
-        next_cursor=encode_cursor(*last) if last is not None and len(rows) > scoped.limit else None,
+        next_cursor=encode_cursor(*page[-1]) if more else None,
     )
