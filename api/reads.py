@@ -13,7 +13,7 @@ import heapq
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ from sla.calendar.working import WorkingCalendar
 from sla.engine.reading import Phase
 from sla.event_data import instant_in_range
 from store.keys import Principal, Role
-from store.models import COUNTING, RUNNING, ClockRow, EventRow, RequestRow, table_of
+from store.models import COUNTING, OWED, RUNNING, ClockRow, EventRow, RequestRow, table_of
 from store.types import AwareDateTime
 
 REQUESTS, CLOCKS, EVENTS = table_of(RequestRow), table_of(ClockRow), table_of(EventRow)
@@ -272,3 +272,95 @@ def by_next_due(items: list[RequestSummary]) -> list[RequestSummary]:
     """Requests with something owed first, soonest (or longest overdue) first; then the rest as listed."""
     owed = sorted((i for i in items if next_due(i) is not None), key=lambda i: (next_due(i), i.id))
     return owed + [i for i in items if next_due(i) is None]
+
+
+# -- what is owed, soonest first (the pages' list) -------------------------------------------------
+OWED_PHASES = (Phase.RUNNING, Phase.AT_RISK, Phase.BREACHED)
+
+
+def _owed_state(clock_state: str | None, now: datetime) -> ColumnElement[bool] | None:
+    """A clock-state filter on owed clocks, read at `now` as the API reads it (running includes at
+    risk; a clock past its due instant is breached even before the workflow records it)."""
+    c, at = CLOCKS.c, _instant("now", now)
+    counting = c.phase.in_((Phase.RUNNING, Phase.AT_RISK))
+    condition: ColumnElement[bool]
+    if clock_state is None:
+        return None
+    if clock_state == Phase.BREACHED:
+        condition = (c.phase == Phase.BREACHED) | (counting & (c.due_at < at))
+    elif clock_state == Phase.AT_RISK:
+        at_risk = (c.phase == Phase.AT_RISK) | ((c.phase == Phase.RUNNING) & (c.at_risk_from <= at))
+        condition = at_risk & (c.due_at >= at)
+    elif clock_state == Phase.RUNNING:
+        condition = counting & (c.due_at >= at)
+    else:
+        raise ValueError(f"no owed clock is {clock_state}")
+    return condition
+
+
+def owes(wanted: ListFilter) -> bool:
+    """Whether a filter asks only for what can be owed: open requests, clocks running or breached."""
+    return wanted.status in (None, "open") and wanted.clock_state in (None, *OWED_PHASES, Phase.AT_RISK)
+
+
+def _owed_ids(connection: Connection, scoped: ListFilter, now: datetime) -> tuple[list[tuple[datetime, str]], bool]:
+    """The next `limit` open requests with an owed clock, by (next due instant, id) after the cursor, and
+    whether more follow. Walks the owed clocks in due order (ix_clock_owed_due, selected on its
+    predicate as written) and keeps each request at its first, i.e. earliest, clock; a request seen
+    first after the cursor but owing an earlier clock was shown on an earlier page and is skipped."""
+    c = CLOCKS.c
+    conditions: list[ColumnElement[bool] | TextClause] = [
+        text(OWED),
+        c.due_at.is_not(None),
+        *_common(CLOCKS, replace(scoped, cursor=None), c.request_id),
+    ]
+    state = _owed_state(scoped.clock_state, now)
+    if state is not None:
+        conditions.append(state)
+    after = decode_cursor(scoped.cursor) if scoped.cursor else None
+    if after is not None:
+        conditions.append(tuple_(c.due_at, c.request_id) > tuple_(_instant("cursor_at", after[0]), after[1]))
+    fetch = 2 * (scoped.limit + 1)  # a request often owes two clocks
+    while True:
+        query = select(c.request_id, c.due_at).where(*conditions).order_by(c.due_at, c.request_id).limit(fetch)
+        rows = connection.execute(query).all()
+        first: dict[str, datetime] = {}
+        for row in rows:
+            first.setdefault(row.request_id, row.due_at)
+        if after is not None and first:  # drop requests whose next due lies at or before the cursor
+            earlier = select(c.request_id).where(
+                text(OWED),
+                c.request_id.in_(list(first)),
+                c.due_at.is_not(None),
+                *([state] if state is not None else []),
+                tuple_(c.due_at, c.request_id) <= tuple_(_instant("cursor_at", after[0]), after[1]),
+            )
+            for request_id in connection.execute(earlier).scalars():
+                first.pop(request_id, None)
+        if first:  # open requests only (a clock is owed on an open request, but say so)
+            open_ids = select(REQUESTS.c.id).where(REQUESTS.c.id.in_(list(first)), REQUESTS.c.status == "open")
+            still_open = set(connection.execute(open_ids).scalars())
+            first = {request_id: due for request_id, due in first.items() if request_id in still_open}
+        ordered = sorted(((due, request_id) for request_id, due in first.items()))
+        exhausted = len(rows) < fetch
+        if len(ordered) > scoped.limit or exhausted:
+            return ordered[: scoped.limit], len(ordered) > scoped.limit
+        fetch *= 2
+
+
+def owed_page(connection: Connection, principal: Principal, wanted: ListFilter, now: datetime) -> RequestPage:
+    """The open requests with a clock owed (running, at risk, or breached and not stopped), by their
+    next due instant, soonest (longest overdue) first; the cursor is that instant and the id."""
+    scoped = _scoped(principal, wanted)
+    if scoped is None:
+        return RequestPage(items=[], next_cursor=None)
+    page, more = _owed_ids(connection, scoped, now)
+    wanted_ids = [request_id for _, request_id in page]
+    requests = {r.id: r for r in connection.execute(select(REQUESTS).where(REQUESTS.c.id.in_(wanted_ids)))}
+    clocks: dict[str, list[Row[Any]]] = {}
+    for clock in connection.execute(select(CLOCKS).where(CLOCKS.c.request_id.in_(wanted_ids))):
+        clocks.setdefault(clock.request_id, []).append(clock)
+    return RequestPage(
+        items=[summary(requests[i], clocks.get(i, []), now) for i in wanted_ids if i in requests],
+        next_cursor=encode_cursor(*page[-1]) if more else None,
+    )

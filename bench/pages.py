@@ -5,7 +5,8 @@ requests by default), through the real app (FastAPI over ASGI, no network), sign
 - the audit page `/requests/{id}` against GET /v1/requests/{id}/audit, for a seeded request (no
   history: nothing replayed on either side) and for one written by the real advance activity with a
   recorded history archived beside it (replayed on both sides, as an auditor's page does);
-- the list against GET /v1/requests?limit=100 (the page reads 100), and the audit page's PDF;
+- the list by opening against GET /v1/requests?limit=100 (the page reads 100), the owed list by due
+  against GET /v1/requests?limit=100&state=open, and the audit page's PDF;
 - the scorecard `/scorecards/{insurer}/{YYYY-MM}` against GET /v1/reports/compliance?insurer=&month=
   &party=vendor. The scorecard also reads the six months before for its trend, so it is compared with
   those seven reports too (one call per month).
@@ -42,7 +43,8 @@ REPORT = "/v1/reports/compliance"
 PAIRS = [
     ("audit page", "/requests/{id}", "/v1/requests/{id}/audit"),
     ("audit page, history replayed", f"/requests/{AUDITED}", f"/v1/requests/{AUDITED}/audit"),
-    ("list page (100)", "/requests", "/v1/requests?limit=100"),
+    ("list page (100)", "/requests?order=opened", "/v1/requests?limit=100"),
+    ("owed, by due (100)", "/requests", "/v1/requests?limit=100&state=open"),
     ("scorecard", f"/scorecards/{INSURER}/{MONTH}", f"{REPORT}?insurer={INSURER}&month={MONTH}&party=vendor"),
 ]
 

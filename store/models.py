@@ -64,6 +64,8 @@ class RequestRow(SQLModel, table=True):
 # use them exactly so (as literals: a planner proves a partial index applies only from the SQL text).
 COUNTING = "request_clock.phase IN ('running', 'at_risk')"
 RUNNING = "request_clock.phase = 'running'"
+# Clocks still owed (running, at risk, or breached and not stopped): the pages' list walks them in due order.
+OWED = "request_clock.phase IN ('running', 'at_risk', 'breached') AND request_clock.stopped_at IS NULL"
 
 
 class ClockRow(SQLModel, table=True):
@@ -83,6 +85,25 @@ class ClockRow(SQLModel, table=True):
         # lag, whatever the table's size (tests/api/test_query_plans.py).
         Index("ix_clock_counting_due", "due_at", sqlite_where=text(COUNTING), postgresql_where=text(COUNTING)),
         Index("ix_clock_running_at_risk", "at_risk_from", sqlite_where=text(RUNNING), postgresql_where=text(RUNNING)),
+        # The clocks still owed in due order, whole and per scope (a vendor's, an insurer's): the pages'
+        # list reads a page of them, not every open clock (tests/api/test_query_plans.py).
+        Index("ix_clock_owed_due", "due_at", "request_id", sqlite_where=text(OWED), postgresql_where=text(OWED)),
+        Index(
+            "ix_clock_vendor_owed_due",
+            "vendor_id",
+            "due_at",
+            "request_id",
+            sqlite_where=text(OWED),
+            postgresql_where=text(OWED),
+        ),
+        Index(
+            "ix_clock_insurer_owed_due",
+            "insurer_id",
+            "due_at",
+            "request_id",
+            sqlite_where=text(OWED),
+            postgresql_where=text(OWED),
+        ),
     )
 
     request_id: str = Field(primary_key=True, foreign_key="request.id")

@@ -110,3 +110,9 @@ NATIONAL_DAY_RESTART_LATE = NATIONAL_DAY_RESTART | {
     "policy_no": "P-PAGES-0003",
     "events": [*NATIONAL_DAY_RESTART["events"][:-1], *_events(("hospital_confirmed", "10-24T10:00"))],
 }
+
+# NATIONAL_DAY_BREACH before the hospital confirmed: breached at 10-16 24:00 and still owed.
+NATIONAL_DAY_BREACH_UNCONFIRMED = NATIONAL_DAY_BREACH | {
+    "policy_no": "P-PAGES-0006",
+    "events": NATIONAL_DAY_BREACH["events"][:-1],
+}

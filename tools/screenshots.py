@@ -21,7 +21,7 @@ from playwright.async_api import Page, async_playwright
 from adapters.calendar_files import build_calendar
 from sla.calendar.timeutil import SHANGHAI
 from tests.chromium import launch
-from tests.data import NATIONAL_DAY_BREACH, NATIONAL_DAY_RESTART
+from tests.data import NATIONAL_DAY_BREACH, NATIONAL_DAY_BREACH_UNCONFIRMED, NATIONAL_DAY_RESTART
 from tests.live_stack import LiveStack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +48,7 @@ async def open_scenarios(live: LiveStack) -> dict[str, str]:
     bodies = {
         "national_day": NATIONAL_DAY_RESTART,
         "breach": NATIONAL_DAY_BREACH,
+        "breach_unconfirmed": NATIONAL_DAY_BREACH_UNCONFIRMED,
         "at_risk": running_since(9, "P-PAGES-0004"),
         "running": running_since(2, "P-PAGES-0005"),
     }

@@ -15,7 +15,7 @@ from api.audit_pack import audit_pack, audit_page_pack
 from api.deps import StateDep
 from api.instants import BusinessInstant
 from api.problems import Problem
-from api.reads import ListFilter, by_next_due, next_due, request_page
+from api.reads import ListFilter, by_next_due, next_due, owed_page, owes, request_page
 from api.schemas import Identifier, RequestPage, ServiceId
 from sla.engine.reading import Phase
 from sla.events import RequestStatus
@@ -90,13 +90,17 @@ def list_filter(query: dict[str, str]) -> tuple[ListFilter, list[str]]:
 
 @router.get("/requests")
 async def requests_list(request: Request, session: PagePrincipal, state: StateDep) -> Response:
-    """The list a coordinator opens in the morning: the API's list (api/reads.py), by next due."""
+    """The list a coordinator opens in the morning: what is owed, by the next due instant
+    (api/reads.py owed_page); with ?order=opened, or a filter nothing owed can match, the API's list
+    (newest first, request_page) sorted by next due within the page."""
     query = dict(request.query_params)
     wanted, wrong = list_filter(query)
+    by_due = owes(wanted) and query.get("order") != "opened"
 
     def load() -> RequestPage:
         with state.engine.connect() as connection:
-            return request_page(connection, session.principal, wanted, state.now())
+            read = owed_page if by_due else request_page
+            return read(connection, session.principal, wanted, state.now())
 
     try:
         page = await run_in_threadpool(load)
@@ -104,9 +108,12 @@ async def requests_list(request: Request, session: PagePrincipal, state: StateDe
         return await problem_page(request, session, problem)
     message = f"已忽略无效的筛选条件 Ignored invalid filters: {', '.join(wrong)}" if wrong else ""
     following = {k: v for k, v in query.items() if k != "cursor" and v} | {"cursor": page.next_cursor or ""}
+    other_order = {k: v for k, v in query.items() if k not in ("cursor", "order") and v}
     context = {
         "session": session,
-        "items": by_next_due(page.items),
+        "by_due": by_due,
+        "other_order": urllib.parse.urlencode(other_order | ({} if not by_due else {"order": "opened"})),
+        "items": page.items if by_due else by_next_due(page.items),
         "next_due": next_due,
         "filters": {name: query.get(name, "") for name in LIST_FIELDS},
         "states": [s.value for s in RequestStatus],

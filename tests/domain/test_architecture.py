@@ -175,3 +175,15 @@ def test_workflow_modules_import_only_temporalio_the_domain_and_their_messages()
         if foreign or io:
             offenders[str(path.relative_to(ROOT))] = foreign + io
     assert offenders == {}
+
+
+def test_the_pages_geometry_and_time_wording_are_pure() -> None:
+    # web/timeline.py and web/timefmt.py lay out what the read side computed: the standard library and
+    # the domain only, no I/O, so their unit tests (tests/domain/test_clock_chart.py) need nothing running.
+    offenders = {}
+    for path in (ROOT / "web" / "timeline.py", ROOT / "web" / "timefmt.py"):
+        foreign = sorted(imported_roots(path) - STANDARD_LIBRARY - {"sla", "web"})
+        io = io_uses(path.read_text(encoding="utf-8"))
+        if foreign or io:
+            offenders[str(path.relative_to(ROOT))] = foreign + io
+    assert offenders == {}

@@ -12,6 +12,7 @@ import pytest
 from adapters.calendar_files import build_calendar
 from sla.calendar.timeutil import SHANGHAI
 from sla.policy import mask_policy_no
+from web.audit_page import event_rows
 from web.timefmt import due_text
 from web.timeline import WIDTH, Chart, Cycle, Entry, _text_width, chart, cycles
 
@@ -155,3 +156,17 @@ def test_a_policy_number_on_a_page_shows_only_its_ends() -> None:
     assert mask_policy_no("P-PAGES-0003") == "P-********03"
     assert mask_policy_no("AB1234") == "*****4"  # too short to show both ends
     assert mask_policy_no("") == ""
+
+
+def test_the_event_log_marks_a_late_record_and_the_correction_it_caused() -> None:
+    pack = {
+        "events": [
+            {"seq": 1, "occurred_at": "2025-10-09T10:00:00+08:00", "received_at": "2025-10-09T10:00:02+08:00"},
+            {"seq": 2, "occurred_at": "2025-10-22T10:00:00+08:00", "received_at": "2025-10-24T09:00:00+08:00"},
+        ],
+        "corrections": [{"at": "2025-10-24T09:00:00+08:00", "clock_id": "c", "previous": "breached", "current": "met"}],
+    }
+    on_time, late = event_rows(pack)
+    assert not on_time["retroactive"] and on_time["caused"] == []
+    assert late["retroactive"] and late["late_by"] == timedelta(days=1, hours=23)
+    assert [(c["previous"], c["current"]) for c in late["caused"]] == [("breached", "met")]

@@ -17,7 +17,13 @@ from playwright.async_api import Page, async_playwright
 from adapters.catalog_files import default_catalog
 from bench.hostile_cases import MARKUP_NOTES
 from tests.chromium import launch
-from tests.data import INSURED_JSON, NATIONAL_DAY_BREACH, NATIONAL_DAY_BREACH_DUE, NATIONAL_DAY_RESTART_LATE
+from tests.data import (
+    INSURED_JSON,
+    NATIONAL_DAY_BREACH,
+    NATIONAL_DAY_BREACH_DUE,
+    NATIONAL_DAY_BREACH_UNCONFIRMED,
+    NATIONAL_DAY_RESTART_LATE,
+)
 from tests.live_stack import LiveStack
 
 pytestmark = pytest.mark.browser
@@ -88,6 +94,11 @@ async def test_an_auditor_reads_a_restart_a_pause_across_national_day_and_a_brea
     assert MARKUP_NOTES["script tag"] in events
     assert page.dialogs == []  # type: ignore[attr-defined]
     assert "一致 verified" in await page.locator("#replay").inner_text()
+    # the links: the pack as JSON (the same as the API's), the workflow in the Temporal UI
+    pack = await page.request.get(f"{live.base_url}/requests/{request_id}/audit.json")
+    assert (await pack.json())["request"]["id"] == request_id
+    ui = await page.locator("a", has_text="Workflow in the Temporal UI").get_attribute("href")
+    assert ui is not None and ui.endswith(f"/namespaces/default/workflows/request-{request_id}")
     # personal data: the policy number masked, the insured never
     assert await page.locator("#policy-no code").inner_text() == "P-********03"
     content = await page.content()
@@ -122,10 +133,11 @@ async def test_each_role_sees_the_requests_in_its_scope_and_a_404_page_for_the_o
         await page.context.close()
 
 
-async def test_the_list_puts_the_breached_request_first_and_marks_it(
+async def test_the_owed_list_puts_the_breached_request_first_and_marks_it(
     browser: Any, live: LiveStack, http: httpx.AsyncClient
 ) -> None:
-    breached = await opened(http, live, NATIONAL_DAY_BREACH, "pages-breach-list")
+    breached = await opened(http, live, NATIONAL_DAY_BREACH_UNCONFIRMED, "pages-breach-list")
+    stopped_late = await opened(http, live, NATIONAL_DAY_BREACH, "pages-breach-list-confirmed")
     page = await signed_in(browser, live, "coordinator")
     await page.goto(f"{live.base_url}/requests?service=axa.green_channel.inpatient")
     rows = page.locator("#requests tbody tr")
@@ -136,6 +148,10 @@ async def test_the_list_puts_the_breached_request_first_and_marks_it(
     assert dated == sorted(dated)  # by the next due instant
     links = await page.locator("#requests tbody a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
     assert f"/requests/{breached}" in links
+    assert f"/requests/{stopped_late}" not in links  # confirmed, late: nothing owed any more
+    await page.click("text=All requests, newest first")
+    links = await page.locator("#requests tbody a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert f"/requests/{stopped_late}" in links
 
 
 async def test_the_audit_page_downloads_as_a_pdf_with_the_same_content(

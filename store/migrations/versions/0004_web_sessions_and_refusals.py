@@ -3,6 +3,8 @@
 New tables only; nothing existing changes:
 - web_session: a signed-in browser; the SHA-256 of its random session id, its key, CSRF token, expiry.
 - refused_event: an event the workflow refused, with the rule and its source, for the audit page.
+- ix_clock_owed_due, ix_clock_vendor_owed_due, ix_clock_insurer_owed_due: the clocks still owed, by due
+  instant (whole, per vendor, per insurer), for the pages' list (api/reads.py owed_page).
 
 Revision ID: 0004
 Revises: 0003
@@ -23,6 +25,12 @@ depends_on: str | Sequence[str] | None = None
 
 STR = sqlmodel.sql.sqltypes.AutoString
 INSTANT = store.types.AwareDateTime(timezone=True)
+OWED = "request_clock.phase IN ('running', 'at_risk', 'breached') AND request_clock.stopped_at IS NULL"
+OWED_INDEXES = {
+    "ix_clock_owed_due": ["due_at", "request_id"],
+    "ix_clock_vendor_owed_due": ["vendor_id", "due_at", "request_id"],
+    "ix_clock_insurer_owed_due": ["insurer_id", "due_at", "request_id"],
+}
 
 
 def upgrade() -> None:
@@ -51,9 +59,15 @@ def upgrade() -> None:
         sa.Column("detail", STR(), nullable=False),
         sa.PrimaryKeyConstraint("request_id", "id"),
     )
+    for name, columns in OWED_INDEXES.items():
+        op.create_index(
+            name, "request_clock", columns, unique=False, sqlite_where=sa.text(OWED), postgresql_where=sa.text(OWED)
+        )
 
 
 def downgrade() -> None:
+    for name in OWED_INDEXES:
+        op.drop_index(name, table_name="request_clock")
     op.drop_table("refused_event")
     op.drop_index("ix_web_session_key", table_name="web_session")
     op.drop_table("web_session")
