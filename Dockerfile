@@ -13,9 +13,13 @@ COPY api api
 COPY worker worker
 COPY runtime runtime
 COPY clients clients
+COPY web web
 COPY simulator simulator
 COPY catalog catalog
 COPY calendars calendars
+# The pages' PDFs (WeasyPrint) need Pango, and Chinese text a CJK font.
+RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-cache-dir '.[postgres]' && useradd --system --uid 10001 slatrack
 USER slatrack
 EXPOSE 8000 9464

@@ -28,6 +28,8 @@ from pydantic import TypeAdapter
 from sqlalchemy import ColumnElement, Connection, Engine, Table, bindparam, delete, select, update
 
 from runtime.codec import EncryptionCodec, seal_text
+from sla.catalog.model import Party
+from sla.catalog.parse import owing_parties
 from sla.engine.changes import DueChange
 from sla.engine.model import ClockView, Outcome, OutcomeChange, RecordedEvent
 from sla.engine.reading import at_risk_from, recorded_phase
@@ -61,6 +63,7 @@ _STORED = (
     .with_for_update()
 )
 _UPDATE_REQUEST = update(REQUESTS).where(_REQUEST_KEY)
+_PINNED_TERMS = select(REQUESTS.c.pinned_terms).where(_REQUEST_KEY)
 
 
 def _of_clock_instance(table: Table) -> tuple[ColumnElement[bool], ...]:
@@ -104,9 +107,10 @@ def clock_json(clock: ClockView) -> dict[str, Any]:
     return _json(_CLOCK.dump_python(clock))  # type: ignore[no-any-return]
 
 
-def _facts(clock: ClockView) -> ClockFacts:
+def _facts(clock: ClockView, parties: dict[str, str]) -> ClockFacts:
     return ClockFacts(
         clock.clock_id,
+        _party(parties, clock),
         clock.state,
         recorded_phase(clock).value,
         clock.outcome,
@@ -149,18 +153,22 @@ class ProjectionWriter:
             incremental = (
                 stored_key is not None and change.committed is not None and stored_key == change.committed.key()
             )
+            pinned = change.catalog_document
+            if pinned is None and stored is not None:
+                pinned = connection.execute(_PINNED_TERMS, {"b_id": rid}).scalar()
+            parties = owing_parties(pinned)
             after_tally = contribution(
                 change.after.status,
                 change.after.insurer_id,
                 change.after.vendor_id,
                 change.after.service_id,
-                [_facts(c) for c in change.after.clocks],
+                [_facts(c, parties) for c in change.after.clocks],
             )
             self._write_request(connection, change, now, exists=stored is not None, tallied=encode(after_tally))
             if incremental:
-                self._write_changed_children(connection, change, now)
+                self._write_changed_children(connection, change, parties, now)
             else:
-                self._rewrite_children(connection, change.after, now)
+                self._rewrite_children(connection, change.after, parties, now)
             apply_difference(connection, decode(stored.tallied if stored else None), after_tally)
         return True
 
@@ -204,7 +212,9 @@ class ProjectionWriter:
         return seal_text(self.codec, text)
 
     # -- children ----------------------------------------------------------------------------------
-    def _write_changed_children(self, connection: Connection, change: Change, now: datetime) -> None:
+    def _write_changed_children(
+        self, connection: Connection, change: Change, parties: dict[str, str], now: datetime
+    ) -> None:
         """The stored rows are the committed `before`: write only what this change touched."""
         before, after = change.before, change.after
         if change.new_event is not None:
@@ -214,16 +224,18 @@ class ProjectionWriter:
         for key in old.keys() - new.keys():
             self._delete_clock(connection, after.request_id, *key)
         changed = [c for key, c in new.items() if old.get(key) != c]
-        upsert(connection, CLOCKS, [_clock_values(after, c) for c in changed])
+        upsert(connection, CLOCKS, [_clock_values(after, c, parties) for c in changed])
         for clock in changed:
             previous = old.get((clock.clock_id, clock.instance))
-            self._write_outcome(connection, after, clock, previous.outcome if previous else None, now)
+            self._write_outcome(connection, after, clock, parties, previous.outcome if previous else None, now)
             if previous is None or (previous.cycle, previous.thresholds) != (clock.cycle, clock.thresholds):
                 self._sync_thresholds(connection, after.request_id, clock, now)
         insert_missing(connection, CORRECTIONS, [_correction_values(after.request_id, c) for c in change.corrections])
         insert_missing(connection, RECOMPUTES, [_recompute_values(after.request_id, r) for r in change.recomputes])
 
-    def _rewrite_children(self, connection: Connection, view: RequestView, now: datetime) -> None:
+    def _rewrite_children(
+        self, connection: Connection, view: RequestView, parties: dict[str, str], now: datetime
+    ) -> None:
         """The stored rows are not the workflow's (first write, or an abandoned attempt's): replace them,
         keeping the first recorded_at of outcomes and warnings that still hold."""
         rid = view.request_id
@@ -238,14 +250,15 @@ class ProjectionWriter:
         for table in CHILD_TABLES:
             connection.execute(delete(table).where(table.c.request_id == rid))
         upsert(connection, EVENTS, [_event_values(rid, e) for e in view.events])
-        upsert(connection, CLOCKS, [_clock_values(view, c) for c in view.clocks])
+        upsert(connection, CLOCKS, [_clock_values(view, c, parties) for c in view.clocks])
         corrected_clocks = {(c.clock_id, c.instance) for c in view.corrections}
         outcomes = []
         for clock in view.clocks:
             if clock.outcome is not None:
                 key = (clock.clock_id, clock.instance)
                 recorded_at, corrected = outcomes_recorded.get((*key, clock.outcome), (now, False))
-                outcomes.append(_outcome_values(view, clock, recorded_at, corrected or key in corrected_clocks))
+                corrected = corrected or key in corrected_clocks
+                outcomes.append(_outcome_values(view, clock, parties, recorded_at, corrected))
         upsert(connection, OUTCOMES, outcomes)
         upsert(
             connection,
@@ -275,7 +288,12 @@ class ProjectionWriter:
 
     @staticmethod
     def _write_outcome(
-        connection: Connection, view: RequestView, clock: ClockView, previous: str | None, now: datetime
+        connection: Connection,
+        view: RequestView,
+        clock: ClockView,
+        parties: dict[str, str],
+        previous: str | None,
+        now: datetime,
     ) -> None:
         key = _instance_key(view.request_id, clock.clock_id, clock.instance)
         if clock.outcome is None:
@@ -283,9 +301,9 @@ class ProjectionWriter:
                 connection.execute(_DELETE_OUTCOME, key)
             return
         if previous is None:
-            upsert(connection, OUTCOMES, [_outcome_values(view, clock, now, False)])
+            upsert(connection, OUTCOMES, [_outcome_values(view, clock, parties, now, False)])
             return
-        values = _outcome_values(view, clock, now, True)
+        values = _outcome_values(view, clock, parties, now, True)
         if previous == clock.outcome:  # same outcome, details moved: keep when it was first recorded
             values.pop("recorded_at")
             values.pop("corrected")
@@ -327,7 +345,13 @@ def _event_values(request_id: str, event: RecordedEvent) -> dict[str, Any]:
     }
 
 
-def _clock_labels(view: RequestView, clock: ClockView) -> dict[str, Any]:
+def _party(parties: dict[str, str], clock: ClockView) -> str:
+    """Who owes the clock, as its pinned entry says (a clock the entry does not name is the vendor's:
+    the parser's default)."""
+    return parties.get(clock.clock_id, Party.VENDOR.value)
+
+
+def _clock_labels(view: RequestView, clock: ClockView, parties: dict[str, str]) -> dict[str, Any]:
     """A clock instance's key and the labels it is counted by."""
     return {
         "request_id": view.request_id,
@@ -336,11 +360,12 @@ def _clock_labels(view: RequestView, clock: ClockView) -> dict[str, Any]:
         "insurer_id": view.insurer_id,
         "vendor_id": view.vendor_id,
         "service_id": view.service_id,
+        "party": _party(parties, clock),
     }
 
 
-def _clock_values(view: RequestView, clock: ClockView) -> dict[str, Any]:
-    return _clock_labels(view, clock) | {
+def _clock_values(view: RequestView, clock: ClockView, parties: dict[str, str]) -> dict[str, Any]:
+    return _clock_labels(view, clock, parties) | {
         "opened_at": view.opened_at,
         "state": clock.state,
         "phase": recorded_phase(clock).value,
@@ -355,10 +380,12 @@ def _clock_values(view: RequestView, clock: ClockView) -> dict[str, Any]:
     }
 
 
-def _outcome_values(view: RequestView, clock: ClockView, recorded_at: datetime, corrected: bool) -> dict[str, Any]:
+def _outcome_values(
+    view: RequestView, clock: ClockView, parties: dict[str, str], recorded_at: datetime, corrected: bool
+) -> dict[str, Any]:
     assert clock.outcome is not None
     outcome_at = clock.breached_at if clock.outcome is Outcome.BREACHED else clock.stopped_at
-    return _clock_labels(view, clock) | {
+    return _clock_labels(view, clock, parties) | {
         "outcome": clock.outcome,
         "outcome_at": outcome_at or recorded_at,
         "due_at": clock.due_at,

@@ -21,7 +21,7 @@ DEFAULT_OVERLAY_DIR = Path(__file__).resolve().parents[1] / "calendars"
 
 
 def package_years() -> dict[int, YearData]:
-    from chinese_calendar import constants
+    from chinese_calendar import constants, get_holiday_detail
 
     package = f"chinese-calendar {version('chinese-calendar')}"
     years: dict[int, tuple[set[dt.date], set[dt.date]]] = {}
@@ -38,8 +38,19 @@ def package_years() -> dict[int, YearData]:
             makeup_workdays=frozenset(workdays),
             source=NoticeSource(f"国务院办公厅关于{year}年部分节假日安排的通知", "as packaged", package),
             origin=package,
+            names=tuple(sorted((d, _name(get_holiday_detail(d)[1])) for d in holidays | workdays)),
         )
     return result
+
+
+def _name(holiday: str | None) -> str:
+    """The package's English holiday name as people here read it: Chinese first."""
+    from chinese_calendar import Holiday
+
+    for known in Holiday:
+        if known.value == holiday:
+            return f"{known.chinese} {known.value}"
+    return holiday or "节假日 Holiday"
 
 
 def load_overlay_file(path: Path) -> YearData:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import web.app
 from api import metrics_auth, problems
 from api.metrics import HttpMetrics, build_registry
 from api.problems import RETRY_AFTER_SECONDS, Problem
@@ -234,6 +235,7 @@ def create_app(
         app.include_router(router)
     app.include_router(codec.router)  # Temporal's codec server protocol, for the web UI and CLI
     app.include_router(vendors.router)  # vendor webhooks and their delivery log
+    web.app.mount(app)  # the pages people read (web/), on the same state and read side
 
     @app.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_auth.guard(state.settings))])
     def metrics() -> Response:

@@ -5,9 +5,11 @@ Database reads run on the thread pool; the history fetch and the replay are awai
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import Connection, Row, select
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowHistory
@@ -20,16 +22,21 @@ from api.schemas import RequestOut
 from api.state import AppState
 from api.views import describe_entry, pinned_entry
 from clients.history import decoded_history, verify_replay
+from runtime.codec import EncryptionCodec, unseal_text
 from runtime.temporal import build_data_converter
 from sla.calendar.timeutil import SHANGHAI
+from sla.policy import mask_policy_no
 from store.keys import Principal, Role
 from store.models import (
+    ApiKeyRow,
     ClockOutcomeRow,
     ClockRow,
     CorrectionRow,
     EventRow,
     HistoryArchiveRow,
     RecomputeRow,
+    RefusedEventRow,
+    RequestRow,
     ThresholdRow,
     table_of,
 )
@@ -38,7 +45,9 @@ from workflows.ids import request_workflow_id
 
 ARCHIVE, EVENTS, WARNINGS = table_of(HistoryArchiveRow), table_of(EventRow), table_of(ThresholdRow)
 OUTCOMES, CORRECTIONS, RECOMPUTES = table_of(ClockOutcomeRow), table_of(CorrectionRow), table_of(RecomputeRow)
-CLOCKS = table_of(ClockRow)
+CLOCKS, REFUSED, KEYS = table_of(ClockRow), table_of(RefusedEventRow), table_of(ApiKeyRow)
+REQUESTS = table_of(RequestRow)
+AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN, Role.OPERATIONS)
 
 
 def _plain(value: Any) -> Any:
@@ -52,6 +61,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _senders(connection: Connection, *logs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Who recorded what, as people read it: each sender (role:scope:key id) with its key's label.
+    Never the key itself: the secret is not stored, and the label is what an admin named the key."""
+    senders = {str(e["sender"]) for log in logs for e in log if e.get("sender")}
+    key_ids = {sender.rsplit(":", 1)[-1] for sender in senders}
+    labels = dict(connection.execute(select(KEYS.c.key_id, KEYS.c.label).where(KEYS.c.key_id.in_(key_ids))).all())
+    described = {}
+    for sender in sorted(senders):
+        role, _, rest = sender.partition(":")
+        scope, _, key_id = rest.rpartition(":")
+        described[sender] = {"role": role, "scope": scope, "key_id": key_id, "label": labels.get(key_id, "")}
+    return described
+
+
 @dataclass
 class _Stored:
     row: Row[Any]
@@ -59,6 +82,7 @@ class _Stored:
     archive: Row[Any] | None
     rows: dict[str, list[dict[str, Any]]]
     clocks_timeline: dict[tuple[str, int], list[dict[str, Any]]]
+    senders: dict[str, dict[str, str]]
     quota: Row[Any] | None = None  # the use of the service's quota this request holds
 
 
@@ -67,25 +91,29 @@ def _of(connection: Connection, table: Any, request_id: str, *exclude: str) -> l
     return [{k: v for k, v in r._mapping.items() if k not in ("request_id", *exclude)} for r in rows]
 
 
-def _load(state: AppState, principal: Principal, request_id: str) -> _Stored:
+def _load(state: AppState, principal: Principal, request_id: str, roles: tuple[Role, ...]) -> _Stored:
     with state.engine.connect() as connection:
         row = load_request(connection, principal, request_id)
-        require(principal, Role.AUDITOR, Role.ADMIN, Role.OPERATIONS)
+        require(principal, *roles)
         view = request_view(connection, principal, request_id, state.calendars.current(), state.now())
         archive = connection.execute(select(ARCHIVE).where(ARCHIVE.c.request_id == request_id)).first()
         clocks = connection.execute(select(CLOCKS).where(CLOCKS.c.request_id == request_id)).all()
+        events = sorted(_of(connection, EVENTS, request_id), key=lambda e: e["seq"])
+        refused = sorted(_of(connection, REFUSED, request_id, "id"), key=lambda e: e["received_at"])
         return _Stored(
             row,
             view,
             archive,
             {
-                "events": sorted(_of(connection, EVENTS, request_id), key=lambda e: e["seq"]),
+                "events": events,
                 "warnings": _of(connection, WARNINGS, request_id),
                 "recomputes": _of(connection, RECOMPUTES, request_id),
                 "corrections": _of(connection, CORRECTIONS, request_id),
                 "outcomes": _of(connection, OUTCOMES, request_id),
+                "refused_events": refused,
             },
             {(c.clock_id, c.instance): list((c.view or {}).get("timeline", [])) for c in clocks},
+            _senders(connection, events, refused),
             claim_of(connection, request_id),
         )
 
@@ -98,6 +126,10 @@ async def _history(state: AppState, request_id: str, archive: Row[Any] | None) -
         client = await state.client()
         history = await client.get_workflow_handle(request_workflow_id(request_id)).fetch_history()
     except RPCError:
+        return None
+    except RuntimeError as error:  # the lazy client's first connection failed: Temporal is unreachable
+        if "connect" not in str(error).lower():
+            raise
         return None
     return history, "temporal"
 
@@ -119,13 +151,42 @@ def _quota(entry: Any, claim: Row[Any] | None) -> dict[str, Any] | None:
 
 async def audit_pack(state: AppState, principal: Principal, request_id: str) -> dict[str, Any]:
     """Everything an insurer needs to check one request's SLA decisions."""
-    stored = await run_in_threadpool(_load, state, principal, request_id)
+    return await _pack(state, principal, request_id, AUDIT_ROLES, replayed=True)
+
+
+async def audit_page_pack(state: AppState, principal: Principal, request_id: str) -> dict[str, Any]:
+    """The same pack for the audit page (web/pages.py): any key that may see the request; the history
+    is fetched and replayed for the roles the audit endpoint serves, not for a vendor's coordinator.
+    The page shows the policy number masked (never the insured's name or ID number)."""
+    pack = await _pack(state, principal, request_id, tuple(Role), replayed=principal.role in AUDIT_ROLES)
+    pack["request"]["policy_no_masked"] = await run_in_threadpool(_masked_policy_no, state, request_id)
+    return pack
+
+
+def _masked_policy_no(state: AppState, request_id: str) -> str | None:
+    with state.engine.connect() as connection:
+        sealed = connection.execute(select(REQUESTS.c.sealed_personal_data).where(REQUESTS.c.id == request_id)).scalar()
+    if not sealed:
+        return None
+    try:
+        personal = json.loads(unseal_text(EncryptionCodec(state.settings.keys()), sealed))
+    except (ValueError, InvalidTag):  # sealed with a key this process no longer holds
+        return None
+    return mask_policy_no(str(personal.get("policy_no", "")))
+
+
+async def _pack(
+    state: AppState, principal: Principal, request_id: str, roles: tuple[Role, ...], *, replayed: bool
+) -> dict[str, Any]:
+    stored = await run_in_threadpool(_load, state, principal, request_id, roles)
     row, entry = stored.row, pinned_entry(stored.row)
-    found = await _history(state, request_id, stored.archive)
+    found = await _history(state, request_id, stored.archive) if replayed else None
     history_info: dict[str, Any] | None = None
     replay: dict[str, Any] = {
         "verified": False,
-        "failure": "history unavailable: not archived and Temporal unreachable",
+        "failure": "history unavailable: not archived and Temporal unreachable"
+        if replayed
+        else "not checked: the replay check is for auditors, operations and admins",
     }
     if found is not None:
         history, origin = found
@@ -145,6 +206,7 @@ async def audit_pack(state: AppState, principal: Principal, request_id: str) -> 
             "verified": failure is None,
             "failure": failure,
             "checked": "the history replayed with the current ServiceRequestWorkflow code",
+            "checked_at": state.now(),
         }
     pack = {
         "request": {
@@ -173,6 +235,8 @@ async def audit_pack(state: AppState, principal: Principal, request_id: str) -> 
         "recomputes": stored.rows["recomputes"],
         "corrections": stored.rows["corrections"],
         "outcomes": stored.rows["outcomes"],
+        "refused_events": stored.rows["refused_events"],
+        "senders": stored.senders,
         "history": history_info,
         "replay": replay,
     }

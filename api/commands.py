@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -55,17 +56,19 @@ from sla.event_data import check_event_data
 from sla.events import RequestStatus
 from sla.policy import policy_year_end
 from store import quota as quotas
+from store.db import write_transaction
 from store.keys import Principal, Role
-from store.models import RequestRow, VendorRow, table_of
+from store.models import RefusedEventRow, RequestRow, VendorRow, table_of
 from workflows.ids import request_workflow_id
 from workflows.messages import Insured, RecordEventInput, RecordEventResult
 from workflows.service_request import ServiceRequestWorkflow
 
+log = logging.getLogger("slatrack.api")
 UPDATE_TIMEOUT = timedelta(seconds=15)
 OUTCOME_LOOKUP_TIMEOUT = timedelta(seconds=5)
 KEPT_BY_WORKFLOW = "kept: the request's workflow runs (a twin open with its external_ref failed after claiming)"
 EXTERNAL_REF_NAMESPACE = uuid.UUID("6b1f3a52-8d4e-4c9b-9d57-1f1d8c3e2a10")
-REQUESTS, VENDORS = table_of(RequestRow), table_of(VendorRow)
+REQUESTS, VENDORS, REFUSED = table_of(RequestRow), table_of(VendorRow), table_of(RefusedEventRow)
 # Temporal's RESOURCE_EXHAUSTED: it took nothing (e.g. a workflow already has 10 updates in flight,
 # which a burst of events meets while no worker can take them).
 BUSY = "this request has too many calls in progress; nothing was recorded"
@@ -88,6 +91,28 @@ def _rule_problem(failure: WorkflowUpdateFailedError) -> Problem:
         details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else None
         return from_application_error(cause.type, cause.message, details)
     return Problem(409, "Conflict", "the workflow refused the event", rule="event.refused")
+
+
+def _record_refusal(state: AppState, request_id: str, command: RecordEventInput, problem: Problem) -> None:
+    """Keep a refused event for the audit page: it changed nothing, but someone tried it. Best effort:
+    the caller's answer is the refusal, whether or not this row could be written."""
+    row = {
+        "request_id": request_id,
+        "id": uuid.uuid4().hex,
+        "type": str(command.type),
+        "occurred_at": command.occurred_at,
+        "received_at": state.now(),
+        "sender": command.sender,
+        "idempotency_key": command.idempotency_key,
+        "rule": problem.rule or "event.refused",
+        "source": problem.source,
+        "detail": problem.detail[:2000],
+    }
+    try:
+        with write_transaction(state.engine) as connection:
+            connection.execute(REFUSED.insert().values(**row))
+    except (OperationalError, SQLAlchemyTimeout):
+        log.warning("refused event on %s not kept for the audit page: the read model is busy", request_id)
 
 
 def _view(state: AppState, principal: Principal, request_id: str) -> RequestOut:
@@ -405,7 +430,9 @@ async def send_event(
         )
         del result
     except WorkflowUpdateFailedError as failure:
-        raise _rule_problem(failure) from None
+        problem = _rule_problem(failure)
+        await run_in_threadpool(_record_refusal, state, request_id, command, problem)
+        raise problem from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         await _await_outcome(handle, update_id, key)
     except RPCError as error:

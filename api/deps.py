@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Problem, forbidden
 from api.state import AppState
-from store.keys import Principal, Role
+from store.keys import Principal, Role, authenticate
 
 bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer sk_<key id>_<secret>")
 
@@ -29,7 +29,7 @@ def get_principal(
         raise Problem(
             401, "Unauthorized", "send Authorization: Bearer <api key>", headers={"WWW-Authenticate": "Bearer"}
         )
-    principal = state.recent_keys.authenticate(state.engine, credentials.credentials)
+    principal = authenticate(state.engine, credentials.credentials)  # revocation holds at once
     if principal is None:
         raise Problem(401, "Unauthorized", "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
     return principal

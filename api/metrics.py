@@ -24,7 +24,9 @@ from store.calendar import CalendarSource
 from store.models import OpenClockTallyRow, OpenRequestTallyRow, OutcomeTallyRow, table_of
 from store.tally import WORKING_DAY_BUCKETS
 
-CLOCK_LABELS = ["insurer", "vendor", "service", "clock"]
+# `party`: who owes the clock (the catalog's); a vendor's compliance reads only party="vendor".
+CLOCK_LABELS = ["insurer", "vendor", "service", "clock", "party"]
+SERIES_COLUMNS = ("insurer_id", "vendor_id", "service_id", "clock_id", "party")
 OUTCOMES = tuple(Outcome)
 OUTCOME_TALLY = table_of(OutcomeTallyRow)
 OPEN_TALLY, REQUEST_TALLY = table_of(OpenClockTallyRow), table_of(OpenRequestTallyRow)
@@ -69,11 +71,15 @@ class ReadModelCollector(Collector):
         yield info
 
 
+def _series(row: RowMapping) -> Series:
+    return tuple(row[name] for name in SERIES_COLUMNS)
+
+
 def _outcome_families(
     outcomes: Sequence[RowMapping], open_clocks: Sequence[RowMapping]
 ) -> tuple[CounterMetricFamily, HistogramMetricFamily]:
     """sla_clock_outcomes and sla_clock_working_days_used, from the outcome tally."""
-    known = {(r["insurer_id"], r["vendor_id"], r["service_id"], r["clock_id"]) for r in [*outcomes, *open_clocks]}
+    known = {_series(r) for r in [*outcomes, *open_clocks]}
     counter = CounterMetricFamily(
         "sla_clock_outcomes", "Closed SLA clocks by outcome (one per clock).", labels=[*CLOCK_LABELS, "outcome"]
     )
@@ -83,9 +89,9 @@ def _outcome_families(
     used: dict[Series, Counter[int]] = defaultdict(Counter)
     used_sum: Counter[Series] = Counter()
     for r in outcomes:
-        counts[(r["insurer_id"], r["vendor_id"], r["service_id"], r["clock_id"], r["outcome"])] += r["count"]
+        counts[(*_series(r), r["outcome"])] += r["count"]
         if r["outcome"] in GRADED:
-            histogram_series = (r["vendor_id"], r["service_id"], r["clock_id"])
+            histogram_series = (r["vendor_id"], r["service_id"], r["clock_id"], r["party"])
             used[histogram_series][r["working_days_bucket"]] += r["count"]
             used_sum[histogram_series] += r["working_days_e4"]
     for key, count in sorted(counts.items()):
@@ -93,7 +99,7 @@ def _outcome_families(
     histogram = HistogramMetricFamily(
         "sla_clock_working_days_used",
         "Working days a clock used when it closed (met or breached).",
-        labels=["vendor", "service", "clock"],
+        labels=["vendor", "service", "clock", "party"],
     )
     for series, bins in sorted(used.items()):
         # The tally counts each clock in its own bucket; Prometheus buckets are cumulative.
@@ -111,11 +117,11 @@ def _open_clock_families(
     states: Counter[Series] = Counter()
     provisional = 0
     for r in open_clocks:
-        states[(r["insurer_id"], r["vendor_id"], r["service_id"], r["clock_id"], r["phase"])] += r["count"]
+        states[(*_series(r), r["phase"])] += r["count"]
         provisional += r["count"] if r["provisional"] else 0
-    for (insurer, vendor, service, clock_id, phase, n), reads_as in lag:
-        states[(insurer, vendor, service, clock_id, phase)] -= n
-        states[(insurer, vendor, service, clock_id, reads_as.value)] += n
+    for (*series, phase, n), reads_as in lag:
+        states[(*series, phase)] -= n
+        states[(*series, reads_as.value)] += n
     gauge = GaugeMetricFamily(
         "sla_clocks_open",
         "Open clocks now; breached and at_risk judged from due_at and the last warning at this instant.",

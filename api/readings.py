@@ -101,11 +101,29 @@ def reading_as(phase: Phase, now: datetime) -> list[Stream]:
     return [Stream([c.phase == phase], True)]
 
 
+def owed_reading(clock_state: str | None, now: datetime) -> ColumnElement[bool] | None:
+    """Among the clocks still owed (store.models.OWED_PREDICATE), those that read as `clock_state` at
+    `now`, as the API's list reads them (running includes at risk; past its due instant a clock is
+    breached before the workflow records it). None: no filter."""
+    if clock_state is None:
+        return None
+    c, at = CLOCKS.c, instant("now", now)
+    counting = c.phase.in_((Phase.RUNNING, Phase.AT_RISK))
+    if clock_state == Phase.BREACHED:
+        return (c.phase == Phase.BREACHED) | (counting & (c.due_at < at))
+    if clock_state == Phase.AT_RISK:
+        return ((c.phase == Phase.AT_RISK) | ((c.phase == Phase.RUNNING) & (c.at_risk_from <= at))) & (c.due_at >= at)
+    if clock_state == Phase.RUNNING:
+        return counting & (c.due_at >= at)
+    raise ValueError(f"no owed clock is {clock_state}")
+
+
 def lag_counts(connection: Connection, now: datetime) -> list[tuple[tuple[Any, ...], Phase]]:
     """Per series and recorded phase, how many clocks the instant reads otherwise, and as what: the
-    correction of the open-clock tally at `now`. Rows: (insurer, vendor, service, clock, phase, count)."""
+    correction of the open-clock tally at `now`. Rows: (insurer, vendor, service, clock, party, phase,
+    count)."""
     c, at = CLOCKS.c, instant("now", now)
-    labels = (c.insurer_id, c.vendor_id, c.service_id, c.clock_id, c.phase)
+    labels = (c.insurer_id, c.vendor_id, c.service_id, c.clock_id, c.party, c.phase)
     counted = []
     for reads_as, clauses in LAG:
         query = select(*labels, func.count()).where(*clauses(at)).group_by(*labels)

@@ -12,21 +12,21 @@ import base64
 import heapq
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Row, TextClause, select, text, tuple_
 
 from api.problems import Problem, not_found
-from api.readings import Clause, Stream, instant, labelled, reading_as, within
-from api.schemas import RequestPage
+from api.readings import Clause, Stream, instant, labelled, owed_reading, reading_as, within
+from api.schemas import RequestPage, RequestSummary
 from api.views import request_out, summary, visible
 from sla.calendar.working import WorkingCalendar
 from sla.engine.reading import Phase
 from sla.event_data import instant_in_range
 from store.keys import Principal, Role
-from store.models import ClockRow, EventRow, RequestRow, table_of
+from store.models import OWED_PREDICATE, ClockRow, EventRow, RequestRow, table_of
 
 REQUESTS, CLOCKS, EVENTS = table_of(RequestRow), table_of(ClockRow), table_of(EventRow)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")  # what GET /v1/requests/{id} takes
@@ -213,4 +213,92 @@ def request_page(connection: Connection, principal: Principal, wanted: ListFilte
     return RequestPage(
         items=[summary(requests[i], clocks.get(i, []), now) for i in wanted_ids if i in requests],
         next_cursor=encode_cursor(*page[-1]) if len(ids) > scoped.limit else None,
+    )
+
+
+def next_due(item: RequestSummary) -> datetime | None:
+    """The earliest due instant among the clocks of an open request that are running (at risk included)
+    or breached: what a coordinator must act on first."""
+    if item.status != "open":
+        return None
+    clocks: list[Any] = list(item.clocks)  # ClockSummary, derived from the domain (api/derived.py)
+    owed = [c.due_at for c in clocks if c.due_at is not None and c.state in ("running", "breached")]
+    return min(owed) if owed else None
+
+
+def by_next_due(items: list[RequestSummary]) -> list[RequestSummary]:
+    """Requests with something owed first, soonest (or longest overdue) first; then the rest as listed."""
+    owed = sorted((i for i in items if next_due(i) is not None), key=lambda i: (next_due(i), i.id))
+    return owed + [i for i in items if next_due(i) is None]
+
+
+# -- what is owed, soonest first (the pages' list) -------------------------------------------------
+OWED_PHASES = (Phase.RUNNING, Phase.AT_RISK, Phase.BREACHED)
+
+
+def owes(wanted: ListFilter) -> bool:
+    """Whether a filter asks only for what can be owed: open requests, clocks running or breached."""
+    return wanted.status in (None, "open") and wanted.clock_state in (None, *OWED_PHASES, Phase.AT_RISK)
+
+
+def _owed_ids(connection: Connection, scoped: ListFilter, now: datetime) -> tuple[list[tuple[datetime, str]], bool]:
+    """The next `limit` open requests with an owed clock, by (next due instant, id) after the cursor, and
+    whether more follow. Walks the owed clocks in due order (ix_clock_owed_due, selected on its
+    predicate as written) and keeps each request at its first, i.e. earliest, clock; a request seen
+    first after the cursor but owing an earlier clock was shown on an earlier page and is skipped."""
+    c = CLOCKS.c
+    conditions: list[ColumnElement[bool] | TextClause] = [
+        text(OWED_PREDICATE),
+        c.due_at.is_not(None),
+        *_common(CLOCKS, replace(scoped, cursor=None), c.request_id),
+    ]
+    state = owed_reading(scoped.clock_state, now)
+    if state is not None:
+        conditions.append(state)
+    after = decode_cursor(scoped.cursor) if scoped.cursor else None
+    if after is not None:
+        conditions.append(tuple_(c.due_at, c.request_id) > tuple_(instant("cursor_at", after[0]), after[1]))
+    fetch = 2 * (scoped.limit + 1)  # a request often owes two clocks
+    while True:
+        query = select(c.request_id, c.due_at).where(*conditions).order_by(c.due_at, c.request_id).limit(fetch)
+        rows = connection.execute(query).all()
+        first: dict[str, datetime] = {}
+        for row in rows:
+            first.setdefault(row.request_id, row.due_at)
+        if after is not None and first:  # drop requests whose next due lies at or before the cursor
+            earlier = select(c.request_id).where(
+                text(OWED_PREDICATE),
+                c.request_id.in_(list(first)),
+                c.due_at.is_not(None),
+                *([state] if state is not None else []),
+                tuple_(c.due_at, c.request_id) <= tuple_(instant("cursor_at", after[0]), after[1]),
+            )
+            for request_id in connection.execute(earlier).scalars():
+                first.pop(request_id, None)
+        if first:  # open requests only (a clock is owed on an open request, but say so)
+            open_ids = select(REQUESTS.c.id).where(REQUESTS.c.id.in_(list(first)), REQUESTS.c.status == "open")
+            still_open = set(connection.execute(open_ids).scalars())
+            first = {request_id: due for request_id, due in first.items() if request_id in still_open}
+        ordered = sorted(((due, request_id) for request_id, due in first.items()))
+        exhausted = len(rows) < fetch
+        if len(ordered) > scoped.limit or exhausted:
+            return ordered[: scoped.limit], len(ordered) > scoped.limit
+        fetch *= 2
+
+
+def owed_page(connection: Connection, principal: Principal, wanted: ListFilter, now: datetime) -> RequestPage:
+    """The open requests with a clock owed (running, at risk, or breached and not stopped), by their
+    next due instant, soonest (longest overdue) first; the cursor is that instant and the id."""
+    scoped = _scoped(principal, wanted)
+    if scoped is None:
+        return RequestPage(items=[], next_cursor=None)
+    page, more = _owed_ids(connection, scoped, now)
+    wanted_ids = [request_id for _, request_id in page]
+    requests = {r.id: r for r in connection.execute(select(REQUESTS).where(REQUESTS.c.id.in_(wanted_ids)))}
+    clocks: dict[str, list[Row[Any]]] = {}
+    for clock in connection.execute(select(CLOCKS).where(CLOCKS.c.request_id.in_(wanted_ids))):
+        clocks.setdefault(clock.request_id, []).append(clock)
+    return RequestPage(
+        items=[summary(requests[i], clocks.get(i, []), now) for i in wanted_ids if i in requests],
+        next_cursor=encode_cursor(*page[-1]) if more else None,
     )

@@ -17,7 +17,6 @@ from runtime.temporal import build_data_converter
 from sla.catalog.catalog import Catalog
 from store.calendar import CalendarSource
 from store.db import make_engine
-from store.keys import RecentKeys
 
 
 @dataclass
@@ -30,7 +29,6 @@ class AppState:
     # "Now" for every judgement the API makes (breached, at risk, future events, dry runs): injected,
     # so tests can put the API at any hour of the day.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    recent_keys: RecentKeys = field(default_factory=RecentKeys)
     _client: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

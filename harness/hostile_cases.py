@@ -39,6 +39,19 @@ WINDOW_FIELDS = [
 ]
 
 
+# Free text that is valid (a note is any text a person writes) but markup or template syntax: accepted,
+# stored, and shown by every page as the text it is (tests/api/test_hostile.py, tests/e2e/test_pages.py).
+MARKUP_NOTES = {
+    "script tag": "<script>alert('note')</script>",
+    "attribute break-out": '"><img src=x onerror=alert(1)>',
+    "svg break-out": "</text></svg><svg onload=alert(2)>",
+    "template syntax": "{{ 7*7 }} {% raw %}${7*7}",
+    "javascript url": "javascript:alert(3)",
+    "entity": "&lt;b&gt; &amp; &#x3C;",
+    "right-to-left override": "\u202egnp.exe",
+}
+
+
 def nested(depth: int) -> dict[str, Any]:
     value: dict[str, Any] = {}
     for _ in range(depth):
@@ -152,6 +165,9 @@ def event_data_cases(now: datetime) -> list[Hostile]:
         cases.append(_event("event data: note", f"note {label}", GENERAL, body, names="note"))
     body = {"type": "materials_incomplete", "occurred_at": occurred, "data": {"note": "第二次补件\n\t(tab)"}}
     cases.append(_event("event data: note", "note in Chinese with newline", GENERAL, body, expect=frozenset({200})))
+    for label, value in MARKUP_NOTES.items():
+        body = {"type": "materials_incomplete", "occurred_at": occurred, "data": {"note": value}}
+        cases.append(_event("event data: note", f"note {label}", GENERAL, body, expect=frozenset({200})))
     for label, data, names in [
         ("unknown key", {"surprise": 1}, "surprise"),
         ("a key another event takes", {"appointment_at": "2025-10-10T09:00:00+08:00"}, "appointment_at"),

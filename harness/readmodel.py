@@ -27,7 +27,7 @@ from store.models import (
     WorkingDaysTallyRow,
     table_of,
 )
-from store.tally import DAYS, OPEN_CLOCK, OUTCOME, REQUEST, ClockFacts, contribution, encode
+from store.tally import COLUMNS, DAYS, OPEN_CLOCK, OUTCOME, REQUEST, ClockFacts, contribution, encode
 
 VENDORS = ("vendor-reliable", "vendor-late", "vendor-forgetful")
 METRICS_TOKEN = "bench-metrics-token"
@@ -119,6 +119,7 @@ def seed(engine: Engine, count: int, now: datetime, *, seed_value: int = 7) -> N
                     "insurer_id": entry.insurer,
                     "vendor_id": vendor,
                     "service_id": entry.id,
+                    "party": spec.party.value,
                     "opened_at": opened_at,
                     "state": state,
                     "phase": phase,
@@ -132,12 +133,20 @@ def seed(engine: Engine, count: int, now: datetime, *, seed_value: int = 7) -> N
                     "view": view,
                 }
             )
-            facts.append(ClockFacts(spec.id, state, phase, outcome, used, clocks[-1]["provisional"], stopped))
+            facts.append(ClockFacts(spec.id, spec.party.value, state, phase, outcome, used, provisional, stopped))
             if outcome is not None:
                 outcomes.append(
                     {
                         key: clocks[-1][key]
-                        for key in ("request_id", "clock_id", "instance", "insurer_id", "vendor_id", "service_id")
+                        for key in (
+                            "request_id",
+                            "clock_id",
+                            "instance",
+                            "insurer_id",
+                            "vendor_id",
+                            "service_id",
+                            "party",
+                        )
                     }
                     | {
                         "outcome": outcome,
@@ -189,22 +198,15 @@ def seed(engine: Engine, count: int, now: datetime, *, seed_value: int = 7) -> N
             }
         )
     tally_rows: dict[str, list[dict[str, Any]]] = {"outcome": [], "days": [], "open": [], "request": []}
-    names: tuple[str, ...]
     for key, amount in tallies.items():
         if key[0] == OUTCOME and key[-1] != "e4":
-            names = ("insurer_id", "vendor_id", "service_id", "clock_id", "outcome", "working_days_bucket")
             tally_rows["outcome"].append(
-                dict(zip(names, key[1:], strict=True)) | {"count": amount, "working_days_e4": tallies[(*key, "e4")]}
+                dict(zip(COLUMNS[OUTCOME], key[1:], strict=True))
+                | {"count": amount, "working_days_e4": tallies[(*key, "e4")]}
             )
-        elif key[0] == DAYS:
-            names = ("insurer_id", "vendor_id", "service_id", "clock_id", "working_days_tenths")
-            tally_rows["days"].append(dict(zip(names, key[1:], strict=True)) | {"count": amount})
-        elif key[0] == OPEN_CLOCK:
-            names = ("insurer_id", "vendor_id", "service_id", "clock_id", "phase", "provisional")
-            tally_rows["open"].append(dict(zip(names, key[1:], strict=True)) | {"count": amount})
-        elif key[0] == REQUEST:
-            names = ("insurer_id", "vendor_id", "service_id")
-            tally_rows["request"].append(dict(zip(names, key[1:], strict=True)) | {"count": amount})
+        elif key[0] in (DAYS, OPEN_CLOCK, REQUEST):
+            kind = {DAYS: "days", OPEN_CLOCK: "open", REQUEST: "request"}[key[0]]
+            tally_rows[kind].append(dict(zip(COLUMNS[key[0]], key[1:], strict=True)) | {"count": amount})
     with engine.begin() as connection:
         existing = {r.id for r in connection.execute(table_of(VendorRow).select())}
         vendors = [{"id": v, "name": v} for v in VENDORS if v not in existing]
@@ -255,5 +257,6 @@ QUERIES: list[tuple[str, str, str, dict[str, str]]] = [
         "/v1/reports/compliance",
         {"period_from": "2026-10-01T00:00:00+08:00", "period_to": "2026-11-01T00:00:00+08:00"},
     ),
+    ("compliance, clocks due in a month", "operations", "/v1/reports/compliance", {"month": "2026-10"}),
     ("/metrics scrape", "metrics", "/metrics", {}),
 ]

@@ -40,7 +40,9 @@ def recounted(connection: Any) -> tuple[Counter[tuple[Any, ...]], list[str]]:
     wrong: list[str] = []
     clocks: dict[str, list[ClockFacts]] = {}
     for c in connection.execute(select(table_of(ClockRow))):
-        facts = ClockFacts(c.clock_id, c.state, c.phase, c.outcome, c.working_days_used, c.provisional, c.stopped_at)
+        facts = ClockFacts(
+            c.clock_id, c.party, c.state, c.phase, c.outcome, c.working_days_used, c.provisional, c.stopped_at
+        )
         clocks.setdefault(c.request_id, []).append(facts)
     for r in connection.execute(select(table_of(RequestRow))):
         mine = contribution(r.status, r.insurer_id, r.vendor_id, r.service_id, clocks.get(r.id, []))
@@ -53,15 +55,14 @@ def recounted(connection: Any) -> tuple[Counter[tuple[Any, ...]], list[str]]:
 def stored_tallies(connection: Any) -> Counter[tuple[Any, ...]]:
     found: Counter[tuple[Any, ...]] = Counter()
     for t in connection.execute(select(table_of(OutcomeTallyRow))).mappings():
-        key = (OUTCOME, t["insurer_id"], t["vendor_id"], t["service_id"], t["clock_id"], t["outcome"])
+        key = (OUTCOME, t["insurer_id"], t["vendor_id"], t["service_id"], t["clock_id"], t["party"], t["outcome"])
         found[(*key, t["working_days_bucket"])] += t["count"]
         found[(*key, t["working_days_bucket"], "e4")] += t["working_days_e4"]
     for t in connection.execute(select(table_of(WorkingDaysTallyRow))).mappings():
-        found[(DAYS, t["insurer_id"], t["vendor_id"], t["service_id"], t["clock_id"], t["working_days_tenths"])] += t[
-            "count"
-        ]
+        series = (t["insurer_id"], t["vendor_id"], t["service_id"], t["clock_id"], t["party"])
+        found[(DAYS, *series, t["working_days_tenths"])] += t["count"]
     for t in connection.execute(select(table_of(OpenClockTallyRow))).mappings():
-        key = (OPEN_CLOCK, t["insurer_id"], t["vendor_id"], t["service_id"], t["clock_id"], t["phase"])
+        key = (OPEN_CLOCK, t["insurer_id"], t["vendor_id"], t["service_id"], t["clock_id"], t["party"], t["phase"])
         found[(*key, t["provisional"])] += t["count"]
     for t in connection.execute(select(table_of(OpenRequestTallyRow))).mappings():
         found[(REQUEST, t["insurer_id"], t["vendor_id"], t["service_id"])] += t["count"]

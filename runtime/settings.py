@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     # Prometheus reads as credentials_file). Without either, /metrics refuses every scrape (but embedded).
     metrics_token: str = ""
     metrics_token_file: Path | None = None
+    # Web sessions (the pages and the codec server, store/sessions.py): how long one lasts, and whether
+    # its cookie is marked Secure. Set SLA_SESSION_COOKIE_SECURE=true behind a TLS proxy: the app itself
+    # sees http there and cannot tell.
+    session_hours: float = 8.0
+    session_cookie_secure: bool = False
     # Origins of the Temporal web UI allowed to call the codec server (/codec), comma-separated.
     codec_cors_origins: str = "http://127.0.0.1:8233,http://localhost:8233"
     # HMAC-SHA256 key of the policy-number blind index that counts quota uses (base64 of at least 32
@@ -68,6 +73,8 @@ class Settings(BaseSettings):
     api_port: int = 8000
     temporal_port: int = 7233
     ui_port: int = 8233
+    # The Temporal web UI the audit page links to (default: the embedded one at ui_port).
+    temporal_ui_url: str = ""
     worker_metrics_port: int = 9464
 
     @field_validator("payload_keys")
@@ -94,6 +101,10 @@ class Settings(BaseSettings):
     def blind_index_secret(self) -> bytes | None:
         """The blind-index key, or None when it is not configured."""
         return base64.b64decode(self.blind_index_key) if self.blind_index_key else None
+
+    def temporal_ui_base_url(self) -> str:
+        """Where the audit page links a request's workflow: SLA_TEMPORAL_UI_URL, else the embedded UI."""
+        return (self.temporal_ui_url or f"http://127.0.0.1:{self.ui_port}").rstrip("/")
 
     @property
     def view_base_url(self) -> str:

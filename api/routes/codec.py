@@ -8,10 +8,12 @@ reach only the caller's browser or terminal; Temporal keeps the ciphertext.
 Who may call it: an auditor or admin key (decode), an admin key (encode, which the UI needs only to
 send input into a workflow). The key arrives one of two ways:
 - `Authorization: Bearer <key>`: the CLI (`--codec-auth "Bearer sk_..."`), scripts;
-- a cookie set by signing in at `/codec/login`: the web UI, with its codec setting "Include
-  cross-origin credentials". (The UI's other option, "Pass the user access token", sends the token
-  of its own OIDC login, which is no slatrack key, and only to https endpoints.) A cookie is honoured
-  only on calls whose Origin is an allowed UI origin (SLA_CODEC_CORS_ORIGINS).
+- the session cookie of signing in at `/codec/login` (the pages' sign-in, api/sessions.py: a random
+  session id, never the key): the web UI, with its codec setting "Include cross-origin credentials".
+  (The UI's other option, "Pass the user access token", sends the token of its own OIDC login, which
+  is no slatrack key, and only to https endpoints.) A session is honoured only on calls whose Origin
+  is an allowed UI origin (SLA_CODEC_CORS_ORIGINS); the UI and the API must share a host name (the
+  cookie is SameSite=Lax, so another site's fetch never carries it).
 
 Every call is logged with who, the namespace and the payload count (no payload content).
 """
@@ -19,19 +21,18 @@ Every call is logged with who, the namespace and the payload count (no payload c
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
-import urllib.parse
 
 from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payloads
 
 from api.deps import StateDep
 from api.problems import Problem
+from api.sessions import COOKIE, current_session
 from api.state import AppState
 from runtime.temporal import build_data_converter
 from store.keys import Principal, Role, authenticate
@@ -39,8 +40,6 @@ from store.keys import Principal, Role, authenticate
 router = APIRouter(prefix="/codec", tags=["codec"], include_in_schema=False)
 log = logging.getLogger("slatrack.codec")
 
-COOKIE = "slatrack_codec_key"
-COOKIE_MAX_AGE = 8 * 3600  # a working day, then sign in again
 ALLOWED_HEADERS = "Authorization, Authorization-Extras, Content-Type, X-Namespace"
 ROLES = {"decode": (Role.AUDITOR, Role.ADMIN), "encode": (Role.ADMIN,)}
 
@@ -63,13 +62,12 @@ async def codec_principal(state: AppState, request: Request, cors: dict[str, str
         principal = await _authenticate(state, bearer.strip())
         if principal is not None:
             return principal
-    cookie = request.cookies.get(COOKIE)
-    if cookie:
+    if request.cookies.get(COOKIE):
         if "Access-Control-Allow-Origin" not in cors:
             raise Problem(403, "Forbidden", "a signed-in codec call must come from an allowed UI origin", headers=cors)
-        principal = await _authenticate(state, cookie)
-        if principal is not None:
-            return principal
+        session = await asyncio.to_thread(current_session, state, request)  # a database read
+        if session is not None:
+            return session.principal
     raise Problem(
         401,
         "Unauthorized",
@@ -140,64 +138,4 @@ def cors_preflight(state: StateDep, request: Request) -> Response:
     return preflight(state, request)
 
 
-# Signing in: the UI cannot be given a key, but it can send this site's cookie ("Include cross-origin
-# credentials"). HttpOnly (no script reads it), SameSite=Strict (never sent from another site: the UI
-# and the API must share a host name or registrable domain), Secure when served over https.
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>slatrack codec server</title></head>
-<body style="font-family: sans-serif; max-width: 44em; margin: 3em auto">
-<h1>slatrack codec server</h1>
-{body}
-</body></html>"""
-
-FORM = """<p>Sign in with an <b>auditor</b> or <b>admin</b> API key to see decoded payloads in the Temporal web UI.</p>
-<form method="post" action="/codec/login">
-<label>API key <input name="key" type="password" size="60" autocomplete="off" required></label>
-<button type="submit">Sign in</button>
-</form>"""
-
-
-def page(body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(PAGE.format(body=body), status_code=status, headers={"Cache-Control": "no-store"})
-
-
-@router.get("/login")
-def login_form() -> HTMLResponse:
-    return page(FORM)
-
-
-@router.post("/login")
-async def login(state: StateDep, request: Request) -> HTMLResponse:
-    fields = urllib.parse.parse_qs((await request.body()).decode(errors="replace"))
-    key = (fields.get("key") or [""])[0].strip()
-    principal = await _authenticate(state, key) if key else None
-    if principal is None:
-        return page(f"<p><b>Unknown or revoked key.</b></p>{FORM}", 401)
-    if principal.role not in ROLES["decode"]:
-        return page(f"<p><b>A {principal.role.value} key cannot decode payloads.</b></p>{FORM}", 403)
-    endpoint = html.escape(f"{request.base_url}codec")
-    response = page(
-        f"<p id='signed-in'>Signed in as <code>{html.escape(principal.sender)}</code> for 8 hours.</p>"
-        "<p>In the Temporal web UI open <i>Codec Server</i> settings, choose <i>Use my browser setting</i>, "
-        f"enter <code>{endpoint}</code> and tick <i>Include cross-origin credentials</i>.</p>"
-        '<form method="post" action="/codec/logout"><button type="submit">Sign out</button></form>'
-    )
-    response.set_cookie(
-        COOKIE,
-        key,
-        max_age=COOKIE_MAX_AGE,
-        path="/codec",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
-    log.info("codec sign-in by %s", principal.sender)
-    return response
-
-
-@router.post("/logout")
-def logout() -> HTMLResponse:
-    response = page(f"<p>Signed out.</p>{FORM}")
-    response.delete_cookie(COOKIE, path="/codec", httponly=True, samesite="strict")
-    return response
+# Signing in (/codec/login) is the pages' sign-in (web/session.py): one session mechanism.

@@ -7,7 +7,7 @@ and the files are `adapters.overlay_yaml` and `adapters.calendar_files`.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sla.errors import CalendarDataError
@@ -32,6 +32,9 @@ class YearData:
     makeup_workdays: frozenset[dt.date]
     source: NoticeSource
     origin: str  # where the data came from: a package version or an overlay file
+    # What people call a day off or a make-up working day ("国庆节 National Day"): shown on the audit
+    # page's calendar, never part of the working-day rule (nor of the fingerprint, nor of equality).
+    names: tuple[tuple[dt.date, str], ...] = field(default=(), compare=False)
 
     def canonical(self) -> str:
         """Stable text of the data used, for the calendar fingerprint."""
@@ -55,7 +58,7 @@ def parse_overlay(document: Any, origin: str) -> YearData:
     """Validate one overlay document (already parsed YAML). Every error names `origin`."""
     if not isinstance(document, dict):
         raise CalendarDataError(f"{origin}: an overlay is a mapping with year, holidays, makeup_workdays, source")
-    unknown = set(document) - {"year", "holidays", "makeup_workdays", "source"}
+    unknown = set(document) - {"year", "holidays", "makeup_workdays", "source", "names"}
     if unknown:
         raise CalendarDataError(f"{origin}: unknown keys {sorted(unknown)}")
     year = document.get("year")
@@ -93,7 +96,21 @@ def parse_overlay(document: Any, origin: str) -> YearData:
             f"{origin}: make-up workdays must fall on a Saturday or Sunday; "
             f"{', '.join(f'{d} ({d:%A})' for d in weekday_makeups)} do not"
         )
-    return YearData(year, lists["holidays"], lists["makeup_workdays"], notice, origin)
+    return YearData(year, lists["holidays"], lists["makeup_workdays"], notice, origin, _names(document, year, origin))
+
+
+def _names(document: dict[str, Any], year: int, origin: str) -> tuple[tuple[dt.date, str], ...]:
+    """The optional `names:` mapping of an overlay: date -> what the day is called."""
+    raw = document.get("names") or {}
+    if not isinstance(raw, dict):
+        raise CalendarDataError(f"{origin}: 'names' must map dates to names (2027-10-01: 国庆节 National Day)")
+    named = []
+    for key, value in raw.items():
+        day = _as_date(key, f"{origin}: names")
+        if day.year != year or not isinstance(value, str) or not 0 < len(value.strip()) <= 60:
+            raise CalendarDataError(f"{origin}: names: {key} needs a date in {year} and a name of 1-60 characters")
+        named.append((day, value.strip()))
+    return tuple(sorted(named))
 
 
 def overlay_document(data: YearData) -> dict[str, Any]:
@@ -103,4 +120,4 @@ def overlay_document(data: YearData) -> dict[str, Any]:
         "source": {"title": data.source.title, "number": data.source.number, "date": data.source.date},
         "holidays": [d.isoformat() for d in sorted(data.holidays)],
         "makeup_workdays": [d.isoformat() for d in sorted(data.makeup_workdays)],
-    }
+    } | ({"names": {d.isoformat(): name for d, name in data.names}} if data.names else {})

@@ -95,6 +95,7 @@ class WorkingCalendar:
                 working = day in data.makeup_workdays or (day.weekday() < 5 and day not in data.holidays)
             self._working[i] = working
             self._cum[i + 1] = self._cum[i] + working
+        self._names = {day: name for data in self.years.values() for day, name in data.names}
         self.fingerprint = hashlib.sha256(
             "\n".join(self.years[y].canonical() for y in sorted(self.years)).encode()
         ).hexdigest()[:16]
@@ -110,6 +111,17 @@ class WorkingCalendar:
         if self.first <= day <= self.last:
             return bool(self._working[(day - self.first).days])
         return day.weekday() < 5
+
+    def day_kind(self, day: date) -> str:
+        """How the calendar treats a day, for people: work, rest (a weekend), holiday (a statutory day
+        off, weekend days inside a holiday span included) or makeup (a weekend day worked, 调休上班)."""
+        if self.is_working_day(day):
+            return "makeup" if day.weekday() >= 5 else "work"
+        return "holiday" if day in self._names or day.weekday() < 5 else "rest"
+
+    def day_name(self, day: date) -> str | None:
+        """What the year's data calls the day ("国庆节 National Day"), if anything."""
+        return self._names.get(day)
 
     def _count_before(self, day: date) -> int:
         """Working days in [first, day) (negative for days before `first`)."""

@@ -163,7 +163,7 @@ def _clock(doc: Any, accepts: frozenset[EventType], where: _Where) -> ClockSpec:
     context = f"clock {doc['id']!r}"
     name_zh, name_en = _names(doc.get("name"), where, context)
     try:
-        party = Party(doc.get("party", "vendor"))
+        party = Party(doc.get("party", Party.VENDOR.value))
     except ValueError:
         raise where.error(f"{context}: unknown party {doc.get('party')!r}") from None
     start = _events(doc.get("start"), where, f"{context} start")
@@ -328,6 +328,12 @@ def parse_service(doc: Any, origin: str) -> ServiceEntry:
 
 
 _PINNED: dict[tuple[str, str], ServiceEntry] = {}
+
+
+def owing_parties(doc: dict[str, Any] | None) -> dict[str, str]:
+    """Clock id -> the party that owes it, read from a pinned entry without parsing it whole (the
+    projection asks on every write); the same default as a parsed clock's `party`."""
+    return {str(c["id"]): str(c.get("party", Party.VENDOR.value)) for c in (doc or {}).get("clocks") or []}
 
 
 def parse_pinned(doc: dict[str, Any], origin: str) -> ServiceEntry:

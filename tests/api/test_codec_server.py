@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import subprocess
 from typing import Any
 
 import httpx
 from temporalio.api.common.v1 import Payload
 
+from api.sessions import COOKIE
 from harness.keys import TEST_KEYS
 from harness.live_stack import LiveStack
 from harness.servers import binary
@@ -155,26 +157,41 @@ async def test_cors_preflight_answers_the_ui_origin_only(http: httpx.AsyncClient
     assert "access-control-allow-origin" not in other.headers
 
 
-async def test_signing_in_sets_a_cookie_the_ui_origin_may_use(live: LiveStack) -> None:
+def _csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+async def _sign_in(browser: httpx.AsyncClient, key: str) -> httpx.Response:
+    form = await browser.get("/codec/login")
+    assert form.status_code == 200 and 'name="key"' in form.text
+    fields = {"key": key, "csrf": _csrf_of(form.text), "next": "/codec/session"}
+    return await browser.post("/login", data=fields, follow_redirects=True)
+
+
+async def test_signing_in_sets_a_session_cookie_the_ui_origin_may_use(live: LiveStack) -> None:
+    body = json.dumps({"payloads": [wire(await encrypted(CANARY))]})
+    headers = {"Content-Type": "application/json", "X-Namespace": "default"}
     async with httpx.AsyncClient(base_url=live.base_url, timeout=30) as browser:
-        form = await browser.get("/codec/login")
-        assert form.status_code == 200 and 'name="key"' in form.text
-        refused = await browser.post("/codec/login", data={"key": live.keys["coordinator"]})
-        assert refused.status_code == 403 and "set-cookie" not in refused.headers
-        signed_in = await browser.post("/codec/login", data={"key": live.keys["auditor"]})
-        assert signed_in.status_code == 200, signed_in.text
-        cookie = signed_in.headers["set-cookie"].lower()
-        for attribute in ("httponly", "samesite=strict", "path=/codec", "max-age=28800"):
-            assert attribute in cookie, attribute
-        body = json.dumps({"payloads": [wire(await encrypted(CANARY))]})
-        headers = {"Content-Type": "application/json", "X-Namespace": "default"}
+        refused = await _sign_in(browser, live.keys["coordinator"])
+        assert refused.status_code == 403 and "cannot decode" in refused.text
+        from_ui = await browser.post("/codec/decode", content=body, headers=headers | {"Origin": UI_ORIGIN})
+        assert from_ui.status_code == 403  # signed in, but a coordinator's session decodes nothing
+    async with httpx.AsyncClient(base_url=live.base_url, timeout=30) as browser:
+        signed_in = await _sign_in(browser, live.keys["auditor"])
+        assert signed_in.status_code == 200 and 'id="signed-in"' in signed_in.text, signed_in.text
+        cookie = next(c for c in signed_in.history[-1].headers.get_list("set-cookie") if c.startswith(COOKIE))
+        assert live.keys["auditor"] not in cookie  # a session id, never the key
+        for attribute in ("httponly", "samesite=lax", "path=/", "max-age=28800"):
+            assert attribute in cookie.lower(), attribute
         from_ui = await browser.post("/codec/decode", content=body, headers=headers | {"Origin": UI_ORIGIN})
         assert from_ui.status_code == 200, from_ui.text
         assert json.loads(unwire(from_ui.json()["payloads"][0]).data) == CANARY
         # the cookie alone, from elsewhere or from no page at all, decodes nothing
         for origin in ({"Origin": "http://evil.example"}, {}):
             assert (await browser.post("/codec/decode", content=body, headers=headers | origin)).status_code == 403
-        await browser.post("/codec/logout")
+        await browser.post("/logout", data={"csrf": _csrf_of(signed_in.text)})
         after = await browser.post("/codec/decode", content=body, headers=headers | {"Origin": UI_ORIGIN})
         assert after.status_code == 401
 

@@ -35,7 +35,7 @@ from activities.advance import RequestActivities
 from activities.projection import ProjectionWriter
 from adapters.catalog_files import default_catalog
 from harness.hostile import Report, Target, check_no_wedge, open_targets, probe, problem_failure, stored_events
-from harness.hostile_cases import GENERAL, WINDOW_FIELDS, all_cases, nested
+from harness.hostile_cases import GENERAL, MARKUP_NOTES, WINDOW_FIELDS, all_cases, nested
 from harness.keys import TEST_KEYS
 from harness.live_stack import LiveStack
 from runtime.codec import EncryptionCodec
@@ -53,7 +53,7 @@ from sla.event_data import (
 )
 from sla.events import CLOSING_EVENTS, EventType
 from store.calendar import CalendarSource
-from tests.data import CANARY_INSURED, CANARY_POLICY
+from tests.data import CANARY_INSURED, CANARY_POLICY, NATIONAL_DAY_BREACH
 from workflows.ids import request_workflow_id
 from workflows.messages import AdvanceInput, PersonalData, RecordEventInput, RequestView
 from workflows.service_request import ServiceRequestWorkflow
@@ -455,3 +455,50 @@ def test_a_refusal_names_the_key_and_never_echoes_the_value() -> None:
             check_event_data("hospital_confirmed", data)
         assert key in refused.value.message and len(refused.value.message) < 400
         refused.value.message.encode("utf-8")  # always sendable
+
+
+# -- the pages show what they are given as text -------------------------------------------------------
+async def _sign_in(browser: httpx.AsyncClient, key: str) -> None:
+    form = await browser.get("/login")
+    token = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    answer = await browser.post("/login", data={"key": key, "csrf": token, "next": "/requests"})
+    assert answer.status_code == 303, answer.text
+
+
+async def test_the_pages_show_hostile_notes_filters_and_paths_as_text(live: LiveStack, http: httpx.AsyncClient) -> None:
+    opened = await http.post(
+        "/v1/requests", json=NATIONAL_DAY_BREACH | {"policy_no": "P-HOSTILE-PAGES"}, headers=live.headers("coordinator")
+    )
+    assert opened.status_code == 201, opened.text
+    request_id = opened.json()["id"]
+    for minute, note in enumerate(MARKUP_NOTES.values()):
+        body = {
+            "type": "materials_incomplete",
+            "occurred_at": f"2025-10-21T09:{minute:02d}:00+08:00",
+            "data": {"note": note},
+        }
+        answer = await http.post(f"/v1/requests/{request_id}/events", json=body, headers=live.headers("coordinator"))
+        assert answer.status_code == 200, answer.text
+    # refused (no cancelling once accepted, [004:75]), with a hostile note: the refusal shows as text too
+    cancel = {"type": "customer_cancelled", "occurred_at": "2025-10-21T10:00:00+08:00", "data": {"note": "<b>x</b>"}}
+    refused = await http.post(f"/v1/requests/{request_id}/events", json=cancel, headers=live.headers("coordinator"))
+    assert refused.status_code in (409, 422), refused.text
+    async with httpx.AsyncClient(base_url=live.base_url, timeout=60) as browser:
+        await _sign_in(browser, live.keys["auditor"])
+        page = (await browser.get(f"/requests/{request_id}")).text
+        markup = [note for note in MARKUP_NOTES.values() if set(note) & set("<>\"&'")]
+        assert [note for note in markup if note in page] == []  # each arrives escaped, none verbatim
+        assert "<script>alert" not in page and "<img src=x" not in page and "<svg onload" not in page
+        assert "&lt;script&gt;alert(&#39;note&#39;)&lt;/script&gt;" in page
+        assert "&lt;/text&gt;&lt;/svg&gt;&lt;svg onload=alert(2)&gt;" in page
+        assert "{{ 7*7 }}" in page and ">49<" not in page  # shown, not evaluated
+        assert "&amp;lt;b&amp;gt;" in page  # an entity in a note stays the characters typed
+        assert refused.json()["rule"] in page
+        hostile_query = '"><script>alert(4)</script>'
+        listing = await browser.get("/requests", params={"vendor": hostile_query, "opened_from": hostile_query})
+        assert listing.status_code == 200 and "<script>alert(4)" not in listing.text
+        assert "&#34;&gt;&lt;script&gt;alert(4)&lt;/script&gt;" in listing.text
+        missing = await browser.get("/requests/%3Cscript%3Ealert(5)%3C%5Cscript%3E")
+        assert missing.status_code == 404 and "<script>alert(5)" not in missing.text
+        login = await browser.get("/login", params={"next": '/requests"><script>alert(6)</script>'})
+        assert "<script>alert(6)" not in login.text

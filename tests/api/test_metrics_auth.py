@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 
 from api.app import create_app
 from harness.servers import free_port
+from harness.serving import serving
 from runtime.settings import Settings, TemporalSettings
-from tests.serving import serving
 
 TOKEN = "metrics-token-for-tests-0123456789"
 

@@ -52,6 +52,7 @@ def _read_rows(app: Any) -> dict[str, Counter[tuple[str, ...]]]:
             f'vendor="{c.vendor_id}"',
             f'service="{c.service_id}"',
             f'clock="{c.clock_id}"',
+            f'party="{c.party}"',
         ]
         if counts_as_open(requests[c.request_id].status, c.state, c.stopped_at):
             state = phase_at(c.phase, c.due_at, c.at_risk_from, NOW).value

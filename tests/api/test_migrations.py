@@ -129,6 +129,35 @@ def test_a_read_model_of_the_first_schema_is_carried_over_with_exact_tallies(emp
     assert_tallies_exact(empty_database)
 
 
+def test_a_clock_its_pinned_terms_say_the_insurer_owes_is_carried_over_under_the_insurer(
+    empty_database: Engine,
+) -> None:
+    _upgrade(empty_database, "0001")
+    _seed_first_schema(empty_database)
+    _upgrade(empty_database, "0003")
+    pinned = {"id": "axa.green_channel.inpatient", "clocks": [{"id": "notify", "party": "insurer"}, {"id": "x"}]}
+    with empty_database.begin() as connection:
+        connection.execute(
+            table_of(RequestRow).update().where(table_of(RequestRow).c.id == "r-done").values(pinned_terms=pinned)
+        )
+    _upgrade(empty_database, "head")
+    with empty_database.connect() as connection:
+        clocks = {(c.request_id, c.clock_id): c.party for c in connection.execute(select(table_of(ClockRow)))}
+        outcomes = {o.clock_id: o.party for o in connection.execute(select(table_of(ClockOutcomeRow)))}
+        tally = connection.execute(select(table_of(OutcomeTallyRow))).all()
+    assert clocks == {
+        ("r-open", "arrange_admission"): "vendor",
+        ("r-done", "arrange_admission"): "vendor",
+        ("r-done", "notify"): "insurer",
+    }
+    assert outcomes == {"arrange_admission": "vendor", "notify": "insurer"}
+    assert sorted((t.clock_id, t.party, t.outcome) for t in tally) == [
+        ("arrange_admission", "vendor", "met"),
+        ("notify", "insurer", "breached"),
+    ]
+    assert_tallies_exact(empty_database)
+
+
 def test_instants_round_trip_timezone_aware_on_both_backends(empty_database: Engine) -> None:
     init_schema(empty_database)
     instant = at(2025, 10, 1, 0, 30)  # 2025-09-30 in UTC: the date differs

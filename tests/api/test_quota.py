@@ -28,6 +28,7 @@ from api.state import AppState
 from harness.keys import TEST_KEYS_SETTING
 from harness.live_stack import LiveStack
 from harness.servers import free_port
+from harness.serving import serving
 from runtime.settings import Settings, TemporalSettings
 from sla.policy import normalise_policy_no, policy_year_end
 from store.calendar import CalendarSource
@@ -37,7 +38,6 @@ from store.models import QuotaClaimRow, VendorRow, table_of
 from store.quota import PolicyYearConflict, QuotaExceeded, blind_index
 from store.quota import claim as quota_claim
 from tests.helpers import at, fresh_database, open_request
-from tests.serving import serving
 
 INPATIENT = "axa.green_channel.inpatient"  # 门诊、住院各1次 [004:55]
 NURSING_AIDE = "zhongan.inpatient_nursing_aide"  # 30 per policy year (L3311)

@@ -17,11 +17,11 @@ from sqlmodel import Session
 from api.app import create_app
 from harness.keys import TEST_KEYS_SETTING
 from harness.servers import free_port
+from harness.serving import serving
 from runtime.settings import Settings, TemporalSettings
 from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import VendorRow
-from tests.serving import serving
 
 SLOW_CLIENTS = 210
 

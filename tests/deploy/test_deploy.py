@@ -25,9 +25,9 @@ from adapters.calendar_files import default_calendar
 from adapters.catalog_files import default_catalog
 from api.app import create_app
 from harness.servers import free_port, wait_for_port
+from harness.serving import serving
 from runtime.settings import TemporalSettings
 from simulator.traffic import simulate
-from tests.serving import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"

@@ -214,3 +214,15 @@ def test_every_module_imports_only_the_packages_its_row_in_architecture_md_allow
 def test_the_api_may_not_import_an_activity_to_validate_or_plan_an_event() -> None:
     # Planning is domain (sla/engine/plan.py): the API's dry run and the activity run the same code.
     assert "activities" not in documented_imports()["api"]
+
+
+def test_the_pages_geometry_and_time_wording_are_pure() -> None:
+    # web/timeline.py and web/timefmt.py lay out what the read side computed: the standard library and
+    # the domain only, no I/O, so their unit tests (tests/domain/test_clock_chart.py) need nothing running.
+    offenders = {}
+    for path in (ROOT / "web" / "timeline.py", ROOT / "web" / "timefmt.py"):
+        foreign = sorted(imported_roots(path) - STANDARD_LIBRARY - {"sla", "web"})
+        io = io_uses(path.read_text(encoding="utf-8"))
+        if foreign or io:
+            offenders[str(path.relative_to(ROOT))] = foreign + io
+    assert offenders == {}

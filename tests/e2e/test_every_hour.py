@@ -24,12 +24,12 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from harness.keys import TEST_KEYS_SETTING
 from harness.servers import start_time_skipping
+from harness.serving import serving
 from runtime.settings import Settings, TemporalSettings
 from sla.calendar.timeutil import SHANGHAI
 from store.db import init_schema, make_engine
 from store.keys import Role, create_key
 from store.models import VendorRow
-from tests.serving import serving
 from worker.build import build_worker
 
 SERVICE, CLOCK = "axa.zhuoyue.japan_medical", "complete_arrangement"  # 40 working days [002:479]

@@ -2,7 +2,8 @@
 starts it (--ui-codec-endpoint at the API's /codec), a request's workflow whose input holds the
 insured's name, and the UI's workflow page rendered in headless Chromium. Before signing in the page
 says the codec server refused and shows nothing decoded; after signing in at /codec/login (with the
-UI's "Include cross-origin credentials" on) it shows the name, decoded through the codec server."""
+UI's "Include cross-origin credentials" on) it shows the name, decoded through the codec server.
+The browser is Debian's chromium driven by Playwright (harness/chromium.py)."""
 
 from __future__ import annotations
 
@@ -13,19 +14,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from playwright.async_api import async_playwright
 from sqlalchemy import Engine
 from temporalio.client import Client
 
 from adapters.catalog_files import default_catalog
 from api.app import create_app
 from clients.opening import open_request
+from harness.chromium import chromium_path, launch
 from harness.keys import TEST_KEYS
 from harness.servers import free_port, wait_for_port
+from harness.serving import serving
 from runtime.settings import Settings, TemporalSettings
 from runtime.temporal import connect
 from store.keys import Role, create_key
-from tests.browser import Browser, chromium
-from tests.serving import serving
 from worker.stack import Stack
 from workflows.messages import Insured
 
@@ -53,7 +55,7 @@ async def test_an_auditor_reads_the_decoded_input_in_the_temporal_ui(
     settings: Settings, engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     started = time.monotonic()
-    chromium()  # fail now, not after the servers started, when it is missing
+    chromium_path()  # fail now, not after the servers started, when it is missing
     caplog.set_level(logging.INFO, logger="slatrack.codec")
     stack = Stack(temporal_port=free_port(), ui_port=free_port(), api_port=free_port(), data=tmp_path / "data")
     stack.data.mkdir()
@@ -76,36 +78,44 @@ async def test_an_auditor_reads_the_decoded_input_in_the_temporal_ui(
                 insured=Insured(NAME, "110101199001011237"),
                 opened_at=datetime.now(UTC),
             )
-            page = f"{ui}/namespaces/default/workflows/{handle.id}"
-            browser = Browser(tmp_path / "profile", tmp_path / "chromium.log")
-            try:
-                # the UI's codec setting for this browser, as the auditor sets it in the Codec Server dialog
-                browser.open(f"{ui}/")
-                browser.evaluate(
-                    f"localStorage.setItem('endpoint', JSON.stringify('{stack.codec_endpoint}'));"
-                    "localStorage.setItem('includeCredentials', 'true');"
-                    "localStorage.setItem('overrideRemoteCodecConfiguration', 'true'); true"
-                )
-                # not signed in: the codec server answers 401, the UI says so and shows nothing decoded
-                browser.open(page)
-                browser.wait_for("document.body.innerText.includes('Codec Server could not connect')", 30)
-                assert POLICY not in browser.text() and NAME not in browser.text()
-
-                browser.open(f"{api}/codec/login")
-                browser.evaluate(
-                    f"document.querySelector('input[name=key]').value = '{auditor}';"
-                    "setTimeout(() => document.forms[0].submit(), 0); true"
-                )
-                browser.wait_for("!!document.getElementById('signed-in')", 15)
-
-                browser.open(page)
+            workflow_page = f"{ui}/namespaces/default/workflows/{handle.id}"
+            async with async_playwright() as playwright:
+                browser = await launch(playwright)
                 try:
-                    browser.wait_for(f"document.body.innerText.includes('{POLICY}')", 30)
-                except AssertionError:
-                    raise AssertionError(f"not decoded; the page says:\n{browser.text()[:3000]}") from None
-                assert NAME in browser.text()
-            finally:
-                browser.close()
+                    # The UI's CSP forbids eval, which Playwright's waiting on a page condition uses.
+                    page = await browser.new_page(bypass_csp=True)
+                    # the UI's codec setting for this browser, as the auditor sets it in the Codec Server dialog
+                    await page.goto(f"{ui}/")
+                    await page.evaluate(
+                        f"localStorage.setItem('endpoint', JSON.stringify('{stack.codec_endpoint}'));"
+                        "localStorage.setItem('includeCredentials', 'true');"
+                        "localStorage.setItem('overrideRemoteCodecConfiguration', 'true');"
+                    )
+                    # not signed in: the codec server answers 401, the UI says so and shows nothing decoded
+                    await page.goto(workflow_page)
+                    await page.wait_for_function(
+                        "document.body.innerText.includes('Codec Server could not connect')", timeout=30_000
+                    )
+                    text = await page.inner_text("body")
+                    assert POLICY not in text and NAME not in text
+
+                    # signing in: the pages' form and session (a session id in the cookie, never the key)
+                    await page.goto(f"{api}/codec/login")
+                    await page.fill("input[name=key]", auditor)
+                    await page.click("button[type=submit]")
+                    await page.wait_for_selector("#signed-in", timeout=15_000)
+                    cookies = await page.context.cookies(api)
+                    assert cookies and all(auditor not in cookie["value"] for cookie in cookies)
+
+                    await page.goto(workflow_page)
+                    try:
+                        await page.wait_for_function(f"document.body.innerText.includes('{POLICY}')", timeout=30_000)
+                    except Exception:
+                        text = await page.inner_text("body")
+                        raise AssertionError(f"not decoded; the page says:\n{text[:3000]}") from None
+                    assert NAME in await page.inner_text("body")
+                finally:
+                    await browser.close()
     finally:
         dev_server.terminate()
         dev_server.wait(30)
