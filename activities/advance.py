@@ -145,7 +145,9 @@ class RequestActivities:
         # Two attempts of one failed workflow task share its history length: the later one is the one
         # Temporal may commit, so the attempt's schedule time breaks the tie.
         scheduled = activity.info().scheduled_time
-        position = WritePosition(change.history_length, revision, int(scheduled.timestamp() * 1_000_000_000))
+        position = WritePosition(
+            change.history_length, revision, int(scheduled.timestamp() * 1_000_000_000), change.run
+        )
         self.writer.write(
             Change(
                 before=before,

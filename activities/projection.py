@@ -5,8 +5,9 @@ out after its activity has written, and its retry may see a different set of con
 the stored rows are then those of an attempt Temporal never committed. Two rules make the result
 depend only on the workflow's committed state:
 
-1. Every write carries its position (history length of the task, revision, attempt scheduled
-   time). A write whose position is not newer than the stored one changes nothing; a later task,
+1. Every write carries its position (the run, history length of the task, revision, attempt
+   scheduled time; a request that continued as new starts each run's history length again). A
+   write whose position is not newer than the stored one changes nothing; a later task,
    or a later attempt of the same task, replaces what an abandoned attempt wrote.
 2. A write is incremental (only the rows this change touches) when the stored position is the one
    the workflow last committed; otherwise the stored rows are not the workflow's and the request
@@ -56,7 +57,13 @@ CHILD_TABLES = (EVENTS, CLOCKS, OUTCOMES, WARNINGS, CORRECTIONS, RECOMPUTES)
 # Their keys are bound by name (b_*, never a column's name: an UPDATE's SET comes from the other keys).
 _REQUEST_KEY = REQUESTS.c.id == bindparam("b_id")
 _STORED = (
-    select(REQUESTS.c.revision, REQUESTS.c.written_history_length, REQUESTS.c.written_attempt_ns, REQUESTS.c.tallied)
+    select(
+        REQUESTS.c.written_run,
+        REQUESTS.c.revision,
+        REQUESTS.c.written_history_length,
+        REQUESTS.c.written_attempt_ns,
+        REQUESTS.c.tallied,
+    )
     .where(_REQUEST_KEY)
     .with_for_update()
 )
@@ -120,6 +127,10 @@ def _facts(clock: ClockView) -> ClockFacts:
     )
 
 
+def _position_of(stored: Any) -> WritePosition:
+    return WritePosition(stored.written_history_length, stored.revision, stored.written_attempt_ns, stored.written_run)
+
+
 @dataclass(frozen=True)
 class Change:
     """One change of a request: the view before and after, and the records it added."""
@@ -147,7 +158,7 @@ class ProjectionWriter:
         rid = change.after.request_id
         with write_transaction(self.engine) as connection:
             stored = connection.execute(_STORED, {"b_id": rid}).first()
-            stored_key = (stored.written_history_length, stored.revision, stored.written_attempt_ns) if stored else None
+            stored_key = _position_of(stored).key() if stored else None
             if stored_key is not None and stored_key >= change.position.key():
                 return False  # a retry of this attempt, or a newer write: nothing to do
             incremental = (
@@ -186,6 +197,7 @@ class ProjectionWriter:
             "closed_at": closing[0].occurred_at if closing else None,
             "closed_received_at": closing[0].received_at if closing else None,
             "revision": view.revision,
+            "written_run": change.position.run,
             "written_history_length": change.position.history_length,
             "written_attempt_ns": change.position.attempt_ns,
             "calendar_fingerprint": view.calendar_fingerprint,

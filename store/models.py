@@ -2,8 +2,8 @@
 its projection, written by the `advance_request` activity (activities/projection.py).
 
 Rules the tables encode (DESIGN.md, the read model):
-- a request row carries the position of the write that produced it (history length, revision,
-  attempt), so a retried, late or abandoned write never replaces a newer one;
+- a request row carries the position of the write that produced it (run, history length,
+  revision, attempt), so a retried, late or abandoned write never replaces a newer one;
 - child rows are keyed by (request, seq) and (request, clock, instance[, cycle]), so a write is an
   upsert and a retry is a no-op;
 - the tallies that /metrics and the compliance report read are kept in the same transaction as the
@@ -44,8 +44,9 @@ class RequestRow(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=AwareDateTime)  # the closing event's effective time
     closed_received_at: datetime | None = Field(default=None, sa_type=AwareDateTime)  # when it was sent
     revision: int
-    # The write position: (history length of the workflow task, revision, attempt scheduled) orders
-    # every write attempt, committed or abandoned; see activities/projection.py.
+    # The write position: (run, history length of the workflow task, revision, attempt scheduled)
+    # orders every write attempt, committed or abandoned; see activities/projection.py.
+    written_run: int = 1
     written_history_length: int = 0
     written_attempt_ns: int = Field(default=0, sa_type=BigInteger)
     calendar_fingerprint: str
@@ -244,6 +245,9 @@ class HistoryArchiveRow(SQLModel, table=True):
     __tablename__ = "request_history"
 
     request_id: str = Field(primary_key=True)
+    # One row per run: a request that continued as new has several, numbered from 1.
+    run: int = Field(default=1, primary_key=True)
+    closing: bool = True  # the run that closed the request (archived as it closed)
     workflow_id: str
     run_id: str
     event_count: int

@@ -16,7 +16,7 @@ import shutil
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -279,8 +279,11 @@ def seeded_read_side(
         application.state.slatrack.engine.dispose()
 
 
-def dev_server_command(port: int, http_port: int, metrics_port: int, db_file: Path) -> list[str]:
-    """`temporal server start-dev` on a SQLite file as `make run` runs it (WAL, synchronous=full)."""
+def dev_server_command(
+    port: int, http_port: int, metrics_port: int, db_file: Path, dynamic_config: Sequence[str] = ()
+) -> list[str]:
+    """`temporal server start-dev` on a SQLite file as `make run` runs it (WAL, synchronous=full);
+    `dynamic_config` as KEY=VALUE pairs (e.g. a lowered `history.maxTotalUpdates`)."""
     return [
         binary("temporal"),
         "server",
@@ -302,4 +305,5 @@ def dev_server_command(port: int, http_port: int, metrics_port: int, db_file: Pa
         "synchronous=full",
         "--log-level",
         "error",
+        *(flag for pair in dynamic_config for flag in ("--dynamic-config-value", pair)),
     ]

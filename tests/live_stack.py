@@ -39,6 +39,7 @@ class DevServer:
     directory: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    dynamic_config: tuple[str, ...] = ()  # KEY=VALUE pairs for the server's dynamic config
 
     @property
     def address(self) -> str:
@@ -46,7 +47,9 @@ class DevServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            dev_server_command(self.port, free_port(), free_port(), self.directory / "temporal.db"),
+            dev_server_command(
+                self.port, free_port(), free_port(), self.directory / "temporal.db", self.dynamic_config
+            ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -73,8 +76,10 @@ class LiveStack:
     worker_metrics: str  # host:port of the worker's Temporal SDK metrics
 
     @classmethod
-    async def start(cls, directory: Path, database_url: str | None = None) -> LiveStack:
-        temporal = DevServer(directory)
+    async def start(
+        cls, directory: Path, database_url: str | None = None, dynamic_config: tuple[str, ...] = ()
+    ) -> LiveStack:
+        temporal = DevServer(directory, dynamic_config=dynamic_config)
         temporal.start()
         try:
             return await cls._start_rest(directory, temporal, database_url)

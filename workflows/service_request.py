@@ -10,6 +10,7 @@ and the SDK would then evaluate the string annotations of every handler each tim
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -31,6 +32,8 @@ with workflow.unsafe.imports_passed_through():
         AdvanceInput,
         ArchiveInput,
         CalendarChanged,
+        CarriedState,
+        IdempotencyRecord,
         NotifyInput,
         PersonalData,
         RecordEventInput,
@@ -45,6 +48,8 @@ with workflow.unsafe.imports_passed_through():
 # Every command that tells the vendor is behind this patch: requests started by older code replay
 # unchanged (workflows/webhook_delivery.py explains the design).
 NOTIFICATIONS_PATCH = "vendor-notifications"
+# Continuing as new is behind this patch: a run recorded before it replays as it ran, never continued.
+CONTINUE_AS_NEW_PATCH = "continue-as-new"
 
 _IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
@@ -71,26 +76,69 @@ class ServiceRequestWorkflow:
         self._written: WritePosition | None = None  # the last read-model write this workflow committed
         self._opened_by: str | None = None  # the HTTP call that opened this request (wait_opened)
         self._lock = asyncio.Lock()
+        self._run = 1
+        self._updates_this_run = 0
+        self._stays_in_run = False  # a run recorded before the continue-as-new patch never continues
+        if input.carried is not None:
+            self._take_over(input.carried)
+
+    def _take_over(self, carried: CarriedState) -> None:
+        """Start where the run before this one stopped: the whole state, not a summary of it."""
+        self._run = carried.run
+        self._events = list(carried.events)
+        self._clocks = list(carried.clocks)
+        self._fingerprint = carried.calendar_fingerprint
+        self._calendar_sources = dict(carried.calendar_sources)
+        self._recomputes = list(carried.recomputes)
+        self._corrections = list(carried.corrections)
+        self._keys = {key: (record.seq, record.sent) for key, record in carried.keys.items()}
+        self._revision = carried.revision
+        self._calendar_generation = carried.calendar_generation
+        self._written = carried.written
+        self._opened_by = carried.opened_by
+        self._calendar_reasons = list(carried.calendar_reasons)
+        self._changed = bool(self._calendar_reasons)
+
+    def _carry(self) -> CarriedState:
+        return CarriedState(
+            run=self._run + 1,
+            events=list(self._events),
+            clocks=list(self._clocks),
+            calendar_fingerprint=self._fingerprint,
+            calendar_sources=dict(self._calendar_sources),
+            recomputes=list(self._recomputes),
+            corrections=list(self._corrections),
+            keys={key: IdempotencyRecord(seq, sent) for key, (seq, sent) in self._keys.items()},
+            revision=self._revision,
+            calendar_generation=self._calendar_generation,
+            written=self._written,
+            opened_by=self._opened_by,
+            calendar_reasons=list(self._calendar_reasons),
+        )
 
     # -- the loop: one updatable timer ------------------------------------------------------------
     @workflow.run
     async def run(self, input: ServiceRequestInput) -> RequestView:
-        async with self._lock:
-            backfill = [
-                RecordedEvent(
-                    EventType(e.type), e.occurred_at, 2 + i, e.sender, e.data, e.idempotency_key, workflow.now()
-                )
-                for i, e in enumerate(input.backfill)
-            ]
-            await self._advance(reason=None, backfill=backfill)
-            for command, record in zip(input.backfill, backfill, strict=True):
-                if command.idempotency_key:
-                    self._keys[command.idempotency_key] = (record.seq, self._fingerprint_of(command))
+        if input.carried is None:
+            async with self._lock:
+                backfill = [
+                    RecordedEvent(
+                        EventType(e.type), e.occurred_at, 2 + i, e.sender, e.data, e.idempotency_key, workflow.now()
+                    )
+                    for i, e in enumerate(input.backfill)
+                ]
+                await self._advance(reason=None, backfill=backfill)
+                for command, record in zip(input.backfill, backfill, strict=True):
+                    if command.idempotency_key:
+                        self._keys[command.idempotency_key] = (record.seq, self._fingerprint_of(command))
+        else:
+            # The run before is closed now: archive it before Temporal's retention can drop it.
+            await self._archive(workflow.info().continued_run_id, self._run - 1, closing=False)
         while not self._finished():
             wake = self._armed_wake = self._next_wake()
             timeout = max(wake - workflow.now(), timedelta(0)) if wake else None
             with contextlib.suppress(TimeoutError):  # the timer fired: time to re-evaluate
-                await workflow.wait_condition(lambda: self._changed, timeout=timeout)
+                await workflow.wait_condition(lambda: self._changed or self._continue_as_new_due(), timeout=timeout)
             async with self._lock:
                 self._changed = False
                 reasons, self._calendar_reasons = self._calendar_reasons, []
@@ -98,18 +146,37 @@ class ServiceRequestWorkflow:
                     await self._advance(reason="; ".join(reasons))
                 elif wake is not None and workflow.now() >= wake:
                     await self._advance(reason=None)
+            if not self._finished() and self._continue_as_new_due():
+                if not workflow.patched(CONTINUE_AS_NEW_PATCH):
+                    self._stays_in_run = True
+                    continue
+                # No update may be left half done: its caller would see the run end under it.
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self._finished():
+                    workflow.continue_as_new(replace(input, backfill=[], carried=self._carry()))
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._archive(None, self._run, closing=True)
+        return self._view()
+
+    async def _archive(self, run_id: str | None, run: int, closing: bool) -> None:
         await workflow.execute_activity(
             archive_history,
-            ArchiveInput(input.request_id, workflow.info().workflow_id),
+            ArchiveInput(self._input.request_id, workflow.info().workflow_id, run_id, run, closing),
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=_IO_RETRY,
         )
-        return self._view()
+
+    def _continue_as_new_due(self) -> bool:
+        """Before Temporal refuses this run anything: when the server suggests it (history events,
+        history size, updates near their limit) or after our own bound on updates per run."""
+        if self._stays_in_run:
+            return False
+        return workflow.info().is_continue_as_new_suggested() or self._updates_this_run >= self._input.updates_per_run
 
     # -- messages -------------------------------------------------------------------------------
     @workflow.update
     async def record_event(self, command: RecordEventInput) -> RecordEventResult:
+        self._updates_this_run += 1
         async with self._lock:
             duplicate = self._duplicate_of(command)
             if duplicate is not None:
@@ -220,6 +287,7 @@ class ServiceRequestWorkflow:
                     self._written,
                     self._calendar_generation,
                     backfill or [],
+                    self._run,
                 ),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=_IO_RETRY,

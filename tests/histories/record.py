@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
+from clients.history import every_run
 from runtime.codec import EncryptionCodec
 from runtime.process import exit_after_temporal
 from runtime.settings import Settings
@@ -110,11 +111,25 @@ async def notified(env: WorkflowEnvironment, queue: str, _: Path, engine: Engine
     return handle
 
 
+async def continued(env: WorkflowEnvironment, queue: str, _: Path, __: Engine) -> Any:
+    """A request that continues as new every two updates (issue 24): three runs, each saved; the
+    runs after the first start from the state the run before handed over, one of them with an
+    idempotency key from an earlier run."""
+    handle = await open_workflow(env.client, queue, INPATIENT, at(2025, 9, 25, 9), updates_per_run=2)
+    await send_update(handle, "admission_notice_issued", at(2025, 9, 24), key="notice")
+    await send_update(handle, "eligibility_approved", at(2025, 9, 26, 15))
+    await send_update(handle, "admission_notice_issued", at(2025, 9, 24), key="notice")  # a retry, next run
+    await send_update(handle, "hospital_confirmed", at(2025, 10, 10, 18))
+    await send_update(handle, "service_completed", at(2025, 10, 11, 9))
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "met_restarted": met_with_restart,
     "breached": breached_live,
     "cancelled": cancelled,
     "notified": notified,
+    "continued": continued,
     "recomputed": recomputed,  # last: it moves the test server's clock to late December
 }
 
@@ -142,9 +157,12 @@ async def main(names: list[str]) -> None:
                 async with build_worker(env.client, settings, engine):
                     handle = await scenario(env, settings.task_queue, calendar_dir, engine)
                     await finish(env, handle)
-                history = await handle.fetch_history()
-                (HERE / f"{name}.json").write_text(history.to_json())
-                print(f"{name}: {len(history.events)} events")
+                runs = await every_run(env.client, handle.id)
+                for n, (_, history) in enumerate(runs, start=1):
+                    # one file per run of a request that continued as new: each run replays on its own
+                    stem = name if len(runs) == 1 else f"{name}.run{n}"
+                    (HERE / f"{stem}.json").write_text(history.to_json())
+                    print(f"{stem}: {len(history.events)} events")
     finally:
         await env.shutdown()
 

@@ -43,6 +43,16 @@ def test_the_corpus_covers_the_paths() -> None:
     assert {p.stem for p in CORPUS} >= {"met_restarted", "breached", "cancelled", "recomputed"}
 
 
+def test_the_corpus_holds_a_request_handed_over_across_runs() -> None:
+    """Issue 24: a run that continued as new, and runs that started from a handed-over state."""
+    runs = [load(HISTORIES / f"continued.run{n}.json") for n in (1, 2, 3)]
+    assert runs[0].events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
+    assert runs[1].events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
+    for history in runs[1:]:
+        assert history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+    assert runs[2].events[-1].HasField("workflow_execution_completed_event_attributes")
+
+
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.stem)
 async def test_a_saved_history_replays_with_the_current_code(path: Path) -> None:
     result = await replayer().replay_workflow(load(path), raise_on_replay_failure=False)
