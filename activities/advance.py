@@ -17,6 +17,7 @@ from activities.projection import Change, ProjectionWriter
 from sla.calendar.working import WorkingCalendar
 from sla.engine.changes import DueChange, due_changes, outcome_changes
 from sla.engine.model import ClockView, Outcome, OutcomeChange, RecordedEvent
+from sla.engine.review import DEFAULT_LATE_LIMIT_WORKING_DAYS, CorrectionReview, may_need_review, review_of
 from sla.errors import SlaError
 from sla.event_data import EventDataError
 from sla.events import request_status
@@ -33,10 +34,15 @@ def _outcomes(clocks: list[ClockView]) -> dict[tuple[str, int], Outcome | None]:
     return {c.key: c.outcome for c in clocks}
 
 
-def _correction_reason(new_event: RecordedEvent | None, reason: str | None) -> str:
+def _correction_reason(
+    new_event: RecordedEvent | None, reason: str | None, decision: CorrectionReview | None = None
+) -> str:
     if new_event is None:
         return reason or "recomputed"
-    return f"event {new_event.type} (seq {new_event.seq}) effective {new_event.occurred_at.isoformat()}"
+    said = f"event {new_event.type} (seq {new_event.seq}) effective {new_event.occurred_at.isoformat()}"
+    if decision is not None:
+        said += f", held for review and accepted by {decision.decided_by}"
+    return said
 
 
 @dataclass(frozen=True)
@@ -47,15 +53,31 @@ class PlannedChange:
     plan: ClockPlan
     corrections: list[OutcomeChange]
     recomputes: list[DueChange]
+    held: CorrectionReview | None = None  # the new event waits for the insurer: `plan` is without it
 
 
-def plan_change(calendar: WorkingCalendar, change: AdvanceInput) -> PlannedChange:
+def plan_change(
+    calendar: WorkingCalendar, change: AdvanceInput, late_limit: int | None = DEFAULT_LATE_LIMIT_WORKING_DAYS
+) -> PlannedChange:
     """The one code path from a request's state to its next plan: `advance_request` runs it for
     every change, and a calendar dry run runs it on each workflow's own state with the overlay, so
-    what a dry run predicts is what the load does. Raises SlaError for a refused event."""
+    what a dry run predicts is what the load does. Raises SlaError for a refused event. A new event
+    that would favour the clock's owner beyond what it may grant itself is held (sla/engine/review.py)."""
     before = change.view
     plan = plan_clocks(calendar, change.catalog_document, before.events, change.new_event, change.now, change.backfill)
-    reason = _correction_reason(change.new_event, change.reason)
+    held = None
+    event = change.new_event
+    if (  # an accepted event (a decision) is never held again
+        event is not None
+        and late_limit is not None
+        and change.decision is None
+        and may_need_review(before.clocks, event, change.now, calendar, late_limit)
+    ):
+        without = plan_clocks(calendar, change.catalog_document, before.events, None, change.now, change.backfill)
+        held = review_of(without.clocks, plan.clocks, event, change.now, calendar, late_limit)
+        if held is not None:
+            plan = without
+    reason = _correction_reason(change.new_event, change.reason, change.decision)
     corrections = [
         replace(c, at=change.now) for c in outcome_changes(_outcomes(before.clocks), _outcomes(plan.clocks), reason)
     ]
@@ -66,7 +88,7 @@ def plan_change(calendar: WorkingCalendar, change: AdvanceInput) -> PlannedChang
             [(c.key, c.due_at, c.provisional) for c in plan.clocks],
         )
         recomputes = [replace(m, reason=change.reason, at=change.now) for m in moved]
-    return PlannedChange(plan, corrections, recomputes)
+    return PlannedChange(plan, corrections, recomputes, held)
 
 
 def _plans_without_the_new_event(calendar: WorkingCalendar, change: AdvanceInput) -> bool:
@@ -87,9 +109,16 @@ def unplannable(event: RecordedEvent, error: Exception) -> EventDataError:
 
 
 class RequestActivities:
-    def __init__(self, planner: ClockPlanner, writer: ProjectionWriter) -> None:
+    def __init__(
+        self,
+        planner: ClockPlanner,
+        writer: ProjectionWriter,
+        late_limit: int | None = DEFAULT_LATE_LIMIT_WORKING_DAYS,
+    ) -> None:
         self.planner = planner
         self.writer = writer
+        # Working days an event may be recorded late without review; None: no event is held at all.
+        self.late_limit = late_limit
         self.subscriptions = Subscriptions(writer.engine)
 
     # Synchronous on purpose: it writes the database, so it runs on the worker's activity thread pool
@@ -99,7 +128,7 @@ class RequestActivities:
         before = change.view
         calendar = self.planner.calendars.current(change.calendar_generation)
         try:
-            planned = plan_change(calendar, change)
+            planned = plan_change(calendar, change, self.late_limit)
         except SlaError as error:
             raise rule_failure(error) from None  # the update fails with the rule and its source
         except Exception as error:
@@ -112,10 +141,11 @@ class RequestActivities:
                 "refused %s (seq %d): planning fails only with it (%s)", event.type, event.seq, type(error).__name__
             )
             raise rule_failure(unplannable(event, error)) from None
-        plan, corrections, recomputes = planned.plan, planned.corrections, planned.recomputes
+        plan, corrections, recomputes, held = planned.plan, planned.corrections, planned.recomputes, planned.held
         kinds = sorted(self.subscriptions.kinds(before.vendor_id))
         changed = (
             change.new_event is not None
+            or change.decision is not None
             or bool(change.backfill)
             or plan.clocks != before.clocks
             or plan.calendar_fingerprint != before.calendar_fingerprint
@@ -129,7 +159,11 @@ class RequestActivities:
                 subscribed_kinds=kinds,
             )
         revision = before.revision + 1
-        events = [*before.events, *change.backfill, *([change.new_event] if change.new_event else [])]
+        counted = change.new_event if change.new_event and held is None else None
+        events = [*before.events, *change.backfill, *([counted] if counted else [])]
+        decided = change.decision
+        reviews = [decided if decided and r.correction_id == decided.correction_id else r for r in before.reviews]
+        reviews += [held] if held else []
         after = replace(
             before,
             status=request_status(e.type for e in events),
@@ -141,6 +175,7 @@ class RequestActivities:
             corrections=[*before.corrections, *corrections],
             calendar_sources=plan.calendar_sources,
             advisories=plan.advisories,
+            reviews=reviews,
         )
         # Two attempts of one failed workflow task share its history length: the later one is the one
         # Temporal may commit, so the attempt's schedule time breaks the tie.
@@ -157,9 +192,10 @@ class RequestActivities:
                 catalog_version=change.catalog_version,
                 personal=change.personal,
                 catalog_document=change.catalog_document,
-                new_event=change.new_event,
+                new_event=counted,
                 corrections=tuple(corrections),
                 recomputes=tuple(recomputes),
+                review=held or change.decision,
             )
         )
         return AdvanceResult(
@@ -171,4 +207,5 @@ class RequestActivities:
             recomputes,
             position,
             kinds,
+            held,
         )

@@ -32,11 +32,13 @@ from runtime.codec import EncryptionCodec, seal_text
 from sla.engine.changes import DueChange
 from sla.engine.model import ClockState, ClockView, Outcome, OutcomeChange, RecordedEvent
 from sla.engine.reading import recorded_phase
+from sla.engine.review import CorrectionReview
 from sla.events import CLOSING_EVENTS
 from store.db import write_transaction
 from store.models import (
     ClockOutcomeRow,
     ClockRow,
+    CorrectionReviewRow,
     CorrectionRow,
     EventRow,
     RecomputeRow,
@@ -51,7 +53,8 @@ from workflows.messages import PersonalData, RequestView, WritePosition
 REQUESTS, CLOCKS, EVENTS = table_of(RequestRow), table_of(ClockRow), table_of(EventRow)
 OUTCOMES, WARNINGS = table_of(ClockOutcomeRow), table_of(ThresholdRow)
 CORRECTIONS, RECOMPUTES = table_of(CorrectionRow), table_of(RecomputeRow)
-CHILD_TABLES = (EVENTS, CLOCKS, OUTCOMES, WARNINGS, CORRECTIONS, RECOMPUTES)
+REVIEWS = table_of(CorrectionReviewRow)
+CHILD_TABLES = (EVENTS, CLOCKS, OUTCOMES, WARNINGS, CORRECTIONS, RECOMPUTES, REVIEWS)
 
 # The statements every write runs, built once: building a statement costs more than running it.
 # Their keys are bound by name (b_*, never a column's name: an UPDATE's SET comes from the other keys).
@@ -145,6 +148,7 @@ class Change:
     new_event: RecordedEvent | None = None
     corrections: tuple[OutcomeChange, ...] = ()
     recomputes: tuple[DueChange, ...] = ()
+    review: CorrectionReview | None = None  # an event held for the insurer's review, or its decision
 
 
 class ProjectionWriter:
@@ -238,6 +242,8 @@ class ProjectionWriter:
                 self._sync_thresholds(connection, after.request_id, clock, now)
         insert_missing(connection, CORRECTIONS, [_correction_values(after.request_id, c) for c in change.corrections])
         insert_missing(connection, RECOMPUTES, [_recompute_values(after.request_id, r) for r in change.recomputes])
+        if change.review is not None:
+            upsert(connection, REVIEWS, [_review_values(after.request_id, change.review)])
 
     def _rewrite_children(self, connection: Connection, view: RequestView, now: datetime) -> None:
         """The stored rows are not the workflow's (first write, or an abandoned attempt's): replace them,
@@ -281,6 +287,7 @@ class ProjectionWriter:
         )
         insert_missing(connection, CORRECTIONS, [_correction_values(rid, c) for c in view.corrections])
         insert_missing(connection, RECOMPUTES, [_recompute_values(rid, r) for r in view.recomputes])
+        upsert(connection, REVIEWS, [_review_values(rid, r) for r in view.reviews])
 
     @staticmethod
     def _delete_clock(connection: Connection, request_id: str, clock_id: str, instance: int) -> None:
@@ -407,3 +414,25 @@ def _correction_values(request_id: str, correction: OutcomeChange) -> dict[str, 
 
 def _recompute_values(request_id: str, recompute: DueChange) -> dict[str, Any]:
     return {"request_id": request_id, **asdict(recompute)}
+
+
+def _review_values(request_id: str, review: CorrectionReview) -> dict[str, Any]:
+    event = review.event
+    return {
+        "request_id": request_id,
+        "correction_id": review.correction_id,
+        "event_seq": event.seq,
+        "event_type": event.type.value,
+        "occurred_at": event.occurred_at,
+        "received_at": event.received_at,
+        "sender": event.sender,
+        "event_data": _json(event.data),
+        "rule": review.rule,
+        "reason": review.reason,
+        "changes": [_json(asdict(c)) for c in review.changes],
+        "held_at": review.held_at,
+        "status": review.status.value,
+        "decided_by": review.decided_by,
+        "decided_at": review.decided_at,
+        "note": review.note,
+    }

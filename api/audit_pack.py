@@ -27,6 +27,7 @@ from store.keys import Principal, Role
 from store.models import (
     ClockOutcomeRow,
     ClockRow,
+    CorrectionReviewRow,
     CorrectionRow,
     EventRow,
     HistoryArchiveRow,
@@ -39,7 +40,7 @@ from workflows.ids import request_workflow_id
 
 ARCHIVE, EVENTS, WARNINGS = table_of(HistoryArchiveRow), table_of(EventRow), table_of(ThresholdRow)
 OUTCOMES, CORRECTIONS, RECOMPUTES = table_of(ClockOutcomeRow), table_of(CorrectionRow), table_of(RecomputeRow)
-CLOCKS = table_of(ClockRow)
+CLOCKS, REVIEWS = table_of(ClockRow), table_of(CorrectionReviewRow)
 
 
 def _plain(value: Any) -> Any:
@@ -85,6 +86,7 @@ def _load(state: AppState, principal: Principal, request_id: str) -> _Stored:
                 "recomputes": _of(connection, RECOMPUTES, request_id),
                 "corrections": _of(connection, CORRECTIONS, request_id),
                 "outcomes": _of(connection, OUTCOMES, request_id),
+                "correction_reviews": sorted(_of(connection, REVIEWS, request_id), key=lambda r: r["event_seq"]),
             },
             {(c.clock_id, c.instance): list((c.view or {}).get("timeline", [])) for c in clocks},
             claim_of(connection, request_id),
@@ -224,6 +226,8 @@ async def audit_pack(state: AppState, principal: Principal, request_id: str) -> 
         "recomputes": stored.rows["recomputes"],
         "corrections": stored.rows["corrections"],
         "outcomes": stored.rows["outcomes"],
+        # Events held for the insurer's review, pending or decided (who, when): never dropped.
+        "correction_reviews": stored.rows["correction_reviews"],
         "history": history_info,
         "replay": replay,
     }

@@ -41,7 +41,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import Problem, from_application_error, is_unreachable, unavailable
 from api.reads import load_request, request_view
-from api.schemas import EventCreate, RequestCreate, RequestOut
+from api.schemas import CorrectionDecision, EventCreate, RequestCreate, RequestOut
 from api.state import AppState
 from clients.opening import request_input
 from sla.calendar.timeutil import SHANGHAI
@@ -55,7 +55,7 @@ from store import quota as quotas
 from store.keys import Principal, Role
 from store.models import RequestRow, VendorRow, table_of
 from workflows.ids import request_workflow_id
-from workflows.messages import Insured, RecordEventInput, RecordEventResult
+from workflows.messages import DecideCorrection, Insured, RecordEventInput, RecordEventResult
 from workflows.service_request import ServiceRequestWorkflow
 
 UPDATE_TIMEOUT = timedelta(seconds=15)
@@ -365,3 +365,51 @@ async def send_event(
             f"repeat with Idempotency-Key {key} for the view (it is applied once)"
         ).with_headers({"Idempotency-Key": key}) from None
     return Answer(view, created=False, idempotency_key=key)
+
+
+# -- an insurer's decision on a held event ---------------------------------------------------------
+def _check_decision(state: AppState, principal: Principal, request_id: str) -> None:
+    with state.engine.connect() as connection:
+        load_request(connection, principal, request_id)  # 404 before 403: scope is not revealed
+    if principal.role not in (Role.AUDITOR, Role.ADMIN):
+        raise Problem(
+            403,
+            "Forbidden",
+            "only the insurer's auditor or an admin accepts or rejects a held correction; nobody grades themselves",
+            rule="correction.insurer_decides",
+        )
+
+
+async def decide_correction(
+    state: AppState,
+    principal: Principal,
+    request_id: str,
+    correction_id: str,
+    accept: bool,
+    body: CorrectionDecision,
+) -> RequestOut:
+    """Accept (the held event counts from now on) or reject (it never counts) a held correction; the
+    decision stays on the request with who took it and when. Sent once per decision: a repeat of the
+    same call is the same Temporal Update, a different decision is refused (decided once)."""
+    await run_in_threadpool(_check_decision, state, principal, request_id)
+    decision = DecideCorrection(correction_id, accept, principal.sender, body.note)
+    update_id = f"decide-{correction_id}-{'accept' if accept else 'reject'}"
+    client = await state.client()
+    handle = client.get_workflow_handle_for(ServiceRequestWorkflow.run, request_workflow_id(request_id))
+    try:
+        await handle.execute_update(
+            ServiceRequestWorkflow.decide_correction, decision, id=update_id, rpc_timeout=UPDATE_TIMEOUT
+        )
+    except WorkflowUpdateFailedError as failure:
+        raise _rule_problem(failure) from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise unavailable("no worker answered in time; repeat the call (a decision is applied once)") from None
+    except RPCError as error:
+        if is_unreachable(error):
+            raise unavailable() from None
+        if error.status is RPCStatusCode.NOT_FOUND:
+            raise Problem(
+                409, "Conflict", f"request {request_id} is closed", rule="correction.request_closed"
+            ) from None
+        raise
+    return await run_in_threadpool(_view, state, principal, request_id)

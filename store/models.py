@@ -170,6 +170,31 @@ class CorrectionRow(SQLModel, table=True):
     reason: str
 
 
+class CorrectionReviewRow(SQLModel, table=True):
+    """An event held for the insurer's review (sla/engine/review.py): what it would change, and who
+    accepted or rejected it when. Held events are not in request_event until accepted; the row stays
+    whatever the decision, so the audit trail keeps it."""
+
+    __tablename__ = "correction_review"
+
+    request_id: str = Field(primary_key=True, foreign_key="request.id")
+    correction_id: str = Field(primary_key=True)
+    event_seq: int
+    event_type: str
+    occurred_at: datetime = Field(sa_type=AwareDateTime)
+    received_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    sender: str
+    event_data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    rule: str
+    reason: str
+    changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    held_at: datetime = Field(sa_type=AwareDateTime)
+    status: str  # pending | accepted | rejected
+    decided_by: str | None = None
+    decided_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    note: str = ""
+
+
 class RecomputeRow(SQLModel, table=True):
     __tablename__ = "clock_recompute"
 

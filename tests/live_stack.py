@@ -8,6 +8,7 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from sqlalchemy import Engine
@@ -77,18 +78,25 @@ class LiveStack:
 
     @classmethod
     async def start(
-        cls, directory: Path, database_url: str | None = None, dynamic_config: tuple[str, ...] = ()
+        cls,
+        directory: Path,
+        database_url: str | None = None,
+        dynamic_config: tuple[str, ...] = (),
+        **settings: Any,
     ) -> LiveStack:
+        """`settings`: Settings fields for this stack only (e.g. review_corrections=True)."""
         temporal = DevServer(directory, dynamic_config=dynamic_config)
         temporal.start()
         try:
-            return await cls._start_rest(directory, temporal, database_url)
+            return await cls._start_rest(directory, temporal, database_url, settings)
         except BaseException:
             temporal.stop()  # never leave a server process behind a failed start
             raise
 
     @classmethod
-    async def _start_rest(cls, directory: Path, temporal: DevServer, database_url: str | None) -> LiveStack:
+    async def _start_rest(
+        cls, directory: Path, temporal: DevServer, database_url: str | None, overrides: dict[str, Any]
+    ) -> LiveStack:
         settings = Settings(
             database_url=database_url or f"sqlite:///{directory / 'read-model.db'}",
             calendar_dir=directory / "calendars",
@@ -98,6 +106,7 @@ class LiveStack:
             # The suites on this shared stack reuse policy numbers beyond the manuals' quotas on purpose;
             # tests/api/test_quota.py switches enforcement on (with a blind-index key) for its own tests.
             quota_enforced=False,
+            **overrides,
         )
         (directory / "calendars").mkdir(exist_ok=True)
         engine = make_engine(settings.database_url)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sla.engine.changes import DueChange
 from sla.engine.model import Advisory, ClockView, OutcomeChange, RecordedEvent
+from sla.engine.review import CorrectionReview
 from sla.events import RequestStatus
 
 
@@ -80,6 +81,7 @@ class CarriedState:
     written: WritePosition | None
     opened_by: str | None
     calendar_reasons: list[str] = field(default_factory=list)  # signals received while draining
+    reviews: list[CorrectionReview] = field(default_factory=list)  # held events and their decisions
 
 
 @dataclass
@@ -123,6 +125,8 @@ class RequestView:
     # Worked out by the activity from the whole log and written to the read model; the workflow keeps
     # none (its history stays small), so this is empty in the workflow's own view.
     advisories: list[Advisory] = field(default_factory=list)
+    # Events held for the insurer's review (not in `events` until accepted), with their decisions.
+    reviews: list[CorrectionReview] = field(default_factory=list)
 
 
 @dataclass
@@ -136,6 +140,16 @@ class RequestState:
 
 
 @dataclass
+class DecideCorrection:
+    """An insurer's auditor or an admin accepts or rejects a held event (update decide_correction)."""
+
+    correction_id: str
+    accept: bool
+    decided_by: str  # the key's role and scope, e.g. "auditor:axa_tianping" (no personal data)
+    note: str = ""
+
+
+@dataclass
 class RecordEventResult:
     """Small on purpose: results are stored in history. Callers query get_status for the view."""
 
@@ -143,6 +157,7 @@ class RecordEventResult:
     revision: int
     status: RequestStatus
     duplicate: bool = False
+    held: str | None = None  # the correction id, when the event waits for the insurer's review
 
 
 @dataclass
@@ -174,6 +189,8 @@ class AdvanceInput:
     calendar_generation: int = 0  # the newest calendar generation the workflow was told about
     backfill: list[RecordedEvent] = field(default_factory=list)  # past events of the opening, in order
     run: int = 1  # which run of the request (the first is 1; each continue-as-new adds one)
+    # An insurer's decision on a held event: accepted, `new_event` is that event and is not held again.
+    decision: CorrectionReview | None = None
 
 
 @dataclass
@@ -191,6 +208,8 @@ class AdvanceResult:
     # The notification kinds the vendor's webhooks want (None in histories written before it was
     # asked: notify as then); the workflow runs notify_vendor only for a kind someone wants.
     subscribed_kinds: list[str] | None = None
+    # The new event was held for the insurer's review: recorded there, not in the log; clocks as without it.
+    held: CorrectionReview | None = None
 
 
 @dataclass

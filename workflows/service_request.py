@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from sla.catalog.parse import parse_service
     from sla.engine.changes import DueChange
     from sla.engine.model import OPEN_STATES, TICKING_STATES, ClockView, OutcomeChange, RecordedEvent
+    from sla.engine.review import CorrectionReview, ReviewStatus, check_not_before_opening, decide
     from sla.engine.rules import precheck_event
     from sla.errors import EventNotAllowedError, SlaError
     from sla.event_data import check_event_data
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         ArchiveInput,
         CalendarChanged,
         CarriedState,
+        DecideCorrection,
         IdempotencyRecord,
         NotifyInput,
         PersonalData,
@@ -76,6 +78,7 @@ class ServiceRequestWorkflow:
         self._written: WritePosition | None = None  # the last read-model write this workflow committed
         self._opened_by: str | None = None  # the HTTP call that opened this request (wait_opened)
         self._lock = asyncio.Lock()
+        self._reviews: list[CorrectionReview] = []  # events held for the insurer, and the decisions
         self._run = 1
         self._updates_this_run = 0
         self._stays_in_run = False  # a run recorded before the continue-as-new patch never continues
@@ -97,6 +100,7 @@ class ServiceRequestWorkflow:
         self._written = carried.written
         self._opened_by = carried.opened_by
         self._calendar_reasons = list(carried.calendar_reasons)
+        self._reviews = list(carried.reviews)
         self._changed = bool(self._calendar_reasons)
 
     def _carry(self) -> CarriedState:
@@ -114,6 +118,7 @@ class ServiceRequestWorkflow:
             written=self._written,
             opened_by=self._opened_by,
             calendar_reasons=list(self._calendar_reasons),
+            reviews=list(self._reviews),
         )
 
     # -- the loop: one updatable timer ------------------------------------------------------------
@@ -188,18 +193,18 @@ class ServiceRequestWorkflow:
             record = RecordedEvent(
                 EventType(command.type),
                 command.occurred_at,
-                len(self._events) + 1,
+                self._next_seq(),
                 command.sender,
                 command.data,
                 command.idempotency_key,
                 workflow.now(),
             )
-            await self._advance(reason=None, new_event=record)
+            held = await self._advance(reason=None, new_event=record)
             if command.idempotency_key:
                 self._keys[command.idempotency_key] = (record.seq, self._fingerprint_of(command))
             if self._next_wake() != self._armed_wake or self._finished():
                 self._changed = True  # re-arm the timer, or let the loop end
-            return RecordEventResult(record.seq, self._revision, self._status())
+            return RecordEventResult(record.seq, self._revision, self._status(), held=held)
 
     @record_event.validator
     def _validate_record_event(self, command: RecordEventInput) -> None:
@@ -209,10 +214,50 @@ class ServiceRequestWorkflow:
         if self._duplicate_of(command) is not None:
             return
         try:
+            # Here only: the opening never moves, and the handler also replays events recorded before
+            # this rule existed.
+            check_not_before_opening(self._input.opened_at, command.type, command.occurred_at)
             self._precheck(command)
             check_event_data(command.type, command.data)
         except SlaError as error:
             raise rule_failure(error) from None
+
+    @workflow.update
+    async def decide_correction(self, decision: DecideCorrection) -> RecordEventResult:
+        """An insurer's auditor or an admin accepts a held event (it counts from now on, as if it had
+        just arrived) or rejects it (it never counts); the decision is recorded either way."""
+        self._updates_this_run += 1
+        async with self._lock:
+            review = self._review(decision.correction_id)
+            try:
+                decided = decide(review, decision.accept, decision.decided_by, workflow.now(), decision.note)
+            except SlaError as error:
+                raise rule_failure(error) from None
+            await self._advance(reason=None, new_event=decided.event if decision.accept else None, decision=decided)
+            if self._next_wake() != self._armed_wake or self._finished():
+                self._changed = True
+            return RecordEventResult(review.event.seq, self._revision, self._status())
+
+    @decide_correction.validator
+    def _validate_decide_correction(self, decision: DecideCorrection) -> None:
+        try:
+            review = self._review(decision.correction_id)
+            if review.status is not ReviewStatus.PENDING:
+                decide(review, decision.accept, decision.decided_by, workflow.now())  # raises: decided once
+        except SlaError as error:
+            raise rule_failure(error) from None
+
+    def _review(self, correction_id: str) -> CorrectionReview:
+        found = [r for r in self._reviews if r.correction_id == correction_id]
+        if not found:
+            raise rule_failure(
+                EventNotAllowedError(f"no correction {correction_id!r} on this request", rule="correction.unknown")
+            )
+        return found[0]
+
+    def _next_seq(self) -> int:
+        """Held events take their seq when they arrive, so a seq is never given twice."""
+        return max([e.seq for e in self._events] + [r.event.seq for r in self._reviews]) + 1
 
     @workflow.update
     async def wait_opened(self, caller: str) -> RecordEventResult:
@@ -269,9 +314,14 @@ class ServiceRequestWorkflow:
         return seq
 
     async def _advance(
-        self, reason: str | None, new_event: RecordedEvent | None = None, backfill: list[RecordedEvent] | None = None
-    ) -> None:
-        """Let the local activity plan the clocks and project the request, then keep its answer."""
+        self,
+        reason: str | None,
+        new_event: RecordedEvent | None = None,
+        backfill: list[RecordedEvent] | None = None,
+        decision: CorrectionReview | None = None,
+    ) -> str | None:
+        """Let the local activity plan the clocks and project the request, then keep its answer.
+        Returns the correction id when the new event was held for the insurer's review."""
         try:
             result = await workflow.execute_local_activity(
                 advance_request,
@@ -288,6 +338,7 @@ class ServiceRequestWorkflow:
                     self._calendar_generation,
                     backfill or [],
                     self._run,
+                    decision,
                 ),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=_IO_RETRY,
@@ -299,8 +350,12 @@ class ServiceRequestWorkflow:
             raise
         status_before, clocks_before, corrections_before = self._status(), self._clocks, len(self._corrections)
         self._events += backfill or []
-        if new_event:
+        if result.held is not None:
+            self._reviews.append(result.held)  # recorded, without effect until the insurer accepts it
+        elif new_event:
             self._events.append(new_event)
+        if decision is not None:
+            self._reviews = [decision if r.correction_id == decision.correction_id else r for r in self._reviews]
         self._clocks, self._fingerprint, self._calendar_sources = (
             result.clocks,
             result.calendar_fingerprint,
@@ -327,6 +382,7 @@ class ServiceRequestWorkflow:
             await self._notify(
                 NotifyInput(self._input.request_id, self._input.service_id, self._input.vendor_id, notifications)
             )
+        return result.held.correction_id if result.held is not None else None
 
     async def _notify(self, notify: NotifyInput) -> None:
         """Start the vendor's deliveries; never wait for them. The local activity only starts one
@@ -350,7 +406,12 @@ class ServiceRequestWorkflow:
         return request_status(e.type for e in self._events)
 
     def _finished(self) -> bool:
-        return self._status() is not RequestStatus.OPEN and all(c.state not in OPEN_STATES for c in self._clocks)
+        """Closed, every clock closed, and no held event waiting for the insurer's decision."""
+        return (
+            self._status() is not RequestStatus.OPEN
+            and all(c.state not in OPEN_STATES for c in self._clocks)
+            and all(r.status is not ReviewStatus.PENDING for r in self._reviews)
+        )
 
     def _view(self) -> RequestView:
         source = self._input
@@ -370,4 +431,5 @@ class ServiceRequestWorkflow:
             corrections=list(self._corrections),
             calendar_sources=dict(self._calendar_sources),
             external_ref=source.external_ref,
+            reviews=list(self._reviews),
         )

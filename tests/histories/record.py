@@ -33,7 +33,7 @@ from tests.helpers import at, eventually, finish, open_workflow, send_update, st
 from tests.histories import TEST_KEYS, TEST_KEYS_SETTING
 from tests.webhook_receiver import receiving
 from worker.build import build_worker
-from workflows.messages import CalendarChanged
+from workflows.messages import CalendarChanged, DecideCorrection
 from workflows.service_request import ServiceRequestWorkflow
 
 HERE = Path(__file__).parent
@@ -124,12 +124,29 @@ async def continued(env: WorkflowEnvironment, queue: str, _: Path, __: Engine) -
     return handle
 
 
+async def reviewed(env: WorkflowEnvironment, queue: str, _: Path, __: Engine) -> Any:
+    """Issue 24: a stop dated before the due of a breached 48-hour clock is held; the request closes
+    and waits; the insurer accepts it and the breach becomes met (decide_correction)."""
+    opened = await env.get_current_time()
+    handle = await open_workflow(env.client, queue, "pingan_health.green_channel.outpatient", opened)
+    await env.sleep(timedelta(hours=49))
+    held = await send_update(handle, "customer_confirmed", opened + timedelta(hours=47))
+    now = await env.get_current_time()
+    await send_update(handle, "expert_confirmed", now)
+    await send_update(handle, "service_completed", now)
+    await handle.execute_update(
+        ServiceRequestWorkflow.decide_correction, DecideCorrection(held.result.held or "", True, "auditor:record")
+    )
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "met_restarted": met_with_restart,
     "breached": breached_live,
     "cancelled": cancelled,
     "notified": notified,
     "continued": continued,
+    "reviewed": reviewed,
     "recomputed": recomputed,  # last: it moves the test server's clock to late December
 }
 
