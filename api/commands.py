@@ -47,7 +47,9 @@ from clients.opening import request_input
 from sla.calendar.timeutil import SHANGHAI
 from sla.catalog.model import ServiceEntry
 from sla.engine.backfill import PastEvent, check_backfill
+from sla.engine.review import check_not_before_opening
 from sla.engine.rules import CLOCK_SKEW_TOLERANCE
+from sla.errors import SlaError
 from sla.event_data import check_event_data
 from sla.events import RequestStatus
 from sla.policy import policy_year_end
@@ -121,6 +123,12 @@ def _check_open(state: AppState, principal: Principal, body: RequestCreate, now:
     )
     if body.events:  # every past event checked in order, as if sent then; the first broken rule answers
         past = [PastEvent(e.type, e.occurred_at.astimezone(SHANGHAI), e.data) for e in body.events]
+        if principal.role is not Role.ADMIN:  # only an admin moves over events from before the opening
+            for index, event in enumerate(past):
+                try:
+                    check_not_before_opening(opened_at, event.type, event.occurred_at)
+                except SlaError as error:
+                    raise type(error)(f"events[{index}] ({event.type}): {error.message}", source=error.source) from None
         check_backfill(state.catalog.get(body.service_id), opened_at, past, state.calendars.current(), now)
     with state.engine.connect() as connection:
         if connection.execute(VENDORS.select().where(VENDORS.c.id == body.vendor_id)).first() is None:

@@ -135,3 +135,12 @@ async def test_a_rejected_correction_never_counts_and_stays_in_the_audit_trail(r
     late = await send(http, live, request_id, "hospital_confirmed", at(2025, 10, 20, 9))
     assert late.status_code == 200 and len(late.json()["correction_reviews"]) == 1
     assert next(c for c in late.json()["clocks"] if c["clock_id"] == CLOCK)["state"] == "breached"
+
+
+async def test_only_an_admin_moves_over_events_dated_before_the_opening(reviewed: Any) -> None:
+    live, http = reviewed
+    events = [{"type": "materials_complete", "occurred_at": at(2025, 9, 20, 10).isoformat()}]
+    refused = await open_request(http, live, opened_at=at(2025, 9, 25, 9).isoformat(), events=events)
+    assert refused.status_code == 422 and refused.json()["rule"] == "event.before_opening", refused.text
+    moved = await open_request(http, live, "admin", opened_at=at(2025, 9, 25, 9).isoformat(), events=events)
+    assert moved.status_code == 201, moved.text
