@@ -25,6 +25,7 @@ from enum import StrEnum
 from sla.calendar.timeutil import local_date, require_aware
 from sla.calendar.working import WorkingCalendar
 from sla.engine.model import TICKING_STATES, ClockState, ClockView, Outcome, RecordedEvent
+from sla.engine.rules import CLOCK_SKEW_TOLERANCE
 from sla.errors import EventNotAllowedError, SlaError
 from sla.events import EventType
 
@@ -76,10 +77,12 @@ class CorrectionReview:
 
 
 def check_not_before_opening(opened_at: datetime, event_type: str, occurred_at: datetime) -> None:
-    """Refuse an event dated before the request's opening (the facts that precede it aside)."""
+    """Refuse an event dated before the request's opening (the facts that precede it aside). The
+    coordinators' clock skew is tolerated, as for the future: `date -Iseconds` drops the fraction of
+    the second the request opened in."""
     if event_type in PRIOR_FACTS:
         return
-    if require_aware(occurred_at, "occurred_at") < require_aware(opened_at):
+    if require_aware(occurred_at, "occurred_at") < require_aware(opened_at) - CLOCK_SKEW_TOLERANCE:
         raise EventBeforeOpeningError(
             f"occurred_at {occurred_at.isoformat()} is before the request opened ({opened_at.isoformat()}); "
             "past events are moved over with the opening (events), never sent later",

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -51,6 +51,7 @@ def test_an_event_dated_ten_years_before_the_opening_is_refused_and_a_hospitals_
     assert refused.value.rule == "event.before_opening" and refused.value.source
     check_not_before_opening(OPENED, "admission_notice_issued", at(2025, 9, 24))
     check_not_before_opening(OPENED, "hospital_confirmed", OPENED)
+    check_not_before_opening(OPENED, "hospital_confirmed", OPENED - timedelta(seconds=1))  # a client's clock
 
 
 def test_a_stop_dated_before_the_due_that_would_undo_a_breach_is_held_whenever_it_is_sent() -> None:
