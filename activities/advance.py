@@ -1,9 +1,9 @@
 """advance_request: one local activity per change of a request.
 
 It plans the change with the current calendar (sla/engine/plan.py: the clocks, what the change
-corrected or moved) and writes the read model. One activity instead of a plan and a projection
-halves the markers in history, and replaying a local activity is the largest share of replay time
-(bench/replay.py).
+corrected or moved, and whether a new event waits for the insurer's review) and writes the read
+model. One activity instead of a plan and a projection halves the markers in history, and replaying a
+local activity is the largest share of replay time (bench/replay.py).
 Retried, it writes the same revision again, which the projection's revision guard ignores.
 """
 
@@ -17,6 +17,7 @@ from activities.projection import Change, ProjectionWriter
 from sla.calendar.working import WorkingCalendar
 from sla.engine.model import RecordedEvent
 from sla.engine.plan import PlannedChange, plan_change
+from sla.engine.review import DEFAULT_LATE_LIMIT_WORKING_DAYS
 from sla.errors import SlaError
 from sla.event_data import EventDataError
 from sla.events import request_status
@@ -30,8 +31,9 @@ from workflows.messages import (
 )
 
 
-def _planned(calendar: WorkingCalendar, change: AdvanceInput) -> PlannedChange:
-    """The change's plan (sla/engine/plan.py) from the request's state as the workflow passed it."""
+def _planned(calendar: WorkingCalendar, change: AdvanceInput, late_limit: int | None = None) -> PlannedChange:
+    """The change's plan (sla/engine/plan.py) from the request's state as the workflow passed it;
+    `late_limit` None holds no event for review."""
     return plan_change(
         calendar,
         catalog_document=change.catalog_document,
@@ -41,6 +43,8 @@ def _planned(calendar: WorkingCalendar, change: AdvanceInput) -> PlannedChange:
         new_event=change.new_event,
         backfill=change.backfill,
         reason=change.reason,
+        decision=change.decision,
+        late_limit=late_limit,
     )
 
 
@@ -62,9 +66,16 @@ def unplannable(event: RecordedEvent, error: Exception) -> EventDataError:
 
 
 class RequestActivities:
-    def __init__(self, calendars: CalendarSource, writer: ProjectionWriter) -> None:
+    def __init__(
+        self,
+        calendars: CalendarSource,
+        writer: ProjectionWriter,
+        late_limit: int | None = DEFAULT_LATE_LIMIT_WORKING_DAYS,
+    ) -> None:
         self.calendars = calendars
         self.writer = writer
+        # Working days an event may be recorded late without review; None: no event is held at all.
+        self.late_limit = late_limit
         self.subscriptions = Subscriptions(writer.engine)
 
     # Synchronous on purpose: it writes the database, so it runs on the worker's activity thread pool
@@ -74,7 +85,7 @@ class RequestActivities:
         before = change.view
         calendar = self.calendars.current(change.calendar_generation)
         try:
-            planned = _planned(calendar, change)
+            planned = _planned(calendar, change, self.late_limit)
         except SlaError as error:
             raise rule_failure(error) from None  # the update fails with the rule and its source
         except Exception as error:
@@ -87,10 +98,11 @@ class RequestActivities:
                 "refused %s (seq %d): planning fails only with it (%s)", event.type, event.seq, type(error).__name__
             )
             raise rule_failure(unplannable(event, error)) from None
-        plan, corrections, recomputes = planned.plan, planned.corrections, planned.recomputes
+        plan, corrections, recomputes, held = planned.plan, planned.corrections, planned.recomputes, planned.held
         kinds = sorted(self.subscriptions.kinds(before.vendor_id))
         changed = (
             change.new_event is not None
+            or change.decision is not None
             or bool(change.backfill)
             or plan.clocks != before.clocks
             or plan.calendar_fingerprint != before.calendar_fingerprint
@@ -104,7 +116,11 @@ class RequestActivities:
                 subscribed_kinds=kinds,
             )
         revision = before.revision + 1
-        events = [*before.events, *change.backfill, *([change.new_event] if change.new_event else [])]
+        counted = change.new_event if change.new_event and held is None else None
+        events = [*before.events, *change.backfill, *([counted] if counted else [])]
+        decided = change.decision
+        reviews = [decided if decided and r.correction_id == decided.correction_id else r for r in before.reviews]
+        reviews += [held] if held else []
         after = replace(
             before,
             status=request_status(e.type for e in events),
@@ -116,11 +132,14 @@ class RequestActivities:
             corrections=[*before.corrections, *corrections],
             calendar_sources=plan.calendar_sources,
             advisories=plan.advisories,
+            reviews=reviews,
         )
         # Two attempts of one failed workflow task share its history length: the later one is the one
         # Temporal may commit, so the attempt's schedule time breaks the tie.
         scheduled = activity.info().scheduled_time
-        position = WritePosition(change.history_length, revision, int(scheduled.timestamp() * 1_000_000_000))
+        position = WritePosition(
+            change.history_length, revision, int(scheduled.timestamp() * 1_000_000_000), change.run
+        )
         self.writer.write(
             Change(
                 before=before,
@@ -130,9 +149,10 @@ class RequestActivities:
                 catalog_version=change.catalog_version,
                 personal=change.personal,
                 catalog_document=change.catalog_document,
-                new_event=change.new_event,
+                new_event=counted,
                 corrections=tuple(corrections),
                 recomputes=tuple(recomputes),
+                review=held or change.decision,
             )
         )
         return AdvanceResult(
@@ -144,4 +164,5 @@ class RequestActivities:
             recomputes,
             position,
             kinds,
+            held,
         )

@@ -5,8 +5,9 @@ out after its activity has written, and its retry may see a different set of con
 the stored rows are then those of an attempt Temporal never committed. Two rules make the result
 depend only on the workflow's committed state:
 
-1. Every write carries its position (history length of the task, revision, attempt scheduled
-   time). A write whose position is not newer than the stored one changes nothing; a later task,
+1. Every write carries its position (the run, history length of the task, revision, attempt
+   scheduled time; a request that continued as new starts each run's history length again). A
+   write whose position is not newer than the stored one changes nothing; a later task,
    or a later attempt of the same task, replaces what an abandoned attempt wrote.
 2. A write is incremental (only the rows this change touches) when the stored position is the one
    the workflow last committed; otherwise the stored rows are not the workflow's and the request
@@ -33,11 +34,13 @@ from sla.catalog.parse import owing_parties
 from sla.engine.changes import DueChange
 from sla.engine.model import ClockView, Outcome, OutcomeChange, RecordedEvent
 from sla.engine.reading import at_risk_from, recorded_phase
+from sla.engine.review import CorrectionReview
 from sla.events import CLOSING_EVENTS
 from store.db import write_transaction
 from store.models import (
     ClockOutcomeRow,
     ClockRow,
+    CorrectionReviewRow,
     CorrectionRow,
     EventRow,
     RecomputeRow,
@@ -52,13 +55,20 @@ from workflows.messages import PersonalData, RequestView, WritePosition
 REQUESTS, CLOCKS, EVENTS = table_of(RequestRow), table_of(ClockRow), table_of(EventRow)
 OUTCOMES, WARNINGS = table_of(ClockOutcomeRow), table_of(ThresholdRow)
 CORRECTIONS, RECOMPUTES = table_of(CorrectionRow), table_of(RecomputeRow)
-CHILD_TABLES = (EVENTS, CLOCKS, OUTCOMES, WARNINGS, CORRECTIONS, RECOMPUTES)
+REVIEWS = table_of(CorrectionReviewRow)
+CHILD_TABLES = (EVENTS, CLOCKS, OUTCOMES, WARNINGS, CORRECTIONS, RECOMPUTES, REVIEWS)
 
 # The statements every write runs, built once: building a statement costs more than running it.
 # Their keys are bound by name (b_*, never a column's name: an UPDATE's SET comes from the other keys).
 _REQUEST_KEY = REQUESTS.c.id == bindparam("b_id")
 _STORED = (
-    select(REQUESTS.c.revision, REQUESTS.c.written_history_length, REQUESTS.c.written_attempt_ns, REQUESTS.c.tallied)
+    select(
+        REQUESTS.c.written_run,
+        REQUESTS.c.revision,
+        REQUESTS.c.written_history_length,
+        REQUESTS.c.written_attempt_ns,
+        REQUESTS.c.tallied,
+    )
     .where(_REQUEST_KEY)
     .with_for_update()
 )
@@ -120,6 +130,10 @@ def _facts(clock: ClockView, parties: dict[str, str]) -> ClockFacts:
     )
 
 
+def _position_of(stored: Any) -> WritePosition:
+    return WritePosition(stored.written_history_length, stored.revision, stored.written_attempt_ns, stored.written_run)
+
+
 @dataclass(frozen=True)
 class Change:
     """One change of a request: the view before and after, and the records it added."""
@@ -134,6 +148,7 @@ class Change:
     new_event: RecordedEvent | None = None
     corrections: tuple[OutcomeChange, ...] = ()
     recomputes: tuple[DueChange, ...] = ()
+    review: CorrectionReview | None = None  # an event held for the insurer's review, or its decision
 
 
 class ProjectionWriter:
@@ -147,7 +162,7 @@ class ProjectionWriter:
         rid = change.after.request_id
         with write_transaction(self.engine) as connection:
             stored = connection.execute(_STORED, {"b_id": rid}).first()
-            stored_key = (stored.written_history_length, stored.revision, stored.written_attempt_ns) if stored else None
+            stored_key = _position_of(stored).key() if stored else None
             if stored_key is not None and stored_key >= change.position.key():
                 return False  # a retry of this attempt, or a newer write: nothing to do
             incremental = (
@@ -190,6 +205,7 @@ class ProjectionWriter:
             "closed_at": closing[0].occurred_at if closing else None,
             "closed_received_at": closing[0].received_at if closing else None,
             "revision": view.revision,
+            "written_run": change.position.run,
             "written_history_length": change.position.history_length,
             "written_attempt_ns": change.position.attempt_ns,
             "calendar_fingerprint": view.calendar_fingerprint,
@@ -232,6 +248,8 @@ class ProjectionWriter:
                 self._sync_thresholds(connection, after.request_id, clock, now)
         insert_missing(connection, CORRECTIONS, [_correction_values(after.request_id, c) for c in change.corrections])
         insert_missing(connection, RECOMPUTES, [_recompute_values(after.request_id, r) for r in change.recomputes])
+        if change.review is not None:
+            upsert(connection, REVIEWS, [_review_values(after.request_id, change.review)])
 
     def _rewrite_children(
         self, connection: Connection, view: RequestView, parties: dict[str, str], now: datetime
@@ -278,6 +296,7 @@ class ProjectionWriter:
         )
         insert_missing(connection, CORRECTIONS, [_correction_values(rid, c) for c in view.corrections])
         insert_missing(connection, RECOMPUTES, [_recompute_values(rid, r) for r in view.recomputes])
+        upsert(connection, REVIEWS, [_review_values(rid, r) for r in view.reviews])
 
     @staticmethod
     def _delete_clock(connection: Connection, request_id: str, clock_id: str, instance: int) -> None:
@@ -417,3 +436,25 @@ def _correction_values(request_id: str, correction: OutcomeChange) -> dict[str, 
 
 def _recompute_values(request_id: str, recompute: DueChange) -> dict[str, Any]:
     return {"request_id": request_id, **asdict(recompute)}
+
+
+def _review_values(request_id: str, review: CorrectionReview) -> dict[str, Any]:
+    event = review.event
+    return {
+        "request_id": request_id,
+        "correction_id": review.correction_id,
+        "event_seq": event.seq,
+        "event_type": event.type.value,
+        "occurred_at": event.occurred_at,
+        "received_at": event.received_at,
+        "sender": event.sender,
+        "event_data": _json(event.data),
+        "rule": review.rule,
+        "reason": review.reason,
+        "changes": [_json(asdict(c)) for c in review.changes],
+        "held_at": review.held_at,
+        "status": review.status.value,
+        "decided_by": review.decided_by,
+        "decided_at": review.decided_at,
+        "note": review.note,
+    }

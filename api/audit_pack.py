@@ -1,5 +1,6 @@
 """The audit pack (terms, calendar, events, clock timeline, history digest, replay check) and
-the raw history with payloads decoded. Both work from the archive long after Temporal's retention.
+the raw history with payloads decoded. Both work from the archive long after Temporal's retention,
+and read every run of a request that continued as new.
 Database reads run on the thread pool; the history fetch and the replay are awaited."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from api.reads import load_request, request_view
 from api.schemas import RequestOut
 from api.state import AppState
 from api.views import describe_entry, pinned_entry
-from clients.history import decoded_history, verify_replay
+from clients.history import decoded_history, every_run, verify_replay
 from runtime.codec import EncryptionCodec, unseal_text
 from runtime.temporal import build_data_converter
 from sla.calendar.timeutil import SHANGHAI
@@ -31,6 +32,7 @@ from store.models import (
     ApiKeyRow,
     ClockOutcomeRow,
     ClockRow,
+    CorrectionReviewRow,
     CorrectionRow,
     EventRow,
     HistoryArchiveRow,
@@ -46,7 +48,7 @@ from workflows.ids import request_workflow_id
 ARCHIVE, EVENTS, WARNINGS = table_of(HistoryArchiveRow), table_of(EventRow), table_of(ThresholdRow)
 OUTCOMES, CORRECTIONS, RECOMPUTES = table_of(ClockOutcomeRow), table_of(CorrectionRow), table_of(RecomputeRow)
 CLOCKS, REFUSED, KEYS = table_of(ClockRow), table_of(RefusedEventRow), table_of(ApiKeyRow)
-REQUESTS = table_of(RequestRow)
+REQUESTS, REVIEWS = table_of(RequestRow), table_of(CorrectionReviewRow)
 AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN, Role.OPERATIONS)
 
 
@@ -79,7 +81,7 @@ def _senders(connection: Connection, *logs: list[dict[str, Any]]) -> dict[str, d
 class _Stored:
     row: Row[Any]
     view: RequestOut
-    archive: Row[Any] | None
+    archive: list[Row[Any]]  # one row per archived run, first run first
     rows: dict[str, list[dict[str, Any]]]
     clocks_timeline: dict[tuple[str, int], list[dict[str, Any]]]
     senders: dict[str, dict[str, str]]
@@ -96,7 +98,7 @@ def _load(state: AppState, principal: Principal, request_id: str, roles: tuple[R
         row = load_request(connection, principal, request_id)
         require(principal, *roles)
         view = request_view(connection, principal, request_id, state.calendars.current(), state.now())
-        archive = connection.execute(select(ARCHIVE).where(ARCHIVE.c.request_id == request_id)).first()
+        archive = _archived(connection, request_id)
         clocks = connection.execute(select(CLOCKS).where(CLOCKS.c.request_id == request_id)).all()
         events = sorted(_of(connection, EVENTS, request_id), key=lambda e: e["seq"])
         refused = sorted(_of(connection, REFUSED, request_id, "id"), key=lambda e: e["received_at"])
@@ -111,6 +113,7 @@ def _load(state: AppState, principal: Principal, request_id: str, roles: tuple[R
                 "corrections": _of(connection, CORRECTIONS, request_id),
                 "outcomes": _of(connection, OUTCOMES, request_id),
                 "refused_events": refused,
+                "correction_reviews": sorted(_of(connection, REVIEWS, request_id), key=lambda r: r["event_seq"]),
             },
             {(c.clock_id, c.instance): list((c.view or {}).get("timeline", [])) for c in clocks},
             _senders(connection, events, refused),
@@ -118,20 +121,52 @@ def _load(state: AppState, principal: Principal, request_id: str, roles: tuple[R
         )
 
 
-async def _history(state: AppState, request_id: str, archive: Row[Any] | None) -> tuple[WorkflowHistory, str] | None:
-    """The archived history, else the live one from Temporal; None if neither can be had."""
-    if archive is not None:
-        return WorkflowHistory.from_json(archive.workflow_id, archive.history_json), "archive"
+def _archived(connection: Connection, request_id: str) -> list[Row[Any]]:
+    return list(connection.execute(select(ARCHIVE).where(ARCHIVE.c.request_id == request_id).order_by(ARCHIVE.c.run)))
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    """One run's history (a request that continued as new has several), and where it was read."""
+
+    run: int
+    run_id: str
+    history: WorkflowHistory
+    origin: str  # archive | temporal
+    archived_json: str | None = None  # the archive's exact text (its sha256 is of these bytes)
+
+
+async def _history(state: AppState, request_id: str, archive: list[Row[Any]]) -> list[RunHistory] | None:
+    """Every run's history, first to last: from the archive once the request closed, else the runs
+    archived so far and the rest from Temporal; None if they cannot all be had."""
+    workflow_id = request_workflow_id(request_id)
+    stored = {r.run_id: WorkflowHistory.from_json(r.workflow_id, r.history_json) for r in archive}
+    texts = {r.run_id: r.history_json for r in archive}
+    if any(r.closing for r in archive):
+        return [RunHistory(r.run, r.run_id, stored[r.run_id], "archive", r.history_json) for r in archive]
     try:
         client = await state.client()
-        history = await client.get_workflow_handle(request_workflow_id(request_id)).fetch_history()
+        runs = await every_run(client, workflow_id, stored)
     except RPCError:
         return None
     except RuntimeError as error:  # the lazy client's first connection failed: Temporal is unreachable
         if "connect" not in str(error).lower():
             raise
         return None
-    return history, "temporal"
+    return [
+        RunHistory(n, run_id, history, "archive" if run_id in stored else "temporal", texts.get(run_id))
+        for n, (run_id, history) in enumerate(runs, start=1)
+    ]
+
+
+def _digest(runs: list[RunHistory]) -> tuple[list[str], str]:
+    """Each run's sha256 of its JSON (the archived bytes as stored: serializing again may order a
+    payload's metadata differently), and the history's: a single run's own (as before runs were
+    numbered), else the sha256 of the runs' digests, one a line, in order."""
+    texts = [r.archived_json if r.archived_json is not None else r.history.to_json() for r in runs]
+    digests = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
+    whole = digests[0] if len(digests) == 1 else hashlib.sha256("\n".join(digests).encode()).hexdigest()
+    return digests, whole
 
 
 def _quota(entry: Any, claim: Row[Any] | None) -> dict[str, Any] | None:
@@ -180,7 +215,7 @@ async def _pack(
 ) -> dict[str, Any]:
     stored = await run_in_threadpool(_load, state, principal, request_id, roles)
     row, entry = stored.row, pinned_entry(stored.row)
-    found = await _history(state, request_id, stored.archive) if replayed else None
+    runs = await _history(state, request_id, stored.archive) if replayed else None
     history_info: dict[str, Any] | None = None
     replay: dict[str, Any] = {
         "verified": False,
@@ -188,24 +223,42 @@ async def _pack(
         if replayed
         else "not checked: the replay check is for auditors, operations and admins",
     }
-    if found is not None:
-        history, origin = found
-        text = await run_in_threadpool(history.to_json)
+    if runs:
+        digests, whole = await run_in_threadpool(_digest, runs)
         history_info = {
-            "origin": origin,
-            "event_count": len(history.events),
-            "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "origin": "archive" if all(r.origin == "archive" for r in runs) else "temporal",
+            "event_count": sum(len(r.history.events) for r in runs),
+            "sha256": whole,
+            "runs": [
+                {
+                    "run": r.run,
+                    "run_id": r.run_id,
+                    "origin": r.origin,
+                    "event_count": len(r.history.events),
+                    "sha256": digest,
+                }
+                for r, digest in zip(runs, digests, strict=True)
+            ],
         }
-        if stored.archive is not None:
+        if stored.archive:
+            by_run = {r.run_id: r.sha256 for r in stored.archive}
             history_info |= {
-                "archived_at": stored.archive.archived_at,
-                "archived_sha256_matches": stored.archive.sha256 == history_info["sha256"],
+                "archived_at": stored.archive[-1].archived_at,
+                "archived_sha256_matches": all(
+                    by_run[r.run_id] == digest for r, digest in zip(runs, digests, strict=True) if r.run_id in by_run
+                ),
             }
-        failure = await verify_replay(history, build_data_converter(state.settings.keys()))
+        converter = build_data_converter(state.settings.keys())
+        failures = []
+        for r in runs:  # every run: the last one's state is only as good as the runs that handed it over
+            failure = await verify_replay(r.history, converter)
+            if failure is not None:
+                failures.append(f"run {r.run}: {failure}")
         replay = {
-            "verified": failure is None,
-            "failure": failure,
-            "checked": "the history replayed with the current ServiceRequestWorkflow code",
+            "verified": not failures,
+            "failure": "; ".join(failures) or None,
+            "runs_verified": len(runs) - len(failures),
+            "checked": "every run's history replayed with the current ServiceRequestWorkflow code",
             "checked_at": state.now(),
         }
     pack = {
@@ -237,6 +290,8 @@ async def _pack(
         "outcomes": stored.rows["outcomes"],
         "refused_events": stored.rows["refused_events"],
         "senders": stored.senders,
+        # Events held for the insurer's review, pending or decided (who, when): never dropped.
+        "correction_reviews": stored.rows["correction_reviews"],
         "history": history_info,
         "replay": replay,
     }
@@ -246,21 +301,26 @@ async def _pack(
 async def raw_history(state: AppState, principal: Principal, request_id: str) -> dict[str, Any]:
     """The raw workflow history, payloads decoded (personal data included): auditors and admins only."""
 
-    def load() -> Row[Any] | None:
+    def load() -> list[Row[Any]]:
         with state.engine.connect() as connection:
             load_request(connection, principal, request_id)
             require(principal, Role.AUDITOR, Role.ADMIN)
-            return connection.execute(select(ARCHIVE).where(ARCHIVE.c.request_id == request_id)).first()
+            return _archived(connection, request_id)
 
     archive = await run_in_threadpool(load)
-    found = await _history(state, request_id, archive)
-    if found is None:
+    runs = await _history(state, request_id, archive)
+    if runs is None:
         raise unavailable("the history is not archived yet and Temporal is unreachable")
-    history, origin = found
-    if not history.events:
+    if not any(r.history.events for r in runs):
         raise Problem(404, "Not Found", "the workflow has no history")
+    converter = build_data_converter(state.settings.keys())
+    decoded = [await decoded_history(r.history, converter) for r in runs]
     return {
-        "workflow_id": history.workflow_id,
-        "origin": origin,
-        "events": await decoded_history(history, build_data_converter(state.settings.keys())),
+        "workflow_id": runs[-1].history.workflow_id,
+        "origin": "archive" if all(r.origin == "archive" for r in runs) else "temporal",
+        "events": [event for events in decoded for event in events],  # every run's, first run first
+        "runs": [
+            {"run": r.run, "run_id": r.run_id, "origin": r.origin, "event_count": len(events)}
+            for r, events in zip(runs, decoded, strict=True)
+        ],
     }

@@ -20,6 +20,7 @@ or missed service as used (README, Quota).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -45,13 +46,15 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import Problem, from_application_error, is_unreachable, unavailable
 from api.reads import load_request, request_view
-from api.schemas import EventCreate, RequestCreate, RequestOut
+from api.schemas import CorrectionDecision, EventCreate, RequestCreate, RequestOut
 from api.state import AppState
 from clients.opening import request_input
 from sla.calendar.timeutil import SHANGHAI
 from sla.catalog.model import ServiceEntry
 from sla.engine.backfill import PastEvent, check_backfill
+from sla.engine.review import check_not_before_opening
 from sla.engine.rules import CLOCK_SKEW_TOLERANCE
+from sla.errors import SlaError
 from sla.event_data import check_event_data
 from sla.events import RequestStatus
 from sla.policy import policy_year_end
@@ -60,7 +63,7 @@ from store.db import write_transaction
 from store.keys import Principal, Role
 from store.models import RefusedEventRow, RequestRow, VendorRow, table_of
 from workflows.ids import request_workflow_id
-from workflows.messages import Insured, RecordEventInput, RecordEventResult
+from workflows.messages import DecideCorrection, Insured, RecordEventInput, RecordEventResult
 from workflows.service_request import ServiceRequestWorkflow
 
 log = logging.getLogger("slatrack.api")
@@ -72,6 +75,26 @@ REQUESTS, VENDORS, REFUSED = table_of(RequestRow), table_of(VendorRow), table_of
 # Temporal's RESOURCE_EXHAUSTED: it took nothing (e.g. a workflow already has 10 updates in flight,
 # which a burst of events meets while no worker can take them).
 BUSY = "this request has too many calls in progress; nothing was recorded"
+# A run refuses updates past Temporal's per-run limit (history.maxTotalUpdates) while it hands over to
+# its next run (workflows/service_request.py continues as new before it): the same Update, sent again
+# a moment later, lands on the new run. Measured with the limit at 40 and 10 concurrent senders: 3 of
+# 120 events met it once, none twice.
+RUN_UPDATE_LIMIT_RETRIES = (0.2, 0.5, 1.0, 2.0)
+
+
+def _run_update_limit(error: RPCError) -> bool:
+    return error.status is RPCStatusCode.FAILED_PRECONDITION and "limit on the total number" in error.message
+
+
+async def _execute_update(handle: WorkflowHandle[Any, Any], update: Any, argument: Any, update_id: str) -> Any:
+    """The Update, sent again after a pause while the run is at its update limit (handing over)."""
+    for pause in (*RUN_UPDATE_LIMIT_RETRIES, None):
+        try:
+            return await handle.execute_update(update, argument, id=update_id, rpc_timeout=UPDATE_TIMEOUT)
+        except RPCError as error:
+            if pause is None or not _run_update_limit(error):
+                raise
+            await asyncio.sleep(pause)
 
 
 @dataclass(frozen=True)
@@ -146,6 +169,12 @@ def _check_open(state: AppState, principal: Principal, body: RequestCreate, now:
     request_id = uuid.uuid4().hex if not body.external_ref else None
     if body.events:  # every past event checked in order, as if sent then; the first broken rule answers
         past = [PastEvent(e.type, e.occurred_at.astimezone(SHANGHAI), e.data) for e in body.events]
+        if principal.role is not Role.ADMIN:  # only an admin moves over events from before the opening
+            for index, event in enumerate(past):
+                try:
+                    check_not_before_opening(opened_at, event.type, event.occurred_at)
+                except SlaError as error:
+                    raise type(error)(f"events[{index}] ({event.type}): {error.message}", source=error.source) from None
         check_backfill(state.catalog.get(body.service_id), opened_at, past, state.calendars.current(), now)
     with state.engine.connect() as connection:
         if connection.execute(VENDORS.select().where(VENDORS.c.id == body.vendor_id)).first() is None:
@@ -425,10 +454,7 @@ async def send_event(
     client = await state.client()
     handle = client.get_workflow_handle_for(ServiceRequestWorkflow.run, request_workflow_id(request_id))
     try:
-        result: RecordEventResult = await handle.execute_update(
-            ServiceRequestWorkflow.record_event, command, id=update_id, rpc_timeout=UPDATE_TIMEOUT
-        )
-        del result
+        await _execute_update(handle, ServiceRequestWorkflow.record_event, command, update_id)
     except WorkflowUpdateFailedError as failure:
         problem = _rule_problem(failure)
         await run_in_threadpool(_record_refusal, state, request_id, command, problem)
@@ -438,7 +464,7 @@ async def send_event(
     except RPCError as error:
         if is_unreachable(error):
             raise unavailable().with_headers({"Idempotency-Key": key}) from None
-        if error.status is RPCStatusCode.RESOURCE_EXHAUSTED:
+        if error.status is RPCStatusCode.RESOURCE_EXHAUSTED or _run_update_limit(error):
             raise unavailable(f"{BUSY}: retry with Idempotency-Key {key}").with_headers(
                 {"Idempotency-Key": key}
             ) from None
@@ -454,3 +480,49 @@ async def send_event(
             f"repeat with Idempotency-Key {key} for the view (it is applied once)"
         ).with_headers({"Idempotency-Key": key}) from None
     return Answer(view, created=False, idempotency_key=key)
+
+
+# -- an insurer's decision on a held event ---------------------------------------------------------
+def _check_decision(state: AppState, principal: Principal, request_id: str) -> None:
+    with state.engine.connect() as connection:
+        load_request(connection, principal, request_id)  # 404 before 403: scope is not revealed
+    if principal.role not in (Role.AUDITOR, Role.ADMIN):
+        raise Problem(
+            403,
+            "Forbidden",
+            "only the insurer's auditor or an admin accepts or rejects a held correction; nobody grades themselves",
+            rule="correction.insurer_decides",
+        )
+
+
+async def decide_correction(
+    state: AppState,
+    principal: Principal,
+    request_id: str,
+    correction_id: str,
+    accept: bool,
+    body: CorrectionDecision,
+) -> RequestOut:
+    """Accept (the held event counts from now on) or reject (it never counts) a held correction; the
+    decision stays on the request with who took it and when. Sent once per decision: a repeat of the
+    same call is the same Temporal Update, a different decision is refused (decided once)."""
+    await run_in_threadpool(_check_decision, state, principal, request_id)
+    decision = DecideCorrection(correction_id, accept, principal.sender, body.note)
+    update_id = f"decide-{correction_id}-{'accept' if accept else 'reject'}"
+    client = await state.client()
+    handle = client.get_workflow_handle_for(ServiceRequestWorkflow.run, request_workflow_id(request_id))
+    try:
+        await _execute_update(handle, ServiceRequestWorkflow.decide_correction, decision, update_id)
+    except WorkflowUpdateFailedError as failure:
+        raise _rule_problem(failure) from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise unavailable("no worker answered in time; repeat the call (a decision is applied once)") from None
+    except RPCError as error:
+        if is_unreachable(error):
+            raise unavailable() from None
+        if error.status is RPCStatusCode.NOT_FOUND:
+            raise Problem(
+                409, "Conflict", f"request {request_id} is closed", rule="correction.request_closed"
+            ) from None
+        raise
+    return await run_in_threadpool(_view, state, principal, request_id)

@@ -128,6 +128,8 @@ STATUS_BY_ERROR_TYPE = {
     "UnknownEventError": 422,
     "EventNotAcceptedError": 422,
     "FutureEventError": 422,
+    "EventBeforeOpeningError": 422,
+    "ReviewDecisionError": 409,
     "NaiveDatetimeError": 422,
     "EventDataError": 422,
 }

@@ -26,9 +26,17 @@ from sla.calendar.working import WorkingCalendar
 from sla.engine.reading import Phase
 from sla.event_data import instant_in_range
 from store.keys import Principal, Role
-from store.models import OWED_PREDICATE, ClockRow, EventRow, RequestRow, table_of
+from store.models import (
+    OWED_PREDICATE,
+    ClockRow,
+    CorrectionReviewRow,
+    EventRow,
+    RequestRow,
+    table_of,
+)
 
 REQUESTS, CLOCKS, EVENTS = table_of(RequestRow), table_of(ClockRow), table_of(EventRow)
+REVIEWS = table_of(CorrectionReviewRow)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")  # what GET /v1/requests/{id} takes
 
 
@@ -46,7 +54,10 @@ def request_view(
     row = load_request(connection, principal, request_id)
     clocks = connection.execute(select(CLOCKS).where(CLOCKS.c.request_id == request_id)).all()
     events = connection.execute(select(EVENTS).where(EVENTS.c.request_id == request_id).order_by(EVENTS.c.seq)).all()
-    return request_out(row, clocks, events, calendar, now)
+    reviews = connection.execute(
+        select(REVIEWS).where(REVIEWS.c.request_id == request_id).order_by(REVIEWS.c.event_seq)
+    ).all()
+    return request_out(row, clocks, events, calendar, now, reviews)
 
 
 # -- lists -----------------------------------------------------------------------------------------

@@ -152,6 +152,31 @@ else:
     )
 
 
+class CorrectionReviewOut(BaseModel):
+    """An event held for the insurer's review (sla/engine/review.py): it counts only once accepted."""
+
+    correction_id: str
+    event_seq: int
+    event_type: str
+    occurred_at: Instant
+    received_at: Instant | None
+    sender: str
+    rule: str = Field(description="correction.reverses_breach | correction.recorded_late")
+    reason: str
+    changes: list[dict[str, Any]] = Field(description="per clock: its state as it stands, and with the event")
+    held_at: Instant
+    status: str = Field(description="pending | accepted | rejected")
+    decided_by: str | None
+    decided_at: Instant | None
+    note: str
+
+
+class CorrectionDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=2000, description="why (kept in the audit trail)")
+
+
 class RequestOut(BaseModel):
     id: str
     service_id: str
@@ -167,6 +192,8 @@ class RequestOut(BaseModel):
     clocks: list[ClockOut]
     events: list[EventOut]
     advisories: list[AdvisoryOut] = []
+    # Held events and the insurer's decisions on them: a pending one changes nothing until accepted.
+    correction_reviews: list[CorrectionReviewOut] = []
 
 
 class RequestSummary(BaseModel):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from api.schemas import AdvisoryOut, ClockOut, ClockSummary, EventOut, RequestOut, RequestSummary
+from api.schemas import AdvisoryOut, ClockOut, ClockSummary, CorrectionReviewOut, EventOut, RequestOut, RequestSummary
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.describe import describe_clock
 from sla.catalog.model import ClockSpec, ServiceEntry
@@ -68,7 +68,12 @@ def _request_fields(row: Any) -> dict[str, Any]:
 
 
 def request_out(
-    row: Any, clocks: Sequence[Any], events: Sequence[Any], calendar: WorkingCalendar, now: datetime
+    row: Any,
+    clocks: Sequence[Any],
+    events: Sequence[Any],
+    calendar: WorkingCalendar,
+    now: datetime,
+    reviews: Sequence[Any] = (),
 ) -> RequestOut:
     entry = pinned_entry(row)
     specs = {c.id: c for c in entry.clocks} if entry else {}
@@ -86,6 +91,10 @@ def request_out(
         ],
         advisories=[AdvisoryOut(**a) for a in row.advisories or []],
         events=[EventOut(**{k: v for k, v in e._mapping.items() if k in EventOut.model_fields}) for e in events],
+        correction_reviews=[
+            CorrectionReviewOut(**{k: v for k, v in r._mapping.items() if k in CorrectionReviewOut.model_fields})
+            for r in reviews
+        ],
     )
 
 

@@ -1,15 +1,17 @@
-"""Workflow histories for auditors: payloads decoded (the codec decrypts), and replay checked."""
+"""Workflow histories for auditors: payloads decoded (the codec decrypts), replay checked, and every
+run of a request that continued as new found."""
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
-from temporalio.client import WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
@@ -66,3 +68,27 @@ async def verify_replay(history: WorkflowHistory, converter: DataConverter) -> s
     replayer = Replayer(workflows=[ServiceRequestWorkflow], data_converter=converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     return None if result.replay_failure is None else str(result.replay_failure)
+
+
+def continued_from(history: WorkflowHistory) -> str | None:
+    """The run this history's run continued (None for a request's first run)."""
+    if not history.events:
+        return None
+    started = history.events[0].workflow_execution_started_event_attributes
+    return started.continued_execution_run_id or None
+
+
+async def every_run(
+    client: Client, workflow_id: str, known: Mapping[str, WorkflowHistory] | None = None
+) -> list[tuple[str, WorkflowHistory]]:
+    """(run id, history) of every run of a request, first to last: from the latest run back along
+    the run each one continued. A run in `known` (archived) is not fetched again, so runs that
+    Temporal's retention dropped are still read."""
+    known = known or {}
+    run_id: str | None = (await client.get_workflow_handle(workflow_id).describe()).run_id
+    runs: list[tuple[str, WorkflowHistory]] = []
+    while run_id:
+        history = known.get(run_id) or await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        runs.append((run_id, history))
+        run_id = continued_from(history)
+    return runs[::-1]

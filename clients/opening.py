@@ -34,10 +34,11 @@ def request_input(
     opened_at: datetime,
     external_ref: str | None = None,
     backfill: list[RecordEventInput] | None = None,
+    updates_per_run: int | None = None,
 ) -> ServiceRequestInput:
     entry = catalog.get(service_id)
     pinned = catalog.pin(service_id)
-    return ServiceRequestInput(
+    request = ServiceRequestInput(
         request_id=request_id,
         service_id=service_id,
         vendor_id=vendor_id,
@@ -50,6 +51,9 @@ def request_input(
         external_ref=external_ref,
         backfill=backfill or [],
     )
+    if updates_per_run:
+        request.updates_per_run = updates_per_run
+    return request
 
 
 async def open_request(
@@ -64,6 +68,7 @@ async def open_request(
     opened_at: datetime,
     external_ref: str | None = None,
     request_id: str | None = None,
+    updates_per_run: int | None = None,
 ) -> WorkflowHandle[ServiceRequestWorkflow, RequestView]:
     request_id = request_id or new_request_id()
     request = request_input(
@@ -75,6 +80,7 @@ async def open_request(
         insured=insured,
         opened_at=opened_at,
         external_ref=external_ref,
+        updates_per_run=updates_per_run,
     )
     return await client.start_workflow(
         ServiceRequestWorkflow.run,

@@ -19,7 +19,6 @@ import httpx
 from sqlalchemy import Engine, select
 from temporalio.client import Client
 
-from sla.calendar.timeutil import SHANGHAI
 from store.models import EventRow, RequestRow, table_of
 from workflows.ids import request_workflow_id
 from workflows.service_request import ServiceRequestWorkflow
@@ -108,11 +107,13 @@ async def event_burst(
 ) -> Round:
     """One round: a new request, n distinct events at once, `retries` of them sent again at once."""
     result = Round()
-    request_id = (await open_request(http, headers, vendor)).json()["id"]
-    now = datetime.now(SHANGHAI)
+    opened = (await open_request(http, headers, vendor)).json()
+    request_id = opened["id"]
+    # Effective times after the opening (an event may not precede it), a millisecond apart, none in the future.
+    start = datetime.fromisoformat(opened["opened_at"])
     keys = [f"burst-{uuid.uuid4().hex[:12]}" for _ in range(n)]
     bodies = {
-        key: {"type": "follow_up_done", "occurred_at": (now - timedelta(seconds=n - i)).isoformat(), "data": {}}
+        key: {"type": "follow_up_done", "occurred_at": (start + timedelta(milliseconds=i + 1)).isoformat(), "data": {}}
         for i, key in enumerate(keys)
     }
 

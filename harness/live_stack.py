@@ -8,6 +8,7 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from sqlalchemy import Engine
@@ -35,6 +36,7 @@ class DevServer:
     directory: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    dynamic_config: tuple[str, ...] = ()  # KEY=VALUE pairs for the server's dynamic config
 
     @property
     def address(self) -> str:
@@ -42,7 +44,9 @@ class DevServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            dev_server_command(self.port, free_port(), free_port(), self.directory / "temporal.db"),
+            dev_server_command(
+                self.port, free_port(), free_port(), self.directory / "temporal.db", self.dynamic_config
+            ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -69,17 +73,26 @@ class LiveStack:
     worker_metrics: str  # host:port of the worker's Temporal SDK metrics
 
     @classmethod
-    async def start(cls, directory: Path, database_url: str | None = None) -> LiveStack:
-        temporal = DevServer(directory)
+    async def start(
+        cls,
+        directory: Path,
+        database_url: str | None = None,
+        dynamic_config: tuple[str, ...] = (),
+        **settings: Any,
+    ) -> LiveStack:
+        """`settings`: Settings fields for this stack only (e.g. review_corrections=True)."""
+        temporal = DevServer(directory, dynamic_config=dynamic_config)
         temporal.start()
         try:
-            return await cls._start_rest(directory, temporal, database_url)
+            return await cls._start_rest(directory, temporal, database_url, settings)
         except BaseException:
             temporal.stop()  # never leave a server process behind a failed start
             raise
 
     @classmethod
-    async def _start_rest(cls, directory: Path, temporal: DevServer, database_url: str | None) -> LiveStack:
+    async def _start_rest(
+        cls, directory: Path, temporal: DevServer, database_url: str | None, overrides: dict[str, Any]
+    ) -> LiveStack:
         settings = Settings(
             database_url=database_url or f"sqlite:///{directory / 'read-model.db'}",
             calendar_dir=directory / "calendars",
@@ -90,6 +103,7 @@ class LiveStack:
             # tests/api/test_quota.py switches enforcement on (with a blind-index key) for its own tests.
             quota_enforced=False,
             webhook_allow_loopback=True,  # the webhook receivers of the tests listen on 127.0.0.1
+            **overrides,
         )
         (directory / "calendars").mkdir(exist_ok=True)
         engine = make_engine(settings.database_url)

@@ -44,8 +44,9 @@ class Projector:
     """Writes requests into `engine`'s read model as the worker would, one advance per event."""
 
     def __init__(self, engine: Engine, calendar_dir: Path) -> None:
+        # Scenarios of past months written today: nothing is held for the insurer's review (late_limit None).
         self.activities = RequestActivities(
-            CalendarSource(calendar_dir, engine), ProjectionWriter(engine, EncryptionCodec(TEST_KEYS))
+            CalendarSource(calendar_dir, engine), ProjectionWriter(engine, EncryptionCodec(TEST_KEYS)), late_limit=None
         )
 
     def request(

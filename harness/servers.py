@@ -8,6 +8,7 @@ import shutil
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -55,8 +56,11 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
     raise AssertionError(f"port {port} never opened")
 
 
-def dev_server_command(port: int, http_port: int, metrics_port: int, db_file: Path) -> list[str]:
-    """`temporal server start-dev` on a SQLite file as `make run` runs it (WAL, synchronous=full)."""
+def dev_server_command(
+    port: int, http_port: int, metrics_port: int, db_file: Path, dynamic_config: Sequence[str] = ()
+) -> list[str]:
+    """`temporal server start-dev` on a SQLite file as `make run` runs it (WAL, synchronous=full);
+    `dynamic_config` as KEY=VALUE pairs (e.g. a lowered `history.maxTotalUpdates`)."""
     return [
         binary("temporal"),
         "server",
@@ -78,4 +82,5 @@ def dev_server_command(port: int, http_port: int, metrics_port: int, db_file: Pa
         "synchronous=full",
         "--log-level",
         "error",
+        *(flag for pair in dynamic_config for flag in ("--dynamic-config-value", pair)),
     ]

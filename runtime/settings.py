@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     webhook_allow_loopback: bool = False
     # Webhook deliveries in flight at once per worker (async HTTP, on the webhook task queue).
     webhook_concurrency: int = 100
+    # An event recorded more than this many working days after its effective time, that would favour
+    # the clock's owner, waits for an insurer's auditor or an admin to accept it (sla/engine/review.py).
+    late_event_review_working_days: int = Field(default=2, ge=0)
+    # Hold events that undo a breach or come late for the insurer's review. Off only for test suites that
+    # play 2025 scenarios today (every stop after its due instant would wait for an insurer); never in
+    # production: a vendor could then erase its own breaches.
+    review_corrections: bool = True
     # `slatrack up`: where the embedded stack keeps its files, and its ports (flags override these).
     data_dir: Path = ROOT / ".data"
     api_port: int = 8000

@@ -2,8 +2,8 @@
 its projection, written by the `advance_request` activity (activities/projection.py).
 
 Rules the tables encode (README.md, The read model):
-- a request row carries the position of the write that produced it (history length, revision,
-  attempt), so a retried, late or abandoned write never replaces a newer one;
+- a request row carries the position of the write that produced it (run, history length,
+  revision, attempt), so a retried, late or abandoned write never replaces a newer one;
 - child rows are keyed by (request, seq) and (request, clock, instance[, cycle]), so a write is an
   upsert and a retry is a no-op;
 - the tallies that /metrics and the compliance report read are kept in the same transaction as the
@@ -44,8 +44,9 @@ class RequestRow(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=AwareDateTime)  # the closing event's effective time
     closed_received_at: datetime | None = Field(default=None, sa_type=AwareDateTime)  # when it was sent
     revision: int
-    # The write position: (history length of the workflow task, revision, attempt scheduled) orders
-    # every write attempt, committed or abandoned; see activities/projection.py.
+    # The write position: (run, history length of the workflow task, revision, attempt scheduled)
+    # orders every write attempt, committed or abandoned; see activities/projection.py.
+    written_run: int = 1
     written_history_length: int = 0
     written_attempt_ns: int = Field(default=0, sa_type=BigInteger)
     calendar_fingerprint: str
@@ -211,6 +212,31 @@ class CorrectionRow(SQLModel, table=True):
     reason: str
 
 
+class CorrectionReviewRow(SQLModel, table=True):
+    """An event held for the insurer's review (sla/engine/review.py): what it would change, and who
+    accepted or rejected it when. Held events are not in request_event until accepted; the row stays
+    whatever the decision, so the audit trail keeps it."""
+
+    __tablename__ = "correction_review"
+
+    request_id: str = Field(primary_key=True, foreign_key="request.id")
+    correction_id: str = Field(primary_key=True)
+    event_seq: int
+    event_type: str
+    occurred_at: datetime = Field(sa_type=AwareDateTime)
+    received_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    sender: str
+    event_data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    rule: str
+    reason: str
+    changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    held_at: datetime = Field(sa_type=AwareDateTime)
+    status: str  # pending | accepted | rejected
+    decided_by: str | None = None
+    decided_at: datetime | None = Field(default=None, sa_type=AwareDateTime)
+    note: str = ""
+
+
 class RecomputeRow(SQLModel, table=True):
     __tablename__ = "clock_recompute"
 
@@ -289,6 +315,9 @@ class HistoryArchiveRow(SQLModel, table=True):
     __tablename__ = "request_history"
 
     request_id: str = Field(primary_key=True)
+    # One row per run: a request that continued as new has several, numbered from 1.
+    run: int = Field(default=1, primary_key=True)
+    closing: bool = True  # the run that closed the request (archived as it closed)
     workflow_id: str
     run_id: str
     event_count: int

@@ -71,6 +71,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, *, task_que
     requests = RequestActivities(
         CalendarSource(settings.calendar_dir, engine),
         ProjectionWriter(engine, codec),
+        settings.late_event_review_working_days if settings.review_corrections else None,
     )
     archive = ArchiveActivities(client, engine)
     queue = task_queue or settings.task_queue

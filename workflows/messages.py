@@ -16,6 +16,7 @@ from typing import Any
 
 from sla.engine.changes import DueChange
 from sla.engine.model import Advisory, ClockView, OutcomeChange, RecordedEvent
+from sla.engine.review import CorrectionReview
 from sla.events import RequestStatus
 
 
@@ -37,6 +38,53 @@ class RecordEventInput:
 
 
 @dataclass
+class WritePosition:
+    """Where a read-model write stands among all attempts to write it: the run (a request that
+    continued as new starts each run's history length again), the workflow task's history length,
+    then the revision, then when this attempt was scheduled (two attempts of one failed workflow
+    task see the same history length). Larger wins; see activities/projection.py."""
+
+    history_length: int
+    revision: int
+    attempt_ns: int
+    run: int = 1  # positions recorded before runs were numbered are all of the first run
+
+    def key(self) -> tuple[int, int, int, int]:
+        return (self.run, self.history_length, self.revision, self.attempt_ns)
+
+
+@dataclass
+class IdempotencyRecord:
+    """An Idempotency-Key the request has seen: the event it recorded and what was sent with it."""
+
+    seq: int
+    sent: str
+
+
+@dataclass
+class CarriedState:
+    """The request's whole state, handed from a run that continues as new to the next one: the
+    workflow's own fields, so the next run answers, deduplicates and writes exactly as this one
+    would have. `run` numbers the runs (1 for the first), so the read model's write position stays
+    ordered although each run's history length starts again."""
+
+    run: int
+    events: list[RecordedEvent]
+    clocks: list[ClockView]
+    calendar_fingerprint: str
+    calendar_sources: dict[str, str]
+    recomputes: list[DueChange]
+    corrections: list[OutcomeChange]
+    keys: dict[str, IdempotencyRecord]
+    revision: int
+    calendar_generation: int
+    written: WritePosition | None
+    opened_by: str | None
+    calendar_reasons: list[str] = field(default_factory=list)  # signals received while draining
+    reviews: list[CorrectionReview] = field(default_factory=list)  # held events and their decisions
+
+
+@dataclass
 class ServiceRequestInput:
     request_id: str
     service_id: str
@@ -50,6 +98,11 @@ class ServiceRequestInput:
     external_ref: str | None = None
     # Past events sent with the opening (moving a request over): recorded before the first plan.
     backfill: list[RecordEventInput] = field(default_factory=list)
+    # Continue as new after this many updates in one run, whatever the server suggests: Temporal
+    # refuses updates past its per-run limit (history.maxTotalUpdates, 2,000 by default).
+    updates_per_run: int = 500
+    # What the run before this one handed over (None: this is the request's first run).
+    carried: CarriedState | None = None
 
 
 @dataclass
@@ -72,6 +125,8 @@ class RequestView:
     # Worked out by the activity from the whole log and written to the read model; the workflow keeps
     # none (its history stays small), so this is empty in the workflow's own view.
     advisories: list[Advisory] = field(default_factory=list)
+    # Events held for the insurer's review (not in `events` until accepted), with their decisions.
+    reviews: list[CorrectionReview] = field(default_factory=list)
 
 
 @dataclass
@@ -85,6 +140,16 @@ class RequestState:
 
 
 @dataclass
+class DecideCorrection:
+    """An insurer's auditor or an admin accepts or rejects a held event (update decide_correction)."""
+
+    correction_id: str
+    accept: bool
+    decided_by: str  # the key's role and scope, e.g. "auditor:axa_tianping" (no personal data)
+    note: str = ""
+
+
+@dataclass
 class RecordEventResult:
     """Small on purpose: results are stored in history. Callers query get_status for the view."""
 
@@ -92,26 +157,13 @@ class RecordEventResult:
     revision: int
     status: RequestStatus
     duplicate: bool = False
+    held: str | None = None  # the correction id, when the event waits for the insurer's review
 
 
 @dataclass
 class CalendarChanged:
     reason: str
     generation: int = 0  # the loaded calendar's generation: a worker with an older cached one reloads
-
-
-@dataclass
-class WritePosition:
-    """Where a read-model write stands among all attempts to write it: the workflow task's history
-    length, then the revision, then when this attempt was scheduled (two attempts of one failed
-    workflow task see the same history length). Larger wins; see activities/projection.py."""
-
-    history_length: int
-    revision: int
-    attempt_ns: int
-
-    def key(self) -> tuple[int, int, int]:
-        return (self.history_length, self.revision, self.attempt_ns)
 
 
 @dataclass
@@ -136,6 +188,9 @@ class AdvanceInput:
     written: WritePosition | None = None  # the position of the last write the workflow committed
     calendar_generation: int = 0  # the newest calendar generation the workflow was told about
     backfill: list[RecordedEvent] = field(default_factory=list)  # past events of the opening, in order
+    run: int = 1  # which run of the request (the first is 1; each continue-as-new adds one)
+    # An insurer's decision on a held event: accepted, `new_event` is that event and is not held again.
+    decision: CorrectionReview | None = None
 
 
 @dataclass
@@ -153,12 +208,17 @@ class AdvanceResult:
     # The notification kinds the vendor's webhooks want (None in histories written before it was
     # asked: notify as then); the workflow runs notify_vendor only for a kind someone wants.
     subscribed_kinds: list[str] | None = None
+    # The new event was held for the insurer's review: recorded there, not in the log; clocks as without it.
+    held: CorrectionReview | None = None
 
 
 @dataclass
 class ArchiveInput:
     request_id: str
     workflow_id: str
+    run_id: str | None = None  # None: the run calling it (histories recorded before runs were numbered)
+    run: int = 1
+    closing: bool = True  # the request's last run, archived as it closes (else a run that continued as new)
 
 
 @dataclass

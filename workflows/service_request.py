@@ -10,6 +10,7 @@ and the SDK would then evaluate the string annotations of every handler each tim
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -21,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from sla.catalog.parse import parse_service
     from sla.engine.changes import DueChange
     from sla.engine.model import OPEN_STATES, TICKING_STATES, ClockView, OutcomeChange, RecordedEvent
+    from sla.engine.review import CorrectionReview, ReviewStatus, check_not_before_opening, decide
     from sla.engine.rules import precheck_event
     from sla.errors import EventNotAllowedError, SlaError
     from sla.event_data import check_event_data
@@ -31,6 +33,9 @@ with workflow.unsafe.imports_passed_through():
         AdvanceInput,
         ArchiveInput,
         CalendarChanged,
+        CarriedState,
+        DecideCorrection,
+        IdempotencyRecord,
         NotifyInput,
         PersonalData,
         RecordEventInput,
@@ -45,6 +50,8 @@ with workflow.unsafe.imports_passed_through():
 # Every command that tells the vendor is behind this patch: requests started by older code replay
 # unchanged (workflows/webhook_delivery.py explains the design).
 NOTIFICATIONS_PATCH = "vendor-notifications"
+# Continuing as new is behind this patch: a run recorded before it replays as it ran, never continued.
+CONTINUE_AS_NEW_PATCH = "continue-as-new"
 
 _IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
@@ -71,26 +78,72 @@ class ServiceRequestWorkflow:
         self._written: WritePosition | None = None  # the last read-model write this workflow committed
         self._opened_by: str | None = None  # the HTTP call that opened this request (wait_opened)
         self._lock = asyncio.Lock()
+        self._reviews: list[CorrectionReview] = []  # events held for the insurer, and the decisions
+        self._run = 1
+        self._updates_this_run = 0
+        self._stays_in_run = False  # a run recorded before the continue-as-new patch never continues
+        if input.carried is not None:
+            self._take_over(input.carried)
+
+    def _take_over(self, carried: CarriedState) -> None:
+        """Start where the run before this one stopped: the whole state, not a summary of it."""
+        self._run = carried.run
+        self._events = list(carried.events)
+        self._clocks = list(carried.clocks)
+        self._fingerprint = carried.calendar_fingerprint
+        self._calendar_sources = dict(carried.calendar_sources)
+        self._recomputes = list(carried.recomputes)
+        self._corrections = list(carried.corrections)
+        self._keys = {key: (record.seq, record.sent) for key, record in carried.keys.items()}
+        self._revision = carried.revision
+        self._calendar_generation = carried.calendar_generation
+        self._written = carried.written
+        self._opened_by = carried.opened_by
+        self._calendar_reasons = list(carried.calendar_reasons)
+        self._reviews = list(carried.reviews)
+        self._changed = bool(self._calendar_reasons)
+
+    def _carry(self) -> CarriedState:
+        return CarriedState(
+            run=self._run + 1,
+            events=list(self._events),
+            clocks=list(self._clocks),
+            calendar_fingerprint=self._fingerprint,
+            calendar_sources=dict(self._calendar_sources),
+            recomputes=list(self._recomputes),
+            corrections=list(self._corrections),
+            keys={key: IdempotencyRecord(seq, sent) for key, (seq, sent) in self._keys.items()},
+            revision=self._revision,
+            calendar_generation=self._calendar_generation,
+            written=self._written,
+            opened_by=self._opened_by,
+            calendar_reasons=list(self._calendar_reasons),
+            reviews=list(self._reviews),
+        )
 
     # -- the loop: one updatable timer ------------------------------------------------------------
     @workflow.run
     async def run(self, input: ServiceRequestInput) -> RequestView:
-        async with self._lock:
-            backfill = [
-                RecordedEvent(
-                    EventType(e.type), e.occurred_at, 2 + i, e.sender, e.data, e.idempotency_key, workflow.now()
-                )
-                for i, e in enumerate(input.backfill)
-            ]
-            await self._advance(reason=None, backfill=backfill)
-            for command, record in zip(input.backfill, backfill, strict=True):
-                if command.idempotency_key:
-                    self._keys[command.idempotency_key] = (record.seq, self._fingerprint_of(command))
+        if input.carried is None:
+            async with self._lock:
+                backfill = [
+                    RecordedEvent(
+                        EventType(e.type), e.occurred_at, 2 + i, e.sender, e.data, e.idempotency_key, workflow.now()
+                    )
+                    for i, e in enumerate(input.backfill)
+                ]
+                await self._advance(reason=None, backfill=backfill)
+                for command, record in zip(input.backfill, backfill, strict=True):
+                    if command.idempotency_key:
+                        self._keys[command.idempotency_key] = (record.seq, self._fingerprint_of(command))
+        else:
+            # The run before is closed now: archive it before Temporal's retention can drop it.
+            await self._archive(workflow.info().continued_run_id, self._run - 1, closing=False)
         while not self._finished():
             wake = self._armed_wake = self._next_wake()
             timeout = max(wake - workflow.now(), timedelta(0)) if wake else None
             with contextlib.suppress(TimeoutError):  # the timer fired: time to re-evaluate
-                await workflow.wait_condition(lambda: self._changed, timeout=timeout)
+                await workflow.wait_condition(lambda: self._changed or self._continue_as_new_due(), timeout=timeout)
             async with self._lock:
                 self._changed = False
                 reasons, self._calendar_reasons = self._calendar_reasons, []
@@ -98,18 +151,37 @@ class ServiceRequestWorkflow:
                     await self._advance(reason="; ".join(reasons))
                 elif wake is not None and workflow.now() >= wake:
                     await self._advance(reason=None)
+            if not self._finished() and self._continue_as_new_due():
+                if not workflow.patched(CONTINUE_AS_NEW_PATCH):
+                    self._stays_in_run = True
+                    continue
+                # No update may be left half done: its caller would see the run end under it.
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self._finished():
+                    workflow.continue_as_new(replace(input, backfill=[], carried=self._carry()))
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._archive(None, self._run, closing=True)
+        return self._view()
+
+    async def _archive(self, run_id: str | None, run: int, closing: bool) -> None:
         await workflow.execute_activity(
             archive_history,
-            ArchiveInput(input.request_id, workflow.info().workflow_id),
+            ArchiveInput(self._input.request_id, workflow.info().workflow_id, run_id, run, closing),
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=_IO_RETRY,
         )
-        return self._view()
+
+    def _continue_as_new_due(self) -> bool:
+        """Before Temporal refuses this run anything: when the server suggests it (history events,
+        history size, updates near their limit) or after our own bound on updates per run."""
+        if self._stays_in_run:
+            return False
+        return workflow.info().is_continue_as_new_suggested() or self._updates_this_run >= self._input.updates_per_run
 
     # -- messages -------------------------------------------------------------------------------
     @workflow.update
     async def record_event(self, command: RecordEventInput) -> RecordEventResult:
+        self._updates_this_run += 1
         async with self._lock:
             duplicate = self._duplicate_of(command)
             if duplicate is not None:
@@ -121,18 +193,18 @@ class ServiceRequestWorkflow:
             record = RecordedEvent(
                 EventType(command.type),
                 command.occurred_at,
-                len(self._events) + 1,
+                self._next_seq(),
                 command.sender,
                 command.data,
                 command.idempotency_key,
                 workflow.now(),
             )
-            await self._advance(reason=None, new_event=record)
+            held = await self._advance(reason=None, new_event=record)
             if command.idempotency_key:
                 self._keys[command.idempotency_key] = (record.seq, self._fingerprint_of(command))
             if self._next_wake() != self._armed_wake or self._finished():
                 self._changed = True  # re-arm the timer, or let the loop end
-            return RecordEventResult(record.seq, self._revision, self._status())
+            return RecordEventResult(record.seq, self._revision, self._status(), held=held)
 
     @record_event.validator
     def _validate_record_event(self, command: RecordEventInput) -> None:
@@ -142,10 +214,50 @@ class ServiceRequestWorkflow:
         if self._duplicate_of(command) is not None:
             return
         try:
+            # Here only: the opening never moves, and the handler also replays events recorded before
+            # this rule existed.
+            check_not_before_opening(self._input.opened_at, command.type, command.occurred_at)
             self._precheck(command)
             check_event_data(command.type, command.data)
         except SlaError as error:
             raise rule_failure(error) from None
+
+    @workflow.update
+    async def decide_correction(self, decision: DecideCorrection) -> RecordEventResult:
+        """An insurer's auditor or an admin accepts a held event (it counts from now on, as if it had
+        just arrived) or rejects it (it never counts); the decision is recorded either way."""
+        self._updates_this_run += 1
+        async with self._lock:
+            review = self._review(decision.correction_id)
+            try:
+                decided = decide(review, decision.accept, decision.decided_by, workflow.now(), decision.note)
+            except SlaError as error:
+                raise rule_failure(error) from None
+            await self._advance(reason=None, new_event=decided.event if decision.accept else None, decision=decided)
+            if self._next_wake() != self._armed_wake or self._finished():
+                self._changed = True
+            return RecordEventResult(review.event.seq, self._revision, self._status())
+
+    @decide_correction.validator
+    def _validate_decide_correction(self, decision: DecideCorrection) -> None:
+        try:
+            review = self._review(decision.correction_id)
+            if review.status is not ReviewStatus.PENDING:
+                decide(review, decision.accept, decision.decided_by, workflow.now())  # raises: decided once
+        except SlaError as error:
+            raise rule_failure(error) from None
+
+    def _review(self, correction_id: str) -> CorrectionReview:
+        found = [r for r in self._reviews if r.correction_id == correction_id]
+        if not found:
+            raise rule_failure(
+                EventNotAllowedError(f"no correction {correction_id!r} on this request", rule="correction.unknown")
+            )
+        return found[0]
+
+    def _next_seq(self) -> int:
+        """Held events take their seq when they arrive, so a seq is never given twice."""
+        return max([e.seq for e in self._events] + [r.event.seq for r in self._reviews]) + 1
 
     @workflow.update
     async def wait_opened(self, caller: str) -> RecordEventResult:
@@ -202,9 +314,14 @@ class ServiceRequestWorkflow:
         return seq
 
     async def _advance(
-        self, reason: str | None, new_event: RecordedEvent | None = None, backfill: list[RecordedEvent] | None = None
-    ) -> None:
-        """Let the local activity plan the clocks and project the request, then keep its answer."""
+        self,
+        reason: str | None,
+        new_event: RecordedEvent | None = None,
+        backfill: list[RecordedEvent] | None = None,
+        decision: CorrectionReview | None = None,
+    ) -> str | None:
+        """Let the local activity plan the clocks and project the request, then keep its answer.
+        Returns the correction id when the new event was held for the insurer's review."""
         try:
             result = await workflow.execute_local_activity(
                 advance_request,
@@ -220,6 +337,8 @@ class ServiceRequestWorkflow:
                     self._written,
                     self._calendar_generation,
                     backfill or [],
+                    self._run,
+                    decision,
                 ),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=_IO_RETRY,
@@ -231,8 +350,12 @@ class ServiceRequestWorkflow:
             raise
         status_before, clocks_before, corrections_before = self._status(), self._clocks, len(self._corrections)
         self._events += backfill or []
-        if new_event:
+        if result.held is not None:
+            self._reviews.append(result.held)  # recorded, without effect until the insurer accepts it
+        elif new_event:
             self._events.append(new_event)
+        if decision is not None:
+            self._reviews = [decision if r.correction_id == decision.correction_id else r for r in self._reviews]
         self._clocks, self._fingerprint, self._calendar_sources = (
             result.clocks,
             result.calendar_fingerprint,
@@ -259,6 +382,7 @@ class ServiceRequestWorkflow:
             await self._notify(
                 NotifyInput(self._input.request_id, self._input.service_id, self._input.vendor_id, notifications)
             )
+        return result.held.correction_id if result.held is not None else None
 
     async def _notify(self, notify: NotifyInput) -> None:
         """Start the vendor's deliveries; never wait for them. The local activity only starts one
@@ -282,7 +406,12 @@ class ServiceRequestWorkflow:
         return request_status(e.type for e in self._events)
 
     def _finished(self) -> bool:
-        return self._status() is not RequestStatus.OPEN and all(c.state not in OPEN_STATES for c in self._clocks)
+        """Closed, every clock closed, and no held event waiting for the insurer's decision."""
+        return (
+            self._status() is not RequestStatus.OPEN
+            and all(c.state not in OPEN_STATES for c in self._clocks)
+            and all(r.status is not ReviewStatus.PENDING for r in self._reviews)
+        )
 
     def _view(self) -> RequestView:
         source = self._input
@@ -302,4 +431,5 @@ class ServiceRequestWorkflow:
             corrections=list(self._corrections),
             calendar_sources=dict(self._calendar_sources),
             external_ref=source.external_ref,
+            reviews=list(self._reviews),
         )

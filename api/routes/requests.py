@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -11,7 +11,15 @@ from api.deps import IdempotencyKey, PrincipalDep, StateDep, require
 from api.instants import BusinessInstant
 from api.problems import PROBLEM_RESPONSES
 from api.reads import ListFilter, request_page, request_view
-from api.schemas import EventCreate, Identifier, RequestCreate, RequestOut, RequestPage, ServiceId
+from api.schemas import (
+    CorrectionDecision,
+    EventCreate,
+    Identifier,
+    RequestCreate,
+    RequestOut,
+    RequestPage,
+    ServiceId,
+)
 from sla.engine.reading import Phase
 from sla.events import RequestStatus
 from store.keys import Role
@@ -87,3 +95,21 @@ async def send_event(
     if answer.idempotency_key:
         response.headers["Idempotency-Key"] = answer.idempotency_key
     return answer.view
+
+
+@router.post(
+    "/{request_id}/corrections/{correction_id}/{decision}", response_model=RequestOut, responses=PROBLEM_RESPONSES
+)
+async def decide_correction(
+    request_id: Identifier,
+    correction_id: Identifier,
+    decision: Literal["accept", "reject"],
+    principal: PrincipalDep,
+    state: StateDep,
+    body: CorrectionDecision | None = None,
+) -> RequestOut:
+    """The insurer's auditor or an admin accepts a held correction (it counts from now on, in metrics,
+    reports and webhooks) or rejects it (the recorded outcome stands); 403 for anyone else."""
+    return await commands.decide_correction(
+        state, principal, request_id, correction_id, decision == "accept", body or CorrectionDecision()
+    )

@@ -18,6 +18,7 @@ from sla.catalog.parse import parse_pinned
 from sla.engine.changes import DueChange, due_changes, outcome_changes
 from sla.engine.clocks import compute_clocks
 from sla.engine.model import Advisory, ClockView, Outcome, OutcomeChange, RecordedEvent
+from sla.engine.review import DEFAULT_LATE_LIMIT_WORKING_DAYS, CorrectionReview, may_need_review, review_of
 from sla.engine.rules import advisories, check_customer_windows
 
 PROVISIONAL = "no official data loaded: weekends only, provisional"
@@ -39,6 +40,7 @@ class PlannedChange:
     plan: ClockPlan
     corrections: list[OutcomeChange]
     recomputes: list[DueChange]
+    held: CorrectionReview | None = None  # the new event waits for the insurer: `plan` is without it
 
 
 def plan_clocks(
@@ -73,10 +75,15 @@ def _outcomes(clocks: Sequence[ClockView]) -> dict[tuple[str, int], Outcome | No
     return {c.key: c.outcome for c in clocks}
 
 
-def _correction_reason(new_event: RecordedEvent | None, reason: str | None) -> str:
+def _correction_reason(
+    new_event: RecordedEvent | None, reason: str | None, decision: CorrectionReview | None = None
+) -> str:
     if new_event is None:
         return reason or "recomputed"
-    return f"event {new_event.type} (seq {new_event.seq}) effective {new_event.occurred_at.isoformat()}"
+    said = f"event {new_event.type} (seq {new_event.seq}) effective {new_event.occurred_at.isoformat()}"
+    if decision is not None:
+        said += f", held for review and accepted by {decision.decided_by}"
+    return said
 
 
 def plan_change(
@@ -89,12 +96,27 @@ def plan_change(
     new_event: RecordedEvent | None = None,
     backfill: Sequence[RecordedEvent] = (),
     reason: str | None = None,
+    decision: CorrectionReview | None = None,
+    late_limit: int | None = DEFAULT_LATE_LIMIT_WORKING_DAYS,
 ) -> PlannedChange:
     """The one code path from a request's state (its log `events` and its `clocks` before the change)
     to its next plan. `reason` names a calendar change: the due instants it moves are recorded with it.
-    Raises SlaError for a refused event."""
+    Raises SlaError for a refused event. A new event that would favour the clock's owner beyond what it
+    may grant itself is held (sla/engine/review.py): the plan is then the one without it; `decision` is
+    an insurer's acceptance of such an event (never held again); `late_limit` None holds nothing."""
     plan = plan_clocks(calendar, catalog_document, events, new_event, now, backfill)
-    why = _correction_reason(new_event, reason)
+    held = None
+    if (
+        new_event is not None
+        and late_limit is not None
+        and decision is None
+        and may_need_review(clocks, new_event, now, calendar, late_limit)
+    ):
+        without = plan_clocks(calendar, catalog_document, events, None, now, backfill)
+        held = review_of(without.clocks, plan.clocks, new_event, now, calendar, late_limit)
+        if held is not None:
+            plan = without
+    why = _correction_reason(new_event, reason, decision)
     corrections = [replace(c, at=now) for c in outcome_changes(_outcomes(clocks), _outcomes(plan.clocks), why)]
     recomputes = []
     if reason:
@@ -103,4 +125,4 @@ def plan_change(
             [(c.key, c.due_at, c.provisional) for c in plan.clocks],
         )
         recomputes = [replace(m, reason=reason, at=now) for m in moved]
-    return PlannedChange(plan, corrections, recomputes)
+    return PlannedChange(plan, corrections, recomputes, held)

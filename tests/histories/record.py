@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
+from clients.history import every_run
 from harness.keys import TEST_KEYS, TEST_KEYS_SETTING
 from harness.servers import start_time_skipping
 from runtime.codec import EncryptionCodec
@@ -33,7 +34,7 @@ from tests.data import OVERLAY_2027
 from tests.helpers import at, eventually, finish, open_workflow, send_update
 from tests.webhook_receiver import receiving
 from worker.build import build_worker
-from workflows.messages import CalendarChanged
+from workflows.messages import CalendarChanged, DecideCorrection
 from workflows.service_request import ServiceRequestWorkflow
 
 HERE = Path(__file__).parent
@@ -111,11 +112,42 @@ async def notified(env: WorkflowEnvironment, queue: str, _: Path, engine: Engine
     return handle
 
 
+async def continued(env: WorkflowEnvironment, queue: str, _: Path, __: Engine) -> Any:
+    """A request that continues as new every two updates (issue 24): three runs, each saved; the
+    runs after the first start from the state the run before handed over, one of them with an
+    idempotency key from an earlier run."""
+    handle = await open_workflow(env.client, queue, INPATIENT, at(2025, 9, 25, 9), updates_per_run=2)
+    await send_update(handle, "admission_notice_issued", at(2025, 9, 24), key="notice")
+    await send_update(handle, "eligibility_approved", at(2025, 9, 26, 15))
+    await send_update(handle, "admission_notice_issued", at(2025, 9, 24), key="notice")  # a retry, next run
+    await send_update(handle, "hospital_confirmed", at(2025, 10, 10, 18))
+    await send_update(handle, "service_completed", at(2025, 10, 11, 9))
+    return handle
+
+
+async def reviewed(env: WorkflowEnvironment, queue: str, _: Path, __: Engine) -> Any:
+    """Issue 24: a stop dated before the due of a breached 48-hour clock is held; the request closes
+    and waits; the insurer accepts it and the breach becomes met (decide_correction)."""
+    opened = await env.get_current_time()
+    handle = await open_workflow(env.client, queue, "pingan_health.green_channel.outpatient", opened)
+    await env.sleep(timedelta(hours=49))
+    held = await send_update(handle, "customer_confirmed", opened + timedelta(hours=47))
+    now = await env.get_current_time()
+    await send_update(handle, "expert_confirmed", now)
+    await send_update(handle, "service_completed", now)
+    await handle.execute_update(
+        ServiceRequestWorkflow.decide_correction, DecideCorrection(held.result.held or "", True, "auditor:record")
+    )
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
     "met_restarted": met_with_restart,
     "breached": breached_live,
     "cancelled": cancelled,
     "notified": notified,
+    "continued": continued,
+    "reviewed": reviewed,
     "recomputed": recomputed,  # last: it moves the test server's clock to late December
 }
 
@@ -144,9 +176,12 @@ async def main(names: list[str]) -> None:
                 async with build_worker(env.client, settings, engine):
                     handle = await scenario(env, settings.task_queue, calendar_dir, engine)
                     await finish(env, handle)
-                history = await handle.fetch_history()
-                (HERE / f"{name}.json").write_text(history.to_json())
-                print(f"{name}: {len(history.events)} events")
+                runs = await every_run(env.client, handle.id)
+                for n, (_, history) in enumerate(runs, start=1):
+                    # one file per run of a request that continued as new: each run replays on its own
+                    stem = name if len(runs) == 1 else f"{name}.run{n}"
+                    (HERE / f"{stem}.json").write_text(history.to_json())
+                    print(f"{stem}: {len(history.events)} events")
     finally:
         await env.shutdown()
 

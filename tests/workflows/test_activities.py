@@ -218,6 +218,31 @@ def test_a_change_on_top_of_an_abandoned_write_rewrites_the_request_whole(
     assert_tallies_exact(engine)
 
 
+def test_a_write_of_a_later_run_is_newer_than_any_of_the_run_before_although_its_history_restarts(
+    activities: RequestActivities, engine: Engine
+) -> None:
+    # A request that continued as new: run 1 wrote at history length 4,000; run 2's first write comes
+    # from a history of 5 events. By history length alone it would be refused as older, and the read
+    # model would stop at run 1 for good; the run leads the position, so it lands.
+    view, first = opened(INPATIENT, at(2025, 9, 25, 9))
+    created = attempt().run(activities.advance_request, replace(first, history_length=4000))
+    view = after(view, created, None)
+    notice = event(2, "admission_notice_issued", at(2025, 9, 24, 9))
+    change = replace(next_change(view, first, created, at(2025, 9, 26, 12), notice, 5), run=2)
+    continued = attempt(10).run(activities.advance_request, change)
+    assert continued.position is not None and continued.position.run == 2
+    [request] = rows(engine, RequestRow, id=view.request_id)
+    assert (request.revision, request.written_run, request.written_history_length) == (2, 2, 5)
+    assert [e.type for e in sorted(rows(engine, EventRow, request_id=view.request_id), key=lambda e: e.seq)] == [
+        "request_opened",
+        "admission_notice_issued",
+    ]
+    # run 1's write delivered late (its retry outlived the handover): run 2's state stays
+    attempt(20).run(activities.advance_request, replace(first, history_length=4000))
+    assert rows(engine, RequestRow, id=view.request_id)[0].revision == 2
+    assert_tallies_exact(engine)
+
+
 def test_a_customer_window_refusal_is_not_retried_and_writes_nothing(
     activities: RequestActivities, engine: Engine
 ) -> None:
