@@ -11,21 +11,28 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api import commands
 from api.audit_pack import audit_pack, audit_page_pack
 from api.deps import StateDep
 from api.instants import BusinessInstant
 from api.problems import Problem
 from api.reads import ListFilter, by_next_due, next_due, owed_page, owes, request_page
-from api.schemas import Identifier, RequestPage, ServiceId
+from api.schemas import CorrectionDecision, Identifier, RequestPage, ServiceId
+from api.sessions import csrf_matches
 from sla.engine.reading import Phase
 from sla.events import RequestStatus
+from store.keys import Role
 from store.sessions import WebSession
 from web.audit_page import page_context
 from web.render import render
-from web.session import HOME, PagePrincipal
+from web.session import HOME, PagePrincipal, form_fields
 from workflows.ids import request_workflow_id
 
 router = APIRouter(include_in_schema=False)
+
+# Who may decide a held correction on the page: as POST /v1/requests/{id}/corrections/... (the
+# insurer's auditor within its scope, or an admin; api/commands.py checks it again).
+DECIDERS = (Role.AUDITOR, Role.ADMIN)
 
 TITLES = {
     401: ("未登录", "Not signed in"),
@@ -137,7 +144,8 @@ async def audit_page(request_id: str, request: Request, session: PagePrincipal, 
     workflow = urllib.parse.quote(request_workflow_id(request_id), safe="")
     link = f"{state.settings.temporal_ui_base_url()}/namespaces/{state.temporal.namespace}/workflows/{workflow}"
     calendar = await run_in_threadpool(state.calendars.current)
-    context = {"session": session, "now": state.now()} | page_context(pack, calendar, state.now(), link)
+    context = {"session": session, "now": state.now(), "may_decide": session.principal.role in DECIDERS}
+    context |= page_context(pack, calendar, state.now(), link)
     return await render(request, "request.html", context, pdf_name=f"request-{pack['request']['id']}")
 
 
@@ -152,3 +160,28 @@ async def request_audit_pack(request_id: str, request: Request, session: PagePri
     return JSONResponse(
         pack, headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "no-store"}
     )
+
+
+@router.post("/requests/{request_id}/corrections/{correction_id}/{decision}")
+async def decide_correction(
+    request_id: str, correction_id: str, decision: str, request: Request, session: PagePrincipal, state: StateDep
+) -> Response:
+    """The page's accept / reject buttons: the same write as the API's, then back to the audit page,
+    where the decision shows with who took it and when."""
+    fields = await form_fields(request)
+    if not csrf_matches(session, fields.get("csrf", "")):
+        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    try:
+        if decision not in ("accept", "reject"):
+            raise Problem(404, "Not Found", f"no decision {decision[:40]!r}: accept or reject")
+        note = CorrectionDecision(note=fields.get("note", "")[:2000])
+        ids = (
+            TypeAdapter(Identifier).validate_python(request_id),
+            TypeAdapter(Identifier).validate_python(correction_id),
+        )
+        await commands.decide_correction(state, session.principal, ids[0], ids[1], decision == "accept", note)
+    except ValidationError:
+        return await problem_page(request, session, Problem(404, "Not Found", "no such correction"))
+    except Problem as problem:
+        return await problem_page(request, session, problem)
+    return RedirectResponse(f"/requests/{urllib.parse.quote(ids[0], safe='')}#corrections", status_code=303)

@@ -144,3 +144,48 @@ async def test_only_an_admin_moves_over_events_dated_before_the_opening(reviewed
     assert refused.status_code == 422 and refused.json()["rule"] == "event.before_opening", refused.text
     moved = await open_request(http, live, "admin", opened_at=at(2025, 9, 25, 9).isoformat(), events=events)
     assert moved.status_code == 201, moved.text
+
+
+async def signed_in_page(live: LiveStack, role: str) -> httpx.AsyncClient:
+    """A browser-like client signed in on the login form with `role`'s key (the session cookie kept)."""
+    browser = httpx.AsyncClient(base_url=live.base_url, timeout=30)
+    form = await browser.get("/login?next=/requests")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf, form.text
+    key = live.headers(role)["Authorization"].removeprefix("Bearer ")
+    signed = await browser.post("/login", data={"key": key, "csrf": csrf.group(1), "next": "/requests"})
+    assert signed.status_code == 303, signed.text
+    return browser
+
+
+async def test_the_audit_page_shows_a_held_correction_and_the_insurers_auditor_accepts_it_there(reviewed: Any) -> None:
+    live, http = reviewed
+    request_id = await breached_request(live, http)
+    held = await send(http, live, request_id, "hospital_confirmed", at(2025, 10, 16, 18))
+    [review] = held.json()["correction_reviews"]
+    decide = f"/requests/{request_id}/corrections/{review['correction_id']}"
+
+    vendor = await signed_in_page(live, "coordinator")
+    page = (await vendor.get(f"/requests/{request_id}")).text
+    assert "待确认 pending" in page and "correction.reverses_breach" in page and "breached → met" in page
+    assert f'action="{decide}/accept"' not in page  # the vendor sees its correction, never a button
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf
+    refused = await vendor.post(f"{decide}/accept", data={"csrf": csrf.group(1)})
+    assert refused.status_code == 403 and "correction" in refused.text
+    await vendor.aclose()
+
+    insurer = await signed_in_page(live, "auditor")
+    page = (await insurer.get(f"/requests/{request_id}")).text
+    assert f'action="{decide}/accept"' in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf
+    forged = await insurer.post(f"{decide}/accept", data={"csrf": "not-the-token"})
+    assert forged.status_code == 403
+    accepted = await insurer.post(f"{decide}/accept", data={"csrf": csrf.group(1), "note": "discharge letter <seen>"})
+    assert accepted.status_code == 303 and accepted.headers["location"] == f"/requests/{request_id}#corrections"
+    page = (await insurer.get(f"/requests/{request_id}")).text
+    assert "已接受 accepted" in page and "discharge letter &lt;seen&gt;" in page
+    await insurer.aclose()
+    view = (await http.get(f"/v1/requests/{request_id}", headers=live.headers("auditor"))).json()
+    assert next(c for c in view["clocks"] if c["clock_id"] == CLOCK)["state"] == "met"
