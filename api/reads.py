@@ -215,7 +215,11 @@ def request_page(connection: Connection, principal: Principal, wanted: ListFilte
         ids = [(row.opened_at, row.id) for row in rows]
     else:
         ids = _page_ids_by_clock(connection, scoped, now)
-    page = ids[: scoped.limit]
+    return _page_of(connection, ids[: scoped.limit], len(ids) > scoped.limit, now)
+
+
+def _page_of(connection: Connection, page: list[tuple[datetime, str]], more: bool, now: datetime) -> RequestPage:
+    """The summaries of the requests a page holds, in its order, and the cursor after its last one."""
     wanted_ids = [request_id for _, request_id in page]
     requests = {r.id: r for r in connection.execute(select(REQUESTS).where(REQUESTS.c.id.in_(wanted_ids)))}
     clocks: dict[str, list[Row[Any]]] = {}
@@ -223,7 +227,7 @@ def request_page(connection: Connection, principal: Principal, wanted: ListFilte
         clocks.setdefault(clock.request_id, []).append(clock)
     return RequestPage(
         items=[summary(requests[i], clocks.get(i, []), now) for i in wanted_ids if i in requests],
-        next_cursor=encode_cursor(*page[-1]) if len(ids) > scoped.limit else None,
+        next_cursor=encode_cursor(*page[-1]) if more else None,
     )
 
 
@@ -304,12 +308,4 @@ def owed_page(connection: Connection, principal: Principal, wanted: ListFilter, 
     if scoped is None:
         return RequestPage(items=[], next_cursor=None)
     page, more = _owed_ids(connection, scoped, now)
-    wanted_ids = [request_id for _, request_id in page]
-    requests = {r.id: r for r in connection.execute(select(REQUESTS).where(REQUESTS.c.id.in_(wanted_ids)))}
-    clocks: dict[str, list[Row[Any]]] = {}
-    for clock in connection.execute(select(CLOCKS).where(CLOCKS.c.request_id.in_(wanted_ids))):
-        clocks.setdefault(clock.request_id, []).append(clock)
-    return RequestPage(
-        items=[summary(requests[i], clocks.get(i, []), now) for i in wanted_ids if i in requests],
-        next_cursor=encode_cursor(*page[-1]) if more else None,
-    )
+    return _page_of(connection, page, more, now)
