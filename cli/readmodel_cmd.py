@@ -42,6 +42,7 @@ def _print(summary: read_model.Summary, *, rebuilt: bool) -> None:
     ]
     if rebuilt:
         rows += [("written", summary.written), ("already at the workflow's position", summary.unchanged)]
+    rows += [("past retention, replayed from the archive", summary.archived)]
     rows += [("unreadable workflows", len(summary.unreadable)), ("seconds", f"{summary.seconds:.1f}")]
     for name, value in rows:
         table.add_row(name, str(value))

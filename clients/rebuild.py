@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC
 from typing import Any
@@ -36,6 +36,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.projection import CHILD_TABLES, CLOCKS, EVENTS, REQUESTS, Change, ProjectionWriter
+from clients.archived import archived_projection, closing_runs
 from runtime.codec import EncryptionCodec
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.parse import parse_pinned
@@ -43,7 +44,6 @@ from sla.engine.rules import advisories
 from store.calendar import CalendarSource
 from store.db import init_schema, write_transaction
 from store.models import OpenClockTallyRow, OpenRequestTallyRow, OutcomeTallyRow, WorkingDaysTallyRow, table_of
-from workflows.ids import request_id_from_workflow_id
 from workflows.messages import ProjectionState
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -78,6 +78,7 @@ class Summary:
     unchanged: int = 0  # requests already at the workflow's position (no-op)
     differences: list[Difference] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # workflow ids whose state could not be queried
+    archived: int = 0  # requests past Temporal's retention, replayed from the archive
     seconds: float = 0.0
 
     @property
@@ -94,6 +95,7 @@ class Summary:
             "requests_with_differences": self.requests_with_differences,
             "differences": [d.line() for d in self.differences],
             "unreadable": self.unreadable,
+            "archived": self.archived,
             "seconds": round(self.seconds, 3),
         }
 
@@ -205,25 +207,45 @@ def rewrite(writer: ProjectionWriter, state: ProjectionState, calendar: WorkingC
 
 
 # -- one pass over every request -------------------------------------------------------------------------
-async def _state_or_none(client: Client, workflow_id: str, summary: Summary) -> ProjectionState | None:
-    try:
-        state = await projection_of(client, workflow_id)
-    except RPCError as error:  # e.g. a workflow of code older than the query, or past retention meanwhile
-        summary.unreadable.append(f"{workflow_id}: {error.message}")
-        return None
-    return state if state.written is not None else None  # nothing projected yet: its first write is pending
+Read = Callable[[], Awaitable[ProjectionState | None]]
 
 
-async def _settled_differences(
-    client: Client, engine: Engine, workflow_id: str, state: ProjectionState
-) -> tuple[ProjectionState, list[Difference]]:
+Settled = tuple[ProjectionState, list[Difference]]
+
+
+async def _settled_differences(engine: Engine, read: Read, state: ProjectionState) -> Settled:
     """The differences, read twice: a write in flight between the query and the read is not one."""
     request_id = state.view.request_id
     found = differences_between(request_id, await asyncio.to_thread(stored_facts, engine, request_id), state.view)
     if found:
-        state = await projection_of(client, workflow_id)
+        state = await read() or state
         found = differences_between(request_id, await asyncio.to_thread(stored_facts, engine, request_id), state.view)
     return state, found
+
+
+def _live_reader(client: Client, workflow_id: str, summary: Summary, archived_history: str | None) -> Read:
+    async def read() -> ProjectionState | None:
+        try:
+            state = await projection_of(client, workflow_id)
+        except RPCError as error:
+            if archived_history is not None:  # closed, and gone since it was listed (retention): the archive
+                summary.archived += 1
+                return await _archive_reader(client, workflow_id, archived_history, summary)()
+            summary.unreadable.append(f"{workflow_id}: {error.message}")
+            return None
+        return state if state.written is not None else None  # nothing projected yet: its first write is pending
+
+    return read
+
+
+def _archive_reader(client: Client, workflow_id: str, history_json: str, summary: Summary) -> Read:
+    async def read() -> ProjectionState | None:
+        state = await archived_projection(workflow_id, history_json, client.data_converter)
+        if state is None:
+            summary.unreadable.append(f"{workflow_id}: the archived history does not replay with this code")
+        return state if state is not None and state.written is not None else None
+
+    return read
 
 
 async def pass_over_requests(
@@ -234,20 +256,25 @@ async def pass_over_requests(
     calendar: Callable[[], WorkingCalendar] | None = None,
     progress: Progress | None = None,
 ) -> Summary:
-    """Verify every request (writer None), or rebuild it (a writer and the current calendar)."""
+    """Verify every request (writer None), or rebuild it (a writer and the current calendar): the ones
+    Temporal lists, and the archived ones it no longer holds (past retention), replayed."""
     started = time.perf_counter()
     summary = Summary()
-    workflow_ids = await request_workflow_ids(client)
+    listed = await request_workflow_ids(client)
+    archived = await asyncio.to_thread(closing_runs, engine)
+    readers = [_live_reader(client, w, summary, archived[w][1] if w in archived else None) for w in listed]
+    past_retention = sorted(archived.keys() - set(listed))
+    readers += [_archive_reader(client, w, archived[w][1], summary) for w in past_retention]
+    summary.archived += len(past_retention)
     gate = asyncio.Semaphore(CONCURRENT_QUERIES)
     done = 0
 
-    async def one(workflow_id: str) -> None:
+    async def one(read: Read) -> None:
         nonlocal done
         async with gate:
-            state = await _state_or_none(client, workflow_id, summary)
+            state = await read()
             if state is not None:
-                request_id_from_workflow_id(workflow_id)  # only request workflows are listed
-                state, found = await _settled_differences(client, engine, workflow_id, state)
+                state, found = await _settled_differences(engine, read, state)
                 summary.requests += 1
                 summary.clocks += len(state.view.clocks)
                 summary.outcomes += sum(1 for c in state.view.clocks if c.outcome is not None)
@@ -260,9 +287,9 @@ async def pass_over_requests(
                     summary.unchanged += not written
             done += 1
             if progress is not None:
-                progress(done, len(workflow_ids))
+                progress(done, len(readers))
 
-    await asyncio.gather(*(one(w) for w in workflow_ids))
+    await asyncio.gather(*(one(read) for read in readers))
     summary.differences.sort(key=lambda d: (d.request_id, d.field))
     summary.seconds = time.perf_counter() - started
     return summary

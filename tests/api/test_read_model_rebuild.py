@@ -17,12 +17,17 @@ import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import delete, update
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.service import RPCError
 
 from activities.projection import CHILD_TABLES, CLOCKS, REQUESTS
-from clients.rebuild import TALLY_TABLES
+from clients.archived import closing_runs
+from clients.rebuild import TALLY_TABLES, projection_of
 from harness.keys import TEST_KEYS_SETTING
 from harness.live_stack import LiveStack
-from tests.helpers import at, open_request, send
+from tests.helpers import at, eventually, open_request, send
+from workflows.ids import request_workflow_id
 
 OPENED = at(2025, 9, 25, 9).isoformat()
 REBUILD, VERIFY = "/v1/admin/read-model/rebuild", "/v1/admin/read-model/verify"
@@ -182,3 +187,39 @@ async def test_only_an_admin_may_rebuild_or_verify_the_read_model(stack: Any) ->
         for path in (REBUILD, VERIFY):
             answer = await http.post(path, headers=live.headers(role))
             assert answer.status_code == 403, (role, path, answer.text)
+
+
+async def test_a_request_past_temporals_retention_is_rebuilt_from_its_archived_history(stack: Any) -> None:
+    live, http = stack
+    request_id = await met_request(http, live)
+    workflow_id = request_workflow_id(request_id)
+    shown = f"/v1/requests/{request_id}"
+    before = (await http.get(shown, headers=live.headers("operations"))).json()
+    assert before["status"] == "completed"
+
+    def archived() -> bool:
+        return workflow_id in closing_runs(live.engine)
+
+    await eventually(archived)
+    # What retention does to a closed workflow: Temporal forgets it; only the archive holds it now.
+    await live.client.workflow_service.delete_workflow_execution(
+        DeleteWorkflowExecutionRequest(
+            namespace=live.client.namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+    )
+
+    # Visibility may list it a while longer (both are deleted asynchronously): only its state must be gone.
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        try:
+            await projection_of(live.client, workflow_id)
+        except RPCError:
+            break
+        assert asyncio.get_running_loop().time() < deadline, "the deleted workflow still answers"
+        await asyncio.sleep(0.1)
+    await asyncio.to_thread(empty_read_model, live)
+    rebuilt = await post(http, live, REBUILD)
+    assert rebuilt["archived"] >= 1 and rebuilt["unreadable"] == [], rebuilt
+    assert (await http.get(shown, headers=live.headers("operations"))).json() == before
+    verified = await post(http, live, VERIFY)
+    assert verified["differences"] == [] and verified["unreadable"] == [], verified
