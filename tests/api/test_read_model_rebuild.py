@@ -223,3 +223,16 @@ async def test_a_request_past_temporals_retention_is_rebuilt_from_its_archived_h
     assert (await http.get(shown, headers=live.headers("operations"))).json() == before
     verified = await post(http, live, VERIFY)
     assert verified["differences"] == [] and verified["unreadable"] == [], verified
+
+
+async def test_dropped_read_model_tables_come_back_with_the_same_figures(stack: Any) -> None:
+    live, http = stack
+    await breached_request(http, live)
+    before = await figures(http, live)
+    with live.engine.begin() as connection:
+        for table in (*CHILD_TABLES, REQUESTS, *TALLY_TABLES):
+            table.drop(connection)
+    rebuilt = await post(http, live, REBUILD)
+    assert rebuilt["unreadable"] == [] and rebuilt["written"] == rebuilt["requests"], rebuilt
+    assert await figures(http, live) == before
+    assert (await post(http, live, VERIFY))["differences"] == []
