@@ -6,7 +6,8 @@ The read model is a projection of each request workflow's state. A rebuild lists
 read-model write projected (query `get_projection`: the view and that write's position) and writes
 it again through the projection's own writer (activities/projection.py) at that same position:
 
-- a request whose row is already at that position is left alone (the position guard: a no-op);
+- a request whose row agrees with its workflow is left alone (it is at that position: the position
+  guard would make the write a no-op, so the rebuild does not even take the writer's lock);
 - a missing row, or one at an older position, is rewritten whole, tallies moved by the difference;
 - a row at the same position whose content differs (tampered, or corrupted) is first demoted to the
   oldest position, only when it is still at that position, so that a newer write of the workflow
@@ -214,10 +215,12 @@ Settled = tuple[ProjectionState, list[Difference]]
 
 
 async def _settled_differences(engine: Engine, read: Read, state: ProjectionState) -> Settled:
-    """The differences, read twice: a write in flight between the query and the read is not one."""
+    """The differences, read twice: a write in flight between the query and the read is not one. A
+    missing row is not read again: the workflow reports a write only after it was committed."""
     request_id = state.view.request_id
-    found = differences_between(request_id, await asyncio.to_thread(stored_facts, engine, request_id), state.view)
-    if found:
+    stored = await asyncio.to_thread(stored_facts, engine, request_id)
+    found = differences_between(request_id, stored, state.view)
+    if found and stored is not None:
         state = await read() or state
         found = differences_between(request_id, await asyncio.to_thread(stored_facts, engine, request_id), state.view)
     return state, found
@@ -279,12 +282,15 @@ async def pass_over_requests(
                 summary.clocks += len(state.view.clocks)
                 summary.outcomes += sum(1 for c in state.view.clocks if c.outcome is not None)
                 summary.differences += found
-                if writer is not None and calendar is not None:
-                    if found and found[0].field != "request":
+                # A row that agrees is at the workflow's position: writing it would be the guard's no-op.
+                if writer is not None and calendar is not None and found:
+                    if found[0].field != "request":
                         await asyncio.to_thread(_demote, engine, state.view.request_id, state)
                     written = await asyncio.to_thread(rewrite, writer, state, calendar())
                     summary.written += written
                     summary.unchanged += not written
+                elif writer is not None:
+                    summary.unchanged += 1
             done += 1
             if progress is not None:
                 progress(done, len(readers))
