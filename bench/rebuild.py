@@ -1,4 +1,4 @@
-"""The read model rebuilt from the workflows (clients/rebuild.py): seconds to verify N requests, to
+"""The read model rebuilt from the workflows (readmodel/rebuild.py): seconds to verify N requests, to
 rebuild them into emptied tables, and to run the rebuild again (every row already at its position).
 
     .venv/bin/python -m bench.rebuild --requests 200 [--database postgresql]
@@ -19,9 +19,9 @@ from sqlalchemy import delete
 
 from activities.projection import CHILD_TABLES, REQUESTS
 from bench.live import live_stack
-from clients.rebuild import TALLY_TABLES, rebuild, verify
 from harness.keys import TEST_KEYS
 from harness.scenarios import INSURED_JSON
+from readmodel.rebuild import TALLY_TABLES, rebuild, verify
 from runtime.codec import EncryptionCodec
 from store.calendar import CalendarSource
 

@@ -1,5 +1,5 @@
 """`slatrack db rebuild` and `slatrack db verify`: the read model from the request workflows
-(clients/rebuild.py says how, README.md's operations part says when)."""
+(readmodel/rebuild.py says how, README.md's operations part says when)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from clients import rebuild as read_model
+from readmodel import rebuild as read_model
 
 console = Console()
 

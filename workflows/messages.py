@@ -175,7 +175,7 @@ class PersonalData:
 @dataclass
 class ProjectionState:
     """What the workflow's last read-model write was made of (query `get_projection`): the committed
-    state and its position, so a rebuild writes exactly that row again (clients/rebuild.py)."""
+    state and its position, so a rebuild writes exactly that row again (readmodel/rebuild.py)."""
 
     view: RequestView
     catalog_document: dict[str, Any]

@@ -1,4 +1,4 @@
-"""Administration of the read model: rebuild it from the workflows, or verify it (clients/rebuild.py)."""
+"""Administration of the read model: rebuild it from the workflows, or verify it (readmodel/rebuild.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import PrincipalDep, StateDep, require
 from api.problems import PROBLEM_RESPONSES
-from clients import rebuild as read_model
+from readmodel import rebuild as read_model
 from runtime.codec import EncryptionCodec
 from store.keys import Role
 

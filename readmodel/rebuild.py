@@ -37,7 +37,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.projection import CHILD_TABLES, CLOCKS, EVENTS, REQUESTS, Change, ProjectionWriter
-from clients.archived import archived_projection, closing_runs
+from readmodel.archived import archived_projection, closing_runs
 from runtime.codec import EncryptionCodec
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.parse import parse_pinned
@@ -258,12 +258,13 @@ async def pass_over_requests(
     writer: ProjectionWriter | None,
     calendar: Callable[[], WorkingCalendar] | None = None,
     progress: Progress | None = None,
+    listed: list[str] | None = None,
 ) -> Summary:
     """Verify every request (writer None), or rebuild it (a writer and the current calendar): the ones
-    Temporal lists, and the archived ones it no longer holds (past retention), replayed."""
+    Temporal lists (or `listed`), and the archived ones it no longer holds (past retention), replayed."""
     started = time.perf_counter()
     summary = Summary()
-    listed = await request_workflow_ids(client)
+    listed = await request_workflow_ids(client) if listed is None else listed
     archived = await asyncio.to_thread(closing_runs, engine)
     readers = [_live_reader(client, w, summary, archived[w][1] if w in archived else None) for w in listed]
     past_retention = sorted(archived.keys() - set(listed))
@@ -313,13 +314,19 @@ async def rebuild(
     codec: EncryptionCodec,
     calendars: CalendarSource,
     progress: Progress | None = None,
+    listed: list[str] | None = None,
 ) -> Summary:
-    """Re-project every request Temporal knows into `engine` (empty or not); safe to run again."""
+    """Re-project every request Temporal knows into `engine` (empty or not); safe to run again.
+    `listed`: the workflow ids to take from Temporal instead of all it lists (the others from the archive)."""
     await asyncio.to_thread(_restore_tables, engine)
     writer = ProjectionWriter(engine, codec)
-    return await pass_over_requests(client, engine, writer=writer, calendar=calendars.current, progress=progress)
+    return await pass_over_requests(
+        client, engine, writer=writer, calendar=calendars.current, progress=progress, listed=listed
+    )
 
 
-async def verify(client: Client, engine: Engine, progress: Progress | None = None) -> Summary:
+async def verify(
+    client: Client, engine: Engine, progress: Progress | None = None, listed: list[str] | None = None
+) -> Summary:
     """Compare every request Temporal knows with the read model; writes nothing."""
-    return await pass_over_requests(client, engine, writer=None, progress=progress)
+    return await pass_over_requests(client, engine, writer=None, progress=progress, listed=listed)
