@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import SQLModel
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.projection import CHILD_TABLES, CLOCKS, EVENTS, REQUESTS, Change, ProjectionWriter
 from readmodel.archived import archived_projection, closing_runs
@@ -51,6 +51,7 @@ from workflows.service_request import ServiceRequestWorkflow
 REQUEST_WORKFLOWS = 'WorkflowType="ServiceRequestWorkflow"'
 # Queries in flight at once: a closed workflow's query replays its history on a worker.
 CONCURRENT_QUERIES = 8
+QUERY_RETRY_PAUSES = (0.2, 1.0)  # seconds before the second and third attempt
 TALLY_TABLES = tuple(
     table_of(row) for row in (OutcomeTallyRow, WorkingDaysTallyRow, OpenClockTallyRow, OpenRequestTallyRow)
 )
@@ -226,10 +227,23 @@ async def _settled_differences(engine: Engine, read: Read, state: ProjectionStat
     return state, found
 
 
+async def _patient_query(client: Client, workflow_id: str) -> ProjectionState:
+    """A query can time out on a busy worker (a closed workflow's query replays its history first):
+    ask again before calling the workflow unreadable. A workflow Temporal no longer has is final."""
+    for pause in QUERY_RETRY_PAUSES:
+        try:
+            return await projection_of(client, workflow_id)
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                raise
+            await asyncio.sleep(pause)
+    return await projection_of(client, workflow_id)
+
+
 def _live_reader(client: Client, workflow_id: str, summary: Summary, archived_history: str | None) -> Read:
     async def read() -> ProjectionState | None:
         try:
-            state = await projection_of(client, workflow_id)
+            state = await _patient_query(client, workflow_id)
         except RPCError as error:
             if archived_history is not None:  # closed, and gone since it was listed (retention): the archive
                 summary.archived += 1
