@@ -13,6 +13,7 @@ COPY api api
 COPY worker worker
 COPY runtime runtime
 COPY clients clients
+COPY readmodel readmodel
 COPY web web
 COPY simulator simulator
 COPY catalog catalog

@@ -19,7 +19,7 @@ import web.app
 from api import metrics_auth, problems
 from api.metrics import HttpMetrics, build_registry
 from api.problems import RETRY_AFTER_SECONDS, Problem
-from api.routes import audit, calendar, catalog, codec, health, reports, requests, vendors
+from api.routes import admin, audit, calendar, catalog, codec, health, reports, requests, vendors
 from api.state import AppState
 from runtime.settings import Settings, TemporalSettings, get_settings
 from store.keys import authenticate
@@ -235,6 +235,7 @@ def create_app(
         app.include_router(router)
     app.include_router(codec.router)  # Temporal's codec server protocol, for the web UI and CLI
     app.include_router(vendors.router)  # vendor webhooks and their delivery log
+    app.include_router(admin.router)  # rebuild and verify the read model
     web.app.mount(app)  # the pages people read (web/), on the same state and read side
 
     @app.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_auth.guard(state.settings))])

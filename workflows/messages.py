@@ -173,6 +173,18 @@ class PersonalData:
 
 
 @dataclass
+class ProjectionState:
+    """What the workflow's last read-model write was made of (query `get_projection`): the committed
+    state and its position, so a rebuild writes exactly that row again (readmodel/rebuild.py)."""
+
+    view: RequestView
+    catalog_document: dict[str, Any]
+    catalog_version: int
+    personal: PersonalData
+    written: WritePosition | None  # None: nothing written yet
+
+
+@dataclass
 class AdvanceInput:
     """Input of the local activity `advance_request`. Local-activity inputs are never written to
     history, so carrying the whole view costs no history bytes."""

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         IdempotencyRecord,
         NotifyInput,
         PersonalData,
+        ProjectionState,
         RecordEventInput,
         RecordEventResult,
         RequestState,
@@ -283,6 +284,18 @@ class ServiceRequestWorkflow:
     @workflow.query
     def get_state(self) -> RequestState:
         return RequestState(self._view(), self._input.catalog_document, self._entry.version)
+
+    @workflow.query
+    def get_projection(self) -> ProjectionState:
+        """The state the last read-model write projected, with its position: `slatrack db rebuild`
+        writes it again, a no-op where the stored row is already at that position."""
+        return ProjectionState(
+            self._view(),
+            self._input.catalog_document,
+            self._entry.version,
+            PersonalData(self._input.policy_no, self._input.insured),
+            self._written,
+        )
 
     # -- helpers --------------------------------------------------------------------------------
     def _precheck(self, command: RecordEventInput) -> None:

@@ -1,0 +1,1 @@
+"""The read model rebuilt from, and verified against, the request workflows."""
