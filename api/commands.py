@@ -34,6 +34,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.access import Action, may, opens_for
 from api.problems import Problem, unavailable
 from api.quota_claims import claim_quota, give_back, keep_claim, policy_year_start
 from api.reads import load_request, request_view
@@ -49,7 +50,7 @@ from sla.errors import SlaError
 from sla.event_data import check_event_data
 from sla.events import RequestStatus
 from store.db import write_transaction
-from store.keys import Principal, Role
+from store.keys import Principal
 from store.models import RefusedEventRow, RequestRow, VendorRow, table_of
 from workflows.ids import request_workflow_id
 from workflows.messages import DecideCorrection, Insured, RecordEventInput, RecordEventResult
@@ -103,7 +104,7 @@ def _view(state: AppState, principal: Principal, request_id: str) -> RequestOut:
 # -- open --------------------------------------------------------------------------------------------
 def _check_open(state: AppState, principal: Principal, body: RequestCreate, now: datetime) -> tuple[str, bool]:
     """Validate what the database decides; returns (request id, already exists)."""
-    if principal.role is Role.COORDINATOR and body.vendor_id != principal.vendor_id:
+    if not opens_for(principal, body.vendor_id):
         raise Problem(403, "Forbidden", f"this key opens requests for vendor {principal.vendor_id} only")
     state.catalog.get(body.service_id)  # UnknownServiceError -> 422
     opened_at = body.opened_at or now
@@ -114,7 +115,7 @@ def _check_open(state: AppState, principal: Principal, body: RequestCreate, now:
             f"opened_at {opened_at.astimezone(SHANGHAI).isoformat()} is in the future",
             rule="request.opened_in_future",
         )
-    if body.quota_override_reason is not None and principal.role is not Role.ADMIN:
+    if body.quota_override_reason is not None and not may(principal, Action.OVERRIDE_QUOTA):
         raise Problem(
             403,
             "Forbidden",
@@ -125,7 +126,7 @@ def _check_open(state: AppState, principal: Principal, body: RequestCreate, now:
     request_id = uuid.uuid4().hex if not body.external_ref else None
     if body.events:  # every past event checked in order, as if sent then; the first broken rule answers
         past = [PastEvent(e.type, e.occurred_at.astimezone(SHANGHAI), e.data) for e in body.events]
-        if principal.role is not Role.ADMIN:  # only an admin moves over events from before the opening
+        if not may(principal, Action.BACKFILL_BEFORE_OPENING):
             for index, event in enumerate(past):
                 try:
                     check_not_before_opening(opened_at, event.type, event.occurred_at)
@@ -261,7 +262,7 @@ async def _start_request(
 def _check_event(state: AppState, principal: Principal, request_id: str) -> None:
     with state.engine.connect() as connection:
         row = load_request(connection, principal, request_id)  # 404 before 403: scope is not revealed
-    if principal.role not in (Role.COORDINATOR, Role.ADMIN):
+    if not may(principal, Action.SEND_EVENT):
         raise Problem(403, "Forbidden", f"a {principal.role.value} key may not send events")
     if row.status != RequestStatus.OPEN:
         raise Problem(
@@ -328,7 +329,7 @@ async def send_event(
 def _check_decision(state: AppState, principal: Principal, request_id: str) -> None:
     with state.engine.connect() as connection:
         load_request(connection, principal, request_id)  # 404 before 403: scope is not revealed
-    if principal.role not in (Role.AUDITOR, Role.ADMIN):
+    if not may(principal, Action.DECIDE_CORRECTION):
         raise Problem(
             403,
             "Forbidden",

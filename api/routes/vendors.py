@@ -15,7 +15,8 @@ from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import Row, select
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import PrincipalDep, StateDep, require
+from api.access import Action, narrow, require
+from api.deps import PrincipalDep, StateDep
 from api.instants import Instant
 from api.problems import PROBLEM_RESPONSES, Problem, not_found
 from api.reads import decode_cursor, encode_cursor
@@ -25,7 +26,7 @@ from runtime.codec import EncryptionCodec
 from runtime.webhook_target import SOURCE as TARGET_RULES
 from runtime.webhook_target import UnsafeTarget, check_url
 from store import webhooks
-from store.keys import Principal, Role
+from store.keys import Principal
 from store.models import VendorRow, table_of
 
 router = APIRouter(prefix="/v1/vendors", tags=["webhooks"])
@@ -107,12 +108,9 @@ def _out(row: Row[object]) -> WebhookOut:
 
 def _check_vendor(state: AppState, principal: Principal, vendor_id: str, *, write: bool) -> None:
     """404 for an unknown vendor or another vendor's coordinator; 403 for a role that may not."""
-    if principal.role is Role.COORDINATOR and principal.vendor_id != vendor_id:
+    if narrow(principal, vendor=vendor_id, insurer=None).outside:
         raise not_found(f"vendor {vendor_id}")
-    if write:
-        require(principal, Role.ADMIN)
-    else:
-        require(principal, Role.ADMIN, Role.OPERATIONS, Role.COORDINATOR)
+    require(principal, Action.MANAGE_WEBHOOKS if write else Action.READ_WEBHOOKS)
     with state.engine.connect() as connection:
         if connection.execute(select(VENDORS.c.id).where(VENDORS.c.id == vendor_id)).first() is None:
             raise not_found(f"vendor {vendor_id}")
