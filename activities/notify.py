@@ -36,9 +36,9 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory, Wo
 from runtime.codec import EncryptionCodec, unseal_text
 from runtime.webhook_target import Resolver, UnsafeTarget, check_url, pinned_client, resolve_address, system_resolver
 from sla.calendar.timeutil import SHANGHAI
+from sla.notifications import DeliveryState, WebhookEvent
 from store import webhooks
 from workflows.messages import DeliveryInput, DeliveryResult, Notification, NotifyInput, NotifyResult
-from workflows.notifications import AT_RISK, CORRECTED
 from workflows.webhook_delivery import WebhookDeliveryWorkflow, delivery_workflow_id
 
 # Standard Webhooks recommends 15-30 s for the receiver to answer; the connection itself gets 5 s.
@@ -51,9 +51,9 @@ def message_id(request_id: str, notification: Notification) -> str:
     """Stable per message: request, clock, instance, cycle, kind (and which threshold or correction),
     so a redelivery, a retried activity or a replayed workflow task carries the same id."""
     qualifier = ""
-    if notification.kind == AT_RISK:
+    if notification.kind == WebhookEvent.CLOCK_AT_RISK:
         qualifier = f"{notification.threshold:g}"
-    elif notification.kind == CORRECTED:
+    elif notification.kind == WebhookEvent.OUTCOME_CORRECTED:
         qualifier = str(notification.ordinal)
     material = "|".join(
         [
@@ -205,10 +205,10 @@ class NotifyActivities:
                 self.engine,
                 delivery.webhook_id,
                 delivery.message_id,
-                "abandoned",
+                DeliveryState.ABANDONED,
                 "webhook deleted",
             )
-            return DeliveryResult("abandoned", attempts)
+            return DeliveryResult(DeliveryState.ABANDONED, attempts)
         secret = unseal_text(self.codec, hook.sealed_secret)
         timestamp = int(time.time())
         headers = {
@@ -250,7 +250,7 @@ class NotifyActivities:
             delivered,
         )
         if delivered:
-            return DeliveryResult("delivered", attempt, status)
+            return DeliveryResult(DeliveryState.DELIVERED, attempt, status)
         if refused is not None and refused.rule != "webhook.unresolvable":
             # A URL or address we never send to does not become one by retrying.
             raise ApplicationError(
@@ -274,6 +274,6 @@ class NotifyActivities:
     @activity.defn(name="record_delivery_failure")
     async def record_delivery_failure(self, delivery: DeliveryInput, reason: str) -> DeliveryResult:
         attempts = await asyncio.to_thread(
-            webhooks.record_end, self.engine, delivery.webhook_id, delivery.message_id, "failed", reason
+            webhooks.record_end, self.engine, delivery.webhook_id, delivery.message_id, DeliveryState.FAILED, reason
         )
-        return DeliveryResult("failed", attempts)
+        return DeliveryResult(DeliveryState.FAILED, attempts)

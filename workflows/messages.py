@@ -18,6 +18,7 @@ from sla.engine.changes import DueChange
 from sla.engine.model import Advisory, ClockView, OutcomeChange, RecordedEvent
 from sla.engine.review import CorrectionReview
 from sla.events import RequestStatus
+from sla.notifications import DeliveryState, WebhookEvent
 
 
 @dataclass
@@ -226,7 +227,7 @@ class Notification:
     """One thing a vendor may be told, worked out by the request workflow from an AdvanceResult.
     No personal data: ids, instants and states only."""
 
-    kind: str  # clock.at_risk | clock.breached | clock.met | outcome.corrected | request.closed
+    kind: WebhookEvent
     at: datetime  # when it happened: the threshold instant, the breach (due_at), the stop, the change
     state: str  # the clock's state (or outcome) after the change; the request's status for request.closed
     clock_id: str | None = None
@@ -262,12 +263,12 @@ class DeliveryInput:
 
     webhook_id: str
     message_id: str
-    event_type: str
+    event_type: WebhookEvent
     body: str
 
 
 @dataclass
 class DeliveryResult:
-    state: str  # delivered | abandoned (the webhook was deleted) | failed
+    state: DeliveryState  # delivered, abandoned or failed
     attempts: int
     status_code: int | None = None

@@ -11,13 +11,11 @@ from datetime import datetime
 
 from sla.engine.model import ClockView, Outcome, OutcomeChange
 from sla.events import RequestStatus
+from sla.notifications import WebhookEvent
 from workflows.messages import Notification
 
-AT_RISK = "clock.at_risk"
-BREACHED = "clock.breached"
-MET = "clock.met"
-CORRECTED = "outcome.corrected"
-CLOSED = "request.closed"
+AT_RISK, BREACHED, MET = WebhookEvent.CLOCK_AT_RISK, WebhookEvent.CLOCK_BREACHED, WebhookEvent.CLOCK_MET
+CORRECTED, CLOSED = WebhookEvent.OUTCOME_CORRECTED, WebhookEvent.REQUEST_CLOSED
 
 
 def notifications_of(
@@ -68,6 +66,6 @@ def notifications_of(
     return sorted(out, key=lambda n: n.at)
 
 
-def _of(kind: str, at: datetime, clock: ClockView, threshold: float | None = None) -> Notification:
+def _of(kind: WebhookEvent, at: datetime, clock: ClockView, threshold: float | None = None) -> Notification:
     state = clock.outcome or clock.state
     return Notification(kind, at, state, clock.clock_id, clock.instance, clock.cycle, clock.due_at, threshold)

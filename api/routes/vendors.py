@@ -31,7 +31,10 @@ from store.models import VendorRow, table_of
 
 router = APIRouter(prefix="/v1/vendors", tags=["webhooks"])
 VENDORS = table_of(VendorRow)
+# The wire's spelling of sla/notifications.py's enums, inline in the OpenAPI document as before;
+# tests/api/test_webhook_enums.py holds them equal.
 EventKind = Literal["clock.at_risk", "clock.breached", "clock.met", "outcome.corrected", "request.closed"]
+DeliveryStateOut = Literal["pending", "delivered", "failed", "abandoned"]
 
 
 # The URL's rules need the setting SLA_WEBHOOK_ALLOW_LOOPBACK: checked in the route (runtime/webhook_target.py).
@@ -87,7 +90,7 @@ class DeliveryOut(BaseModel):
     instance: int
     occurred_at: Instant
     created_at: Instant = Field(description="when the request workflow started the delivery")
-    state: Literal["pending", "delivered", "failed", "abandoned"]
+    state: DeliveryStateOut
     attempts: int
     last_status_code: int | None
     last_error: str | None
