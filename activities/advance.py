@@ -109,10 +109,10 @@ class RequestActivities:
         )
         if not changed and before.revision > 0:
             return AdvanceResult(
-                plan.clocks,
-                plan.calendar_fingerprint,
-                plan.calendar_sources,
-                before.revision,
+                clocks=plan.clocks,
+                calendar_fingerprint=plan.calendar_fingerprint,
+                calendar_sources=plan.calendar_sources,
+                revision=before.revision,
                 subscribed_kinds=kinds,
             )
         revision = before.revision + 1
@@ -156,13 +156,13 @@ class RequestActivities:
             )
         )
         return AdvanceResult(
-            plan.clocks,
-            plan.calendar_fingerprint,
-            plan.calendar_sources,
-            revision,
-            corrections,
-            recomputes,
-            position,
-            kinds,
-            held,
+            clocks=plan.clocks,
+            calendar_fingerprint=plan.calendar_fingerprint,
+            calendar_sources=plan.calendar_sources,
+            revision=revision,
+            corrections=corrections,
+            recomputes=recomputes,
+            position=position,
+            subscribed_kinds=kinds,
+            held=held,
         )

@@ -77,7 +77,12 @@ class Projector:
         personal = PersonalData(CANARY_POLICY, CANARY_INSURED)
         history = 3
         change = AdvanceInput(
-            view, pinned.document, entry.version, opened_at, personal=personal, history_length=history
+            view=view,
+            catalog_document=pinned.document,
+            catalog_version=entry.version,
+            now=opened_at,
+            personal=personal,
+            history_length=history,
         )
         result = _environment(history).run(self.activities.advance_request, change)
         advances: list[tuple[datetime, RecordedEvent | None]] = [
@@ -108,11 +113,11 @@ class Projector:
             )
             history += 6
             change = AdvanceInput(
-                view,
-                pinned.document,
-                entry.version,
-                now,
-                event,
+                view=view,
+                catalog_document=pinned.document,
+                catalog_version=entry.version,
+                now=now,
+                new_event=event,
                 personal=personal,
                 history_length=history,
                 written=result.position,

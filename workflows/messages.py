@@ -62,7 +62,7 @@ class IdempotencyRecord:
     sent: str
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CarriedState:
     """The request's whole state, handed from a run that continues as new to the next one: the
     workflow's own fields, so the next run answers, deduplicates and writes exactly as this one
@@ -85,7 +85,7 @@ class CarriedState:
     reviews: list[CorrectionReview] = field(default_factory=list)  # held events and their decisions
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ServiceRequestInput:
     request_id: str
     service_id: str
@@ -106,7 +106,7 @@ class ServiceRequestInput:
     carried: CarriedState | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RequestView:
     request_id: str
     service_id: str
@@ -173,7 +173,7 @@ class PersonalData:
     insured: Insured
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AdvanceInput:
     """Input of the local activity `advance_request`. Local-activity inputs are never written to
     history, so carrying the whole view costs no history bytes."""
@@ -194,7 +194,7 @@ class AdvanceInput:
     decision: CorrectionReview | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AdvanceResult:
     """Recorded in history (the local activity's marker): only what changed, so history grows
     linearly with the events, not quadratically."""
@@ -222,7 +222,7 @@ class ArchiveInput:
     closing: bool = True  # the request's last run, archived as it closes (else a run that continued as new)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Notification:
     """One thing a vendor may be told, worked out by the request workflow from an AdvanceResult.
     No personal data: ids, instants and states only."""

@@ -351,7 +351,14 @@ def _opened(service_id: str, opened_at: datetime) -> AdvanceInput:
         events=[RecordedEvent(EventType.REQUEST_OPENED, opened_at, 1, "system", received_at=opened_at)],
     )
     personal = PersonalData(CANARY_POLICY, CANARY_INSURED)
-    return AdvanceInput(view, pinned.document, entry.version, opened_at, personal=personal, history_length=3)
+    return AdvanceInput(
+        view=view,
+        catalog_document=pinned.document,
+        catalog_version=entry.version,
+        now=opened_at,
+        personal=personal,
+        history_length=3,
+    )
 
 
 def _garbage_notice(seq: int, at: datetime) -> RecordedEvent:

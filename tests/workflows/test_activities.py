@@ -61,10 +61,10 @@ def opened(
         events=[RecordedEvent(EventType.REQUEST_OPENED, opened_at, 1, "system", received_at=opened_at)],
     )
     first = AdvanceInput(
-        view,
-        pinned.document,
-        entry.version,
-        opened_at,
+        view=view,
+        catalog_document=pinned.document,
+        catalog_version=entry.version,
+        now=opened_at,
         personal=PersonalData(CANARY_POLICY, CANARY_INSURED),
         history_length=3,
     )
@@ -93,11 +93,11 @@ def next_change(
     history: int,
 ) -> AdvanceInput:
     return AdvanceInput(
-        view,
-        first.catalog_document,
-        first.catalog_version,
-        now,
-        event,
+        view=view,
+        catalog_document=first.catalog_document,
+        catalog_version=first.catalog_version,
+        now=now,
+        new_event=event,
         personal=first.personal,
         history_length=history,
         written=written.position,
