@@ -215,7 +215,6 @@ async def _pack(
     state: AppState, principal: Principal, request_id: str, action: Action, *, replayed: bool
 ) -> dict[str, Any]:
     stored = await run_in_threadpool(_load, state, principal, request_id, action)
-    row, entry = stored.row, pinned_entry(stored.row)
     runs = await _history(state, request_id, stored.archive) if replayed else None
     history_info: dict[str, Any] | None = None
     replay: dict[str, Any] = {
@@ -226,43 +225,58 @@ async def _pack(
     }
     if runs:
         digests, whole = await run_in_threadpool(_digest, runs)
-        history_info = {
-            "origin": "archive" if all(r.origin == "archive" for r in runs) else "temporal",
-            "event_count": sum(len(r.history.events) for r in runs),
-            "sha256": whole,
-            "runs": [
-                {
-                    "run": r.run,
-                    "run_id": r.run_id,
-                    "origin": r.origin,
-                    "event_count": len(r.history.events),
-                    "sha256": digest,
-                }
-                for r, digest in zip(runs, digests, strict=True)
-            ],
-        }
-        if stored.archive:
-            by_run = {r.run_id: r.sha256 for r in stored.archive}
-            history_info |= {
-                "archived_at": stored.archive[-1].archived_at,
-                "archived_sha256_matches": all(
-                    by_run[r.run_id] == digest for r, digest in zip(runs, digests, strict=True) if r.run_id in by_run
-                ),
+        history_info = _history_info(runs, digests, whole, stored.archive)
+        replay = await _replay_check(state, runs)
+    return dict(_plain(_pack_of(stored, history_info, replay)))
+
+
+def _history_info(runs: list[RunHistory], digests: list[str], whole: str, archive: list[Row[Any]]) -> dict[str, Any]:
+    """Where the history came from, its digests, and whether they match the archived ones."""
+    info: dict[str, Any] = {
+        "origin": "archive" if all(r.origin == "archive" for r in runs) else "temporal",
+        "event_count": sum(len(r.history.events) for r in runs),
+        "sha256": whole,
+        "runs": [
+            {
+                "run": r.run,
+                "run_id": r.run_id,
+                "origin": r.origin,
+                "event_count": len(r.history.events),
+                "sha256": digest,
             }
-        converter = build_data_converter(state.settings.keys())
-        failures = []
-        for r in runs:  # every run: the last one's state is only as good as the runs that handed it over
-            failure = await verify_replay(r.history, converter)
-            if failure is not None:
-                failures.append(f"run {r.run}: {failure}")
-        replay = {
-            "verified": not failures,
-            "failure": "; ".join(failures) or None,
-            "runs_verified": len(runs) - len(failures),
-            "checked": "every run's history replayed with the current ServiceRequestWorkflow code",
-            "checked_at": state.now(),
+            for r, digest in zip(runs, digests, strict=True)
+        ],
+    }
+    if archive:
+        by_run = {r.run_id: r.sha256 for r in archive}
+        info |= {
+            "archived_at": archive[-1].archived_at,
+            "archived_sha256_matches": all(
+                by_run[r.run_id] == digest for r, digest in zip(runs, digests, strict=True) if r.run_id in by_run
+            ),
         }
-    pack = {
+    return info
+
+
+async def _replay_check(state: AppState, runs: list[RunHistory]) -> dict[str, Any]:
+    converter = build_data_converter(state.settings.keys())
+    failures = []
+    for r in runs:  # every run: the last one's state is only as good as the runs that handed it over
+        failure = await verify_replay(r.history, converter)
+        if failure is not None:
+            failures.append(f"run {r.run}: {failure}")
+    return {
+        "verified": not failures,
+        "failure": "; ".join(failures) or None,
+        "runs_verified": len(runs) - len(failures),
+        "checked": "every run's history replayed with the current ServiceRequestWorkflow code",
+        "checked_at": state.now(),
+    }
+
+
+def _pack_of(stored: _Stored, history_info: dict[str, Any] | None, replay: dict[str, Any]) -> dict[str, Any]:
+    row, entry = stored.row, pinned_entry(stored.row)
+    return {
         "request": {
             "id": row.id,
             "service_id": row.service_id,
@@ -296,7 +310,6 @@ async def _pack(
         "history": history_info,
         "replay": replay,
     }
-    return dict(_plain(pack))
 
 
 async def raw_history(state: AppState, principal: Principal, request_id: str) -> dict[str, Any]:
