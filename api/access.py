@@ -26,6 +26,7 @@ class Action(StrEnum):
     READ_AUDIT_PACK = "read a request's audit pack, with its history replayed"
     READ_RAW_HISTORY = "read a request's raw history (personal data included)"
     LOAD_CALENDAR = "load a year's calendar"
+    REBUILD_READ_MODEL = "rebuild or verify the read model"
     READ_WEBHOOKS = "read a vendor's webhooks"
     MANAGE_WEBHOOKS = "change a vendor's webhooks"
     DECODE_PAYLOADS = "decode"
@@ -44,6 +45,7 @@ ALLOWED: dict[Action, tuple[Role, ...]] = {
     Action.READ_AUDIT_PACK: (Role.AUDITOR, Role.ADMIN, Role.OPERATIONS),
     Action.READ_RAW_HISTORY: (Role.AUDITOR, Role.ADMIN),
     Action.LOAD_CALENDAR: (Role.ADMIN,),
+    Action.REBUILD_READ_MODEL: (Role.ADMIN,),  # api/routes/admin.py on main (issue 25)
     Action.READ_WEBHOOKS: (Role.ADMIN, Role.OPERATIONS, Role.COORDINATOR),
     Action.MANAGE_WEBHOOKS: (Role.ADMIN,),
     Action.DECODE_PAYLOADS: (Role.AUDITOR, Role.ADMIN),

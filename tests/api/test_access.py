@@ -31,6 +31,7 @@ def test_every_action_names_the_roles_it_allows() -> None:
         (Action.READ_RAW_HISTORY, {Role.AUDITOR, Role.ADMIN}),
         (Action.READ_REQUEST_PAGE, set(Role)),
         (Action.LOAD_CALENDAR, {Role.ADMIN}),
+        (Action.REBUILD_READ_MODEL, {Role.ADMIN}),
         (Action.READ_WEBHOOKS, {Role.ADMIN, Role.OPERATIONS, Role.COORDINATOR}),
         (Action.MANAGE_WEBHOOKS, {Role.ADMIN}),
         (Action.DECODE_PAYLOADS, {Role.AUDITOR, Role.ADMIN}),
