@@ -1,4 +1,5 @@
-"""advance_request: one local activity per change of a request.
+"""advance_request: one local activity per change of a request, in one pass: read (the request as
+the workflow passed it, the kinds its vendor's webhooks want), plan, write.
 
 It plans the change with the current calendar (sla/engine/plan.py: the clocks, what the change
 corrected or moved, and whether a new event waits for the insurer's review) and writes the read
@@ -16,7 +17,7 @@ from temporalio import activity
 from activities.projection import Change, ProjectionWriter
 from sla.calendar.working import WorkingCalendar
 from sla.engine.model import RecordedEvent
-from sla.engine.plan import PlannedChange, plan_change
+from sla.engine.plan import ClockPlan, PlannedChange, plan_change
 from sla.engine.review import DEFAULT_LATE_LIMIT_WORKING_DAYS
 from sla.errors import SlaError
 from sla.event_data import EventDataError
@@ -24,11 +25,7 @@ from sla.events import request_status
 from store.calendar import CalendarSource
 from store.webhooks import Subscriptions
 from workflows.failures import rule_failure
-from workflows.messages import (
-    AdvanceInput,
-    AdvanceResult,
-    WritePosition,
-)
+from workflows.messages import AdvanceInput, AdvanceResult, RequestView, WritePosition
 
 
 def _planned(calendar: WorkingCalendar, change: AdvanceInput, late_limit: int | None = None) -> PlannedChange:
@@ -65,6 +62,41 @@ def unplannable(event: RecordedEvent, error: Exception) -> EventDataError:
     )
 
 
+def changes_anything(change: AdvanceInput, plan: ClockPlan) -> bool:
+    """Whether the change is more than a replan that moved nothing (nothing to write then)."""
+    before = change.view
+    return (
+        change.new_event is not None
+        or change.decision is not None
+        or bool(change.backfill)
+        or plan.clocks != before.clocks
+        or plan.calendar_fingerprint != before.calendar_fingerprint
+    )
+
+
+def view_after(change: AdvanceInput, planned: PlannedChange) -> tuple[RequestView, RecordedEvent | None]:
+    """The request after the change, and the new event when it counts (not held for review)."""
+    before, plan, held, decided = change.view, planned.plan, planned.held, change.decision
+    counted = change.new_event if change.new_event and held is None else None
+    events = [*before.events, *change.backfill, *([counted] if counted else [])]
+    reviews = [decided if decided and r.correction_id == decided.correction_id else r for r in before.reviews]
+    reviews += [held] if held else []
+    after = replace(
+        before,
+        status=request_status(e.type for e in events),
+        revision=before.revision + 1,
+        calendar_fingerprint=plan.calendar_fingerprint,
+        events=events,
+        clocks=plan.clocks,
+        recomputes=[*before.recomputes, *planned.recomputes],
+        corrections=[*before.corrections, *planned.corrections],
+        calendar_sources=plan.calendar_sources,
+        advisories=plan.advisories,
+        reviews=reviews,
+    )
+    return after, counted
+
+
 class RequestActivities:
     def __init__(
         self,
@@ -78,14 +110,11 @@ class RequestActivities:
         self.late_limit = late_limit
         self.subscriptions = Subscriptions(writer.engine)
 
-    # Synchronous on purpose: it writes the database, so it runs on the worker's activity thread pool
-    # and never blocks the event loop that runs workflow tasks.
-    @activity.defn(name="advance_request")
-    def advance_request(self, change: AdvanceInput) -> AdvanceResult:
-        before = change.view
+    def _plan(self, change: AdvanceInput) -> PlannedChange:
+        """The change's plan; a broken rule, or an event the engine cannot plan with, fails the update."""
         calendar = self.calendars.current(change.calendar_generation)
         try:
-            planned = _planned(calendar, change, self.late_limit)
+            return _planned(calendar, change, self.late_limit)
         except SlaError as error:
             raise rule_failure(error) from None  # the update fails with the rule and its source
         except Exception as error:
@@ -98,48 +127,24 @@ class RequestActivities:
                 "refused %s (seq %d): planning fails only with it (%s)", event.type, event.seq, type(error).__name__
             )
             raise rule_failure(unplannable(event, error)) from None
-        plan, corrections, recomputes, held = planned.plan, planned.corrections, planned.recomputes, planned.held
+
+    # Synchronous on purpose: it writes the database, so it runs on the worker's activity thread pool
+    # and never blocks the event loop that runs workflow tasks.
+    @activity.defn(name="advance_request")
+    def advance_request(self, change: AdvanceInput) -> AdvanceResult:
+        planned = self._plan(change)
+        plan, before = planned.plan, change.view
         kinds = sorted(self.subscriptions.kinds(before.vendor_id))
-        changed = (
-            change.new_event is not None
-            or change.decision is not None
-            or bool(change.backfill)
-            or plan.clocks != before.clocks
-            or plan.calendar_fingerprint != before.calendar_fingerprint
-        )
-        if not changed and before.revision > 0:
+        if not changes_anything(change, plan) and before.revision > 0:
             return AdvanceResult(
-                plan.clocks,
-                plan.calendar_fingerprint,
-                plan.calendar_sources,
-                before.revision,
+                clocks=plan.clocks,
+                calendar_fingerprint=plan.calendar_fingerprint,
+                calendar_sources=plan.calendar_sources,
+                revision=before.revision,
                 subscribed_kinds=kinds,
             )
-        revision = before.revision + 1
-        counted = change.new_event if change.new_event and held is None else None
-        events = [*before.events, *change.backfill, *([counted] if counted else [])]
-        decided = change.decision
-        reviews = [decided if decided and r.correction_id == decided.correction_id else r for r in before.reviews]
-        reviews += [held] if held else []
-        after = replace(
-            before,
-            status=request_status(e.type for e in events),
-            revision=revision,
-            calendar_fingerprint=plan.calendar_fingerprint,
-            events=events,
-            clocks=plan.clocks,
-            recomputes=[*before.recomputes, *recomputes],
-            corrections=[*before.corrections, *corrections],
-            calendar_sources=plan.calendar_sources,
-            advisories=plan.advisories,
-            reviews=reviews,
-        )
-        # Two attempts of one failed workflow task share its history length: the later one is the one
-        # Temporal may commit, so the attempt's schedule time breaks the tie.
-        scheduled = activity.info().scheduled_time
-        position = WritePosition(
-            change.history_length, revision, int(scheduled.timestamp() * 1_000_000_000), change.run
-        )
+        after, counted = view_after(change, planned)
+        position = self._position(change, after.revision)
         self.writer.write(
             Change(
                 before=before,
@@ -150,19 +155,26 @@ class RequestActivities:
                 personal=change.personal,
                 catalog_document=change.catalog_document,
                 new_event=counted,
-                corrections=tuple(corrections),
-                recomputes=tuple(recomputes),
-                review=held or change.decision,
+                corrections=tuple(planned.corrections),
+                recomputes=tuple(planned.recomputes),
+                review=planned.held or change.decision,
             )
         )
         return AdvanceResult(
-            plan.clocks,
-            plan.calendar_fingerprint,
-            plan.calendar_sources,
-            revision,
-            corrections,
-            recomputes,
-            position,
-            kinds,
-            held,
+            clocks=plan.clocks,
+            calendar_fingerprint=plan.calendar_fingerprint,
+            calendar_sources=plan.calendar_sources,
+            revision=after.revision,
+            corrections=planned.corrections,
+            recomputes=planned.recomputes,
+            position=position,
+            subscribed_kinds=kinds,
+            held=planned.held,
         )
+
+    @staticmethod
+    def _position(change: AdvanceInput, revision: int) -> WritePosition:
+        # Two attempts of one failed workflow task share its history length: the later one is the one
+        # Temporal may commit, so the attempt's schedule time breaks the tie.
+        scheduled = activity.info().scheduled_time
+        return WritePosition(change.history_length, revision, int(scheduled.timestamp() * 1_000_000_000), change.run)

@@ -36,9 +36,9 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory, Wo
 from runtime.codec import EncryptionCodec, unseal_text
 from runtime.webhook_target import Resolver, UnsafeTarget, check_url, pinned_client, resolve_address, system_resolver
 from sla.calendar.timeutil import SHANGHAI
+from sla.notifications import DeliveryState, WebhookEvent
 from store import webhooks
 from workflows.messages import DeliveryInput, DeliveryResult, Notification, NotifyInput, NotifyResult
-from workflows.notifications import AT_RISK, CORRECTED
 from workflows.webhook_delivery import WebhookDeliveryWorkflow, delivery_workflow_id
 
 # Standard Webhooks recommends 15-30 s for the receiver to answer; the connection itself gets 5 s.
@@ -51,9 +51,9 @@ def message_id(request_id: str, notification: Notification) -> str:
     """Stable per message: request, clock, instance, cycle, kind (and which threshold or correction),
     so a redelivery, a retried activity or a replayed workflow task carries the same id."""
     qualifier = ""
-    if notification.kind == AT_RISK:
+    if notification.kind == WebhookEvent.CLOCK_AT_RISK:
         qualifier = f"{notification.threshold:g}"
-    elif notification.kind == CORRECTED:
+    elif notification.kind == WebhookEvent.OUTCOME_CORRECTED:
         qualifier = str(notification.ordinal)
     material = "|".join(
         [
@@ -200,43 +200,14 @@ class NotifyActivities:
         attempt = activity.info().attempt
         hook = await asyncio.to_thread(webhooks.get_webhook, self.engine, delivery.webhook_id)
         if hook is None or hook.deleted_at is not None or hook.sealed_secret is None:
-            attempts = await asyncio.to_thread(
-                webhooks.record_end,
-                self.engine,
-                delivery.webhook_id,
-                delivery.message_id,
-                "abandoned",
-                "webhook deleted",
-            )
-            return DeliveryResult("abandoned", attempts)
-        secret = unseal_text(self.codec, hook.sealed_secret)
-        timestamp = int(time.time())
-        headers = {
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            "webhook-id": delivery.message_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, delivery.message_id, timestamp, delivery.body),
-        }
+            return await self._end(delivery, DeliveryState.ABANDONED, "webhook deleted")
+        headers = signed_headers(unseal_text(self.codec, hook.sealed_secret), delivery)
         at, started = datetime.now(UTC), time.perf_counter()
-        response: httpx.Response | None = None
-        refused: UnsafeTarget | None = None
-        error: str | None = None
-        try:
-            # Checked at every attempt: a row older than the check, or a name that now resolves inside.
-            target = check_url(hook.url, allow_loopback=self.allow_loopback)
-            address = await resolve_address(target, self.resolver, allow_loopback=self.allow_loopback)
-            async with pinned_client(target, address, TIMEOUT) as http:
-                response = await http.post(hook.url, content=delivery.body.encode(), headers=headers)
-        except UnsafeTarget as unsafe:
-            refused, error = unsafe, f"refused: {unsafe.reason}"
-        except httpx.HTTPError as failure:
-            error = failure_reason(failure)
+        sent = await self._post(hook.url, delivery.body, headers)
         duration_ms = round((time.perf_counter() - started) * 1000)
-        status = response.status_code if response is not None else None
+        status = sent.response.status_code if sent.response is not None else None
         delivered = status is not None and 200 <= status < 300
-        if status is not None and not delivered:
-            error = status_reason(status)
+        error = status_reason(status) if status is not None and not delivered else sent.error
         await asyncio.to_thread(
             webhooks.record_attempt,
             self.engine,
@@ -250,30 +221,72 @@ class NotifyActivities:
             delivered,
         )
         if delivered:
-            return DeliveryResult("delivered", attempt, status)
-        if refused is not None and refused.rule != "webhook.unresolvable":
-            # A URL or address we never send to does not become one by retrying.
-            raise ApplicationError(
-                error or "refused", type="WebhookRefused", non_retryable=True, category=ApplicationErrorCategory.BENIGN
-            )
-        if status == 410:
-            raise ApplicationError(
-                "410 Gone: the receiver asked for no more messages",
-                type="WebhookGone",
-                category=ApplicationErrorCategory.BENIGN,
-            )
-        delay = _retry_after(response) if response is not None and status in (429, 503) else None
-        # Benign: a receiver's failure is expected, logged in the delivery log; the SDK logs it at DEBUG.
-        raise ApplicationError(
-            error or "delivery failed",
-            type="WebhookDeliveryFailed",
-            next_retry_delay=delay,
-            category=ApplicationErrorCategory.BENIGN,
+            return DeliveryResult(state=DeliveryState.DELIVERED, attempts=attempt, status_code=status)
+        raise attempt_failed(sent, status, error)
+
+    async def _post(self, url: str, body: str, headers: dict[str, str]) -> Sent:
+        try:
+            # Checked at every attempt: a row older than the check, or a name that now resolves inside.
+            target = check_url(url, allow_loopback=self.allow_loopback)
+            address = await resolve_address(target, self.resolver, allow_loopback=self.allow_loopback)
+            async with pinned_client(target, address, TIMEOUT) as http:
+                return Sent(response=await http.post(url, content=body.encode(), headers=headers))
+        except UnsafeTarget as unsafe:
+            return Sent(refused=unsafe, error=f"refused: {unsafe.reason}")
+        except httpx.HTTPError as failure:
+            return Sent(error=failure_reason(failure))
+
+    async def _end(self, delivery: DeliveryInput, state: DeliveryState, reason: str) -> DeliveryResult:
+        """A delivery that will not be attempted again: its row says why."""
+        attempts = await asyncio.to_thread(
+            webhooks.record_end, self.engine, delivery.webhook_id, delivery.message_id, state, reason
         )
+        return DeliveryResult(state=state, attempts=attempts)
 
     @activity.defn(name="record_delivery_failure")
     async def record_delivery_failure(self, delivery: DeliveryInput, reason: str) -> DeliveryResult:
-        attempts = await asyncio.to_thread(
-            webhooks.record_end, self.engine, delivery.webhook_id, delivery.message_id, "failed", reason
+        return await self._end(delivery, DeliveryState.FAILED, reason)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What one POST came to: the receiver's answer, or why there was none."""
+
+    response: httpx.Response | None = None
+    refused: UnsafeTarget | None = None  # a target we never send to (or one that did not resolve)
+    error: str | None = None
+
+
+def signed_headers(secret: str, delivery: DeliveryInput) -> dict[str, str]:
+    """One attempt's Standard Webhooks headers, signed at this second."""
+    timestamp = int(time.time())
+    return {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": delivery.message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, delivery.message_id, timestamp, delivery.body),
+    }
+
+
+def attempt_failed(sent: Sent, status: int | None, error: str | None) -> ApplicationError:
+    """How a failed attempt ends the activity: refused for good, gone for good, or retried."""
+    if sent.refused is not None and sent.refused.rule != "webhook.unresolvable":
+        # A URL or address we never send to does not become one by retrying.
+        return ApplicationError(
+            error or "refused", type="WebhookRefused", non_retryable=True, category=ApplicationErrorCategory.BENIGN
         )
-        return DeliveryResult("failed", attempts)
+    if status == 410:
+        return ApplicationError(
+            "410 Gone: the receiver asked for no more messages",
+            type="WebhookGone",
+            category=ApplicationErrorCategory.BENIGN,
+        )
+    delay = _retry_after(sent.response) if sent.response is not None and status in (429, 503) else None
+    # Benign: a receiver's failure is expected, logged in the delivery log; the SDK logs it at DEBUG.
+    return ApplicationError(
+        error or "delivery failed",
+        type="WebhookDeliveryFailed",
+        next_retry_delay=delay,
+        category=ApplicationErrorCategory.BENIGN,
+    )

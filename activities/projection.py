@@ -91,9 +91,12 @@ def _instance_key(request_id: str, clock_id: str, instance: int) -> dict[str, An
 
 _UPDATE_OUTCOME = update(OUTCOMES).where(*_of_clock_instance(OUTCOMES))
 _DELETE_OUTCOME = delete(OUTCOMES).where(*_of_clock_instance(OUTCOMES))
-_WARNINGS_OF_CLOCK = select(WARNINGS.c.cycle, WARNINGS.c.fraction, WARNINGS.c.fired_at).where(
-    *_of_clock_instance(WARNINGS)
-)
+_WARNINGS_OF_REQUEST = select(
+    WARNINGS.c.clock_id, WARNINGS.c.instance, WARNINGS.c.cycle, WARNINGS.c.fraction, WARNINGS.c.fired_at
+).where(WARNINGS.c.request_id == bindparam("b_request_id"))
+
+# A clock instance's stored warnings: (cycle, fraction) -> fired_at.
+Warnings = dict[tuple[int, float], datetime | None]
 
 
 def _json(value: Any) -> Any:
@@ -231,7 +234,8 @@ class ProjectionWriter:
     def _write_changed_children(
         self, connection: Connection, change: Change, parties: dict[str, str], now: datetime
     ) -> None:
-        """The stored rows are the committed `before`: write only what this change touched."""
+        """The stored rows are the committed `before`: write only what this change touched. Read once
+        (the stored warnings), then write each touched clock."""
         before, after = change.before, change.after
         if change.new_event is not None:
             upsert(connection, EVENTS, [_event_values(after.request_id, change.new_event)])
@@ -241,11 +245,15 @@ class ProjectionWriter:
             self._delete_clock(connection, after.request_id, *key)
         changed = [c for key, c in new.items() if old.get(key) != c]
         upsert(connection, CLOCKS, [_clock_values(after, c, parties) for c in changed])
+        moved = [c for c in changed if _warnings_moved(old.get((c.clock_id, c.instance)), c)]
+        stored = self._stored_warnings(connection, after.request_id) if moved else {}
         for clock in changed:
             previous = old.get((clock.clock_id, clock.instance))
             self._write_outcome(connection, after, clock, parties, previous.outcome if previous else None, now)
-            if previous is None or (previous.cycle, previous.thresholds) != (clock.cycle, clock.thresholds):
-                self._sync_thresholds(connection, after.request_id, clock, now)
+        for clock in moved:
+            self._sync_thresholds(
+                connection, after.request_id, clock, stored.get((clock.clock_id, clock.instance), {}), now
+            )
         insert_missing(connection, CORRECTIONS, [_correction_values(after.request_id, c) for c in change.corrections])
         insert_missing(connection, RECOMPUTES, [_recompute_values(after.request_id, r) for r in change.recomputes])
         if change.review is not None:
@@ -330,12 +338,21 @@ class ProjectionWriter:
         connection.execute(_UPDATE_OUTCOME, key | changed)
 
     @staticmethod
-    def _sync_thresholds(connection: Connection, request_id: str, clock: ClockView, now: datetime) -> None:
+    def _stored_warnings(connection: Connection, request_id: str) -> dict[tuple[str, int], Warnings]:
+        """The request's stored warnings, by clock instance: one read for every clock a change touched."""
+        stored: dict[tuple[str, int], Warnings] = {}
+        for r in connection.execute(_WARNINGS_OF_REQUEST, {"b_request_id": request_id}):
+            stored.setdefault((r.clock_id, r.instance), {})[(r.cycle, r.fraction)] = r.fired_at
+        return stored
+
+    @staticmethod
+    def _sync_thresholds(
+        connection: Connection, request_id: str, clock: ClockView, stored: Warnings, now: datetime
+    ) -> None:
         """Warnings as the current computation has them: a retroactive event can revoke one (a pause
         dated before it); rows that still hold keep their first recorded_at."""
         fired = {(clock.cycle, t.fraction): t.at for t in clock.thresholds if t.fired and t.at is not None}
         key = _instance_key(request_id, clock.clock_id, clock.instance)
-        stored = {(r.cycle, r.fraction): r.fired_at for r in connection.execute(_WARNINGS_OF_CLOCK, key)}
         w = WARNINGS.c
         of_clock = _of_clock_instance(WARNINGS)
         for cycle, fraction in stored.keys() - fired.keys():
@@ -348,6 +365,12 @@ class ProjectionWriter:
                     update(WARNINGS).where(*of_clock, w.cycle == cycle, w.fraction == fraction).values(fired_at=at),
                     key,
                 )
+
+
+def _warnings_moved(previous: ClockView | None, clock: ClockView) -> bool:
+    """Whether a touched clock's warnings may differ from the stored ones (a new clock, a new cycle,
+    a threshold fired or revoked)."""
+    return previous is None or (previous.cycle, previous.thresholds) != (clock.cycle, clock.thresholds)
 
 
 # -- row values ------------------------------------------------------------------------------------

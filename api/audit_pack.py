@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowHistory
 from temporalio.service import RPCError
 
-from api.deps import require
+from api.access import Action, may, require
 from api.problems import Problem, unavailable
 from api.reads import load_request, request_view
 from api.schemas import RequestOut
@@ -27,7 +27,7 @@ from runtime.codec import EncryptionCodec, unseal_text
 from runtime.temporal import build_data_converter
 from sla.calendar.timeutil import SHANGHAI
 from sla.policy import mask_policy_no
-from store.keys import Principal, Role
+from store.keys import Principal
 from store.models import (
     ApiKeyRow,
     ClockOutcomeRow,
@@ -49,7 +49,6 @@ ARCHIVE, EVENTS, WARNINGS = table_of(HistoryArchiveRow), table_of(EventRow), tab
 OUTCOMES, CORRECTIONS, RECOMPUTES = table_of(ClockOutcomeRow), table_of(CorrectionRow), table_of(RecomputeRow)
 CLOCKS, REFUSED, KEYS = table_of(ClockRow), table_of(RefusedEventRow), table_of(ApiKeyRow)
 REQUESTS, REVIEWS = table_of(RequestRow), table_of(CorrectionReviewRow)
-AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN, Role.OPERATIONS)
 
 
 def _plain(value: Any) -> Any:
@@ -93,10 +92,10 @@ def _of(connection: Connection, table: Any, request_id: str, *exclude: str) -> l
     return [{k: v for k, v in r._mapping.items() if k not in ("request_id", *exclude)} for r in rows]
 
 
-def _load(state: AppState, principal: Principal, request_id: str, roles: tuple[Role, ...]) -> _Stored:
+def _load(state: AppState, principal: Principal, request_id: str, action: Action) -> _Stored:
     with state.engine.connect() as connection:
         row = load_request(connection, principal, request_id)
-        require(principal, *roles)
+        require(principal, action)
         view = request_view(connection, principal, request_id, state.calendars.current(), state.now())
         archive = _archived(connection, request_id)
         clocks = connection.execute(select(CLOCKS).where(CLOCKS.c.request_id == request_id)).all()
@@ -186,14 +185,16 @@ def _quota(entry: Any, claim: Row[Any] | None) -> dict[str, Any] | None:
 
 async def audit_pack(state: AppState, principal: Principal, request_id: str) -> dict[str, Any]:
     """Everything an insurer needs to check one request's SLA decisions."""
-    return await _pack(state, principal, request_id, AUDIT_ROLES, replayed=True)
+    return await _pack(state, principal, request_id, Action.READ_AUDIT_PACK, replayed=True)
 
 
 async def audit_page_pack(state: AppState, principal: Principal, request_id: str) -> dict[str, Any]:
     """The same pack for the audit page (web/pages.py): any key that may see the request; the history
     is fetched and replayed for the roles the audit endpoint serves, not for a vendor's coordinator.
     The page shows the policy number masked (never the insured's name or ID number)."""
-    pack = await _pack(state, principal, request_id, tuple(Role), replayed=principal.role in AUDIT_ROLES)
+    pack = await _pack(
+        state, principal, request_id, Action.READ_REQUEST_PAGE, replayed=may(principal, Action.READ_AUDIT_PACK)
+    )
     pack["request"]["policy_no_masked"] = await run_in_threadpool(_masked_policy_no, state, request_id)
     return pack
 
@@ -211,10 +212,9 @@ def _masked_policy_no(state: AppState, request_id: str) -> str | None:
 
 
 async def _pack(
-    state: AppState, principal: Principal, request_id: str, roles: tuple[Role, ...], *, replayed: bool
+    state: AppState, principal: Principal, request_id: str, action: Action, *, replayed: bool
 ) -> dict[str, Any]:
-    stored = await run_in_threadpool(_load, state, principal, request_id, roles)
-    row, entry = stored.row, pinned_entry(stored.row)
+    stored = await run_in_threadpool(_load, state, principal, request_id, action)
     runs = await _history(state, request_id, stored.archive) if replayed else None
     history_info: dict[str, Any] | None = None
     replay: dict[str, Any] = {
@@ -225,43 +225,58 @@ async def _pack(
     }
     if runs:
         digests, whole = await run_in_threadpool(_digest, runs)
-        history_info = {
-            "origin": "archive" if all(r.origin == "archive" for r in runs) else "temporal",
-            "event_count": sum(len(r.history.events) for r in runs),
-            "sha256": whole,
-            "runs": [
-                {
-                    "run": r.run,
-                    "run_id": r.run_id,
-                    "origin": r.origin,
-                    "event_count": len(r.history.events),
-                    "sha256": digest,
-                }
-                for r, digest in zip(runs, digests, strict=True)
-            ],
-        }
-        if stored.archive:
-            by_run = {r.run_id: r.sha256 for r in stored.archive}
-            history_info |= {
-                "archived_at": stored.archive[-1].archived_at,
-                "archived_sha256_matches": all(
-                    by_run[r.run_id] == digest for r, digest in zip(runs, digests, strict=True) if r.run_id in by_run
-                ),
+        history_info = _history_info(runs, digests, whole, stored.archive)
+        replay = await _replay_check(state, runs)
+    return dict(_plain(_pack_of(stored, history_info, replay)))
+
+
+def _history_info(runs: list[RunHistory], digests: list[str], whole: str, archive: list[Row[Any]]) -> dict[str, Any]:
+    """Where the history came from, its digests, and whether they match the archived ones."""
+    info: dict[str, Any] = {
+        "origin": "archive" if all(r.origin == "archive" for r in runs) else "temporal",
+        "event_count": sum(len(r.history.events) for r in runs),
+        "sha256": whole,
+        "runs": [
+            {
+                "run": r.run,
+                "run_id": r.run_id,
+                "origin": r.origin,
+                "event_count": len(r.history.events),
+                "sha256": digest,
             }
-        converter = build_data_converter(state.settings.keys())
-        failures = []
-        for r in runs:  # every run: the last one's state is only as good as the runs that handed it over
-            failure = await verify_replay(r.history, converter)
-            if failure is not None:
-                failures.append(f"run {r.run}: {failure}")
-        replay = {
-            "verified": not failures,
-            "failure": "; ".join(failures) or None,
-            "runs_verified": len(runs) - len(failures),
-            "checked": "every run's history replayed with the current ServiceRequestWorkflow code",
-            "checked_at": state.now(),
+            for r, digest in zip(runs, digests, strict=True)
+        ],
+    }
+    if archive:
+        by_run = {r.run_id: r.sha256 for r in archive}
+        info |= {
+            "archived_at": archive[-1].archived_at,
+            "archived_sha256_matches": all(
+                by_run[r.run_id] == digest for r, digest in zip(runs, digests, strict=True) if r.run_id in by_run
+            ),
         }
-    pack = {
+    return info
+
+
+async def _replay_check(state: AppState, runs: list[RunHistory]) -> dict[str, Any]:
+    converter = build_data_converter(state.settings.keys())
+    failures = []
+    for r in runs:  # every run: the last one's state is only as good as the runs that handed it over
+        failure = await verify_replay(r.history, converter)
+        if failure is not None:
+            failures.append(f"run {r.run}: {failure}")
+    return {
+        "verified": not failures,
+        "failure": "; ".join(failures) or None,
+        "runs_verified": len(runs) - len(failures),
+        "checked": "every run's history replayed with the current ServiceRequestWorkflow code",
+        "checked_at": state.now(),
+    }
+
+
+def _pack_of(stored: _Stored, history_info: dict[str, Any] | None, replay: dict[str, Any]) -> dict[str, Any]:
+    row, entry = stored.row, pinned_entry(stored.row)
+    return {
         "request": {
             "id": row.id,
             "service_id": row.service_id,
@@ -295,7 +310,6 @@ async def _pack(
         "history": history_info,
         "replay": replay,
     }
-    return dict(_plain(pack))
 
 
 async def raw_history(state: AppState, principal: Principal, request_id: str) -> dict[str, Any]:
@@ -304,7 +318,7 @@ async def raw_history(state: AppState, principal: Principal, request_id: str) ->
     def load() -> list[Row[Any]]:
         with state.engine.connect() as connection:
             load_request(connection, principal, request_id)
-            require(principal, Role.AUDITOR, Role.ADMIN)
+            require(principal, Action.READ_RAW_HISTORY)
             return _archived(connection, request_id)
 
     archive = await run_in_threadpool(load)

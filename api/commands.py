@@ -9,25 +9,16 @@ same key with another body reaches the workflow, which refuses it (`event.idempo
 When Temporal does not answer in time the outcome is looked up once more; a 503 that remains says
 the event may have been recorded and which key repeats it safely.
 
-Quota per policy year (store/quota.py): an open of a service with `quota_per_policy_year` claims a
-use in the ledger before its workflow starts, counted by a blind index of the policy number. Beyond
-the quota it answers 409 `quota.policy_year_exceeded` with the entry's lines, unless an admin gives
-`quota_override_reason` (recorded with the use, shown in the audit pack). The use is given back
-only when the open failed and no workflow holds it (`give_back`: a twin open with the same
-external_ref may have started it); a cancelled request keeps its use: the manuals count a cancelled
-or missed service as used (README, Quota).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from functools import partial
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -41,60 +32,34 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.problems import Problem, from_application_error, is_unreachable, unavailable
+from api.access import Action, may, opens_for
+from api.problems import Problem, unavailable
+from api.quota_claims import claim_quota, give_back, keep_claim, policy_year_start
 from api.reads import load_request, request_view
 from api.schemas import CorrectionDecision, EventCreate, RequestCreate, RequestOut
 from api.state import AppState
+from api.temporal_problems import UPDATE_TIMEOUT, execute_update, rpc_problem, rule_problem
 from clients.opening import request_input
 from sla.calendar.timeutil import SHANGHAI
-from sla.catalog.model import ServiceEntry
 from sla.engine.backfill import PastEvent, check_backfill
 from sla.engine.review import check_not_before_opening
 from sla.engine.rules import CLOCK_SKEW_TOLERANCE
 from sla.errors import SlaError
 from sla.event_data import check_event_data
 from sla.events import RequestStatus
-from sla.policy import policy_year_end
-from store import quota as quotas
 from store.db import write_transaction
-from store.keys import Principal, Role
+from store.keys import Principal
 from store.models import RefusedEventRow, RequestRow, VendorRow, table_of
 from workflows.ids import request_workflow_id
 from workflows.messages import DecideCorrection, Insured, RecordEventInput, RecordEventResult
 from workflows.service_request import ServiceRequestWorkflow
 
 log = logging.getLogger("slatrack.api")
-UPDATE_TIMEOUT = timedelta(seconds=15)
 OUTCOME_LOOKUP_TIMEOUT = timedelta(seconds=5)
-KEPT_BY_WORKFLOW = "kept: the request's workflow runs (a twin open with its external_ref failed after claiming)"
 EXTERNAL_REF_NAMESPACE = uuid.UUID("6b1f3a52-8d4e-4c9b-9d57-1f1d8c3e2a10")
 REQUESTS, VENDORS, REFUSED = table_of(RequestRow), table_of(VendorRow), table_of(RefusedEventRow)
-# Temporal's RESOURCE_EXHAUSTED: it took nothing (e.g. a workflow already has 10 updates in flight,
-# which a burst of events meets while no worker can take them).
-BUSY = "this request has too many calls in progress; nothing was recorded"
-# A run refuses updates past Temporal's per-run limit (history.maxTotalUpdates) while it hands over to
-# its next run (workflows/service_request.py continues as new before it): the same Update, sent again
-# a moment later, lands on the new run. Measured with the limit at 40 and 10 concurrent senders: 3 of
-# 120 events met it once, none twice.
-RUN_UPDATE_LIMIT_RETRIES = (0.2, 0.5, 1.0, 2.0)
-
-
-def _run_update_limit(error: RPCError) -> bool:
-    return error.status is RPCStatusCode.FAILED_PRECONDITION and "limit on the total number" in error.message
-
-
-async def _execute_update(handle: WorkflowHandle[Any, Any], update: Any, argument: Any, update_id: str) -> Any:
-    """The Update, sent again after a pause while the run is at its update limit (handing over)."""
-    for pause in (*RUN_UPDATE_LIMIT_RETRIES, None):
-        try:
-            return await handle.execute_update(update, argument, id=update_id, rpc_timeout=UPDATE_TIMEOUT)
-        except RPCError as error:
-            if pause is None or not _run_update_limit(error):
-                raise
-            await asyncio.sleep(pause)
 
 
 @dataclass(frozen=True)
@@ -106,14 +71,6 @@ class Answer:
 
 def _digest(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:20]
-
-
-def _rule_problem(failure: WorkflowUpdateFailedError) -> Problem:
-    cause = failure.cause
-    if isinstance(cause, ApplicationError):
-        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else None
-        return from_application_error(cause.type, cause.message, details)
-    return Problem(409, "Conflict", "the workflow refused the event", rule="event.refused")
 
 
 def _record_refusal(state: AppState, request_id: str, command: RecordEventInput, problem: Problem) -> None:
@@ -147,7 +104,7 @@ def _view(state: AppState, principal: Principal, request_id: str) -> RequestOut:
 # -- open --------------------------------------------------------------------------------------------
 def _check_open(state: AppState, principal: Principal, body: RequestCreate, now: datetime) -> tuple[str, bool]:
     """Validate what the database decides; returns (request id, already exists)."""
-    if principal.role is Role.COORDINATOR and body.vendor_id != principal.vendor_id:
+    if not opens_for(principal, body.vendor_id):
         raise Problem(403, "Forbidden", f"this key opens requests for vendor {principal.vendor_id} only")
     state.catalog.get(body.service_id)  # UnknownServiceError -> 422
     opened_at = body.opened_at or now
@@ -158,7 +115,7 @@ def _check_open(state: AppState, principal: Principal, body: RequestCreate, now:
             f"opened_at {opened_at.astimezone(SHANGHAI).isoformat()} is in the future",
             rule="request.opened_in_future",
         )
-    if body.quota_override_reason is not None and principal.role is not Role.ADMIN:
+    if body.quota_override_reason is not None and not may(principal, Action.OVERRIDE_QUOTA):
         raise Problem(
             403,
             "Forbidden",
@@ -169,7 +126,7 @@ def _check_open(state: AppState, principal: Principal, body: RequestCreate, now:
     request_id = uuid.uuid4().hex if not body.external_ref else None
     if body.events:  # every past event checked in order, as if sent then; the first broken rule answers
         past = [PastEvent(e.type, e.occurred_at.astimezone(SHANGHAI), e.data) for e in body.events]
-        if principal.role is not Role.ADMIN:  # only an admin moves over events from before the opening
+        if not may(principal, Action.BACKFILL_BEFORE_OPENING):
             for index, event in enumerate(past):
                 try:
                     check_not_before_opening(opened_at, event.type, event.occurred_at)
@@ -217,96 +174,11 @@ def _request_id_for(connection: Connection, vendor_id: str, external_ref: str) -
     return request_id
 
 
-def policy_year_start(body: RequestCreate, opened_at: datetime) -> date:
-    """The policy year the request counts in: the given start, else 1 January of the opening's year
-    (Asia/Shanghai). The opening must fall inside [start, anniversary)."""
-    opened_day = opened_at.astimezone(SHANGHAI).date()
-    start = body.policy_year_start or date(opened_day.year, 1, 1)
-    if not start <= opened_day < policy_year_end(start):
-        raise Problem(
-            422,
-            "Unprocessable Content",
-            f"policy_year_start {start.isoformat()} does not begin the policy year of the opening "
-            f"({opened_day.isoformat()}): the opening must fall on or after it and before its anniversary "
-            f"{policy_year_end(start).isoformat()}",
-            rule="quota.policy_year_mismatch",
-        )
-    return start
-
-
-class QuotaProblem(Problem):
-    """409 with the rule, the entry's lines and the count (problem+json extension member `quota`)."""
-
-    def __init__(self, entry: ServiceEntry, used: int, start: date) -> None:
-        limit = entry.quota_per_policy_year
-        super().__init__(
-            409,
-            "Conflict",
-            f"{entry.id} allows {limit} use(s) per policy year ({entry.quota_note}); this policy has used "
-            f"{used} in the policy year from {start.isoformat()}. An admin may open it with quota_override_reason.",
-            rule="quota.policy_year_exceeded",
-            source=f"{entry.source.cite()} (catalog {entry.id})",
-        )
-        self.quota = {"limit": limit, "used": used, "policy_year_start": start.isoformat(), "note": entry.quota_note}
-
-    def response(self, instance: str, **extra: Any) -> Any:
-        return super().response(instance, quota=self.quota, **extra)
-
-
-def _claim_quota(
-    state: AppState, principal: Principal, body: RequestCreate, request_id: str, now: datetime, *, keep: bool = False
-) -> bool:
-    """Claim one use of the service's quota for this request; True when this call claimed it (and
-    must give it back if the open fails). Services without a quota claim nothing. `keep`: the request's
-    workflow runs, so it holds a use even beyond the quota (recorded as an override saying why)."""
-    entry = state.catalog.get(body.service_id)
-    if entry.quota_per_policy_year is None or not state.settings.quota_enforced:
-        return False
-    key = state.settings.blind_index_secret()
-    if key is None:
-        raise Problem(
-            503,
-            "Service Unavailable",
-            f"{entry.id} has a quota per policy year and SLA_BLIND_INDEX_KEY is not set, so uses cannot be "
-            "counted; the operator must set it (README, Quota)",
-            rule="quota.blind_index_key_missing",
-        )
-    start = policy_year_start(body, body.opened_at or now)
-    try:
-        claimed = quotas.claim(
-            state.engine,
-            blind=quotas.blind_index(key, body.policy_no),
-            service_id=entry.id,
-            policy_year_start=start,
-            quota=entry.quota_per_policy_year,
-            request_id=request_id,
-            claimed_by=principal.sender,
-            override_reason=KEPT_BY_WORKFLOW if keep else body.quota_override_reason,
-        )
-    except quotas.QuotaExceeded as exceeded:
-        raise QuotaProblem(entry, exceeded.used, start) from None
-    except quotas.PolicyYearConflict as conflict:
-        raise Problem(
-            409,
-            "Conflict",
-            f"this policy already counts its uses in the policy year from {conflict.recorded.isoformat()}, which "
-            f"overlaps the one from {start.isoformat()}: send policy_year_start as the policy's anniversary, "
-            "the same for every request of the policy",
-            rule="quota.policy_year_conflict",
-            source=f"{entry.source.cite()} (catalog {entry.id})",
-        ) from None
-    except quotas.QuotaBusy:
-        raise Problem(
-            503, "Service Unavailable", "too many opens at once for this policy; retry", headers={"Retry-After": "1"}
-        ) from None
-    return claimed.created
-
-
 async def open_service_request(state: AppState, principal: Principal, body: RequestCreate) -> Answer:
     now = state.now()
     request_id, exists = await run_in_threadpool(_check_open, state, principal, body, now)
     if not exists:
-        claimed = await run_in_threadpool(_claim_quota, state, principal, body, request_id, now)
+        claimed = await run_in_threadpool(claim_quota, state, principal, body, request_id, now)
         try:
             exists = await _start_request(state, principal, body, request_id, now)
         except Exception as failure:
@@ -319,7 +191,7 @@ async def open_service_request(state: AppState, principal: Principal, body: Requ
         if not claimed:
             # The use was held by a twin open (same external_ref) that may yet fail and give it back:
             # the workflow runs, so it holds one (a no-op when the twin's use is still there).
-            await run_in_threadpool(partial(_claim_quota, keep=True), state, principal, body, request_id, now)
+            await keep_claim(state, principal, body, request_id, now)
     try:
         view = await run_in_threadpool(_view, state, principal, request_id)
     except (OperationalError, SQLAlchemyTimeout):
@@ -331,32 +203,6 @@ async def open_service_request(state: AppState, principal: Principal, body: Requ
             headers={"Location": f"/v1/requests/{request_id}"},
         ) from None
     return Answer(view, created=not exists)
-
-
-async def _workflow_runs(state: AppState, request_id: str) -> bool | None:
-    """Whether the request's workflow exists, as Temporal says; None when it cannot be asked."""
-    try:
-        client = await state.client()
-        await client.get_workflow_handle(request_workflow_id(request_id)).describe()
-    except RPCError as error:
-        return False if error.status is RPCStatusCode.NOT_FOUND else None
-    except Exception:  # unreachable (the lazy client connects here)
-        return None
-    return True
-
-
-async def give_back(state: AppState, principal: Principal, body: RequestCreate, request_id: str, now: datetime) -> None:
-    """Give back the use this open claimed, only when no workflow holds it: a twin open with the same
-    external_ref (the same request id) may have started the workflow while this one failed. When
-    Temporal cannot tell, the use stays: a retry with that external_ref finds it held, not spent twice."""
-    if body.external_ref is None:  # a random request id: no twin can have started it
-        await run_in_threadpool(quotas.release, state.engine, request_id)
-        return
-    if await _workflow_runs(state, request_id) is not False:
-        return
-    await run_in_threadpool(quotas.release, state.engine, request_id)
-    if await _workflow_runs(state, request_id):  # a twin started it meanwhile; it claims again itself too
-        await run_in_threadpool(partial(_claim_quota, keep=True), state, principal, body, request_id, now)
 
 
 async def _start_request(
@@ -403,13 +249,12 @@ async def _start_request(
             headers={"Location": f"/v1/requests/{request_id}"},
         ) from None
     except RPCError as error:
-        if is_unreachable(error):
-            raise unavailable() from None
-        if error.status is RPCStatusCode.RESOURCE_EXHAUSTED:
-            raise unavailable(f"{BUSY}: send it again (one external_ref opens one request)") from None
-        if error.status is not RPCStatusCode.ALREADY_EXISTS:
+        if error.status is RPCStatusCode.ALREADY_EXISTS:
+            return True  # closed already: the read model has it
+        mapped = rpc_problem(error, busy_retry="send it again (one external_ref opens one request)")
+        if mapped is None:
             raise
-        return True  # closed already: the read model has it
+        raise mapped from None
     return opened.duplicate
 
 
@@ -417,7 +262,7 @@ async def _start_request(
 def _check_event(state: AppState, principal: Principal, request_id: str) -> None:
     with state.engine.connect() as connection:
         row = load_request(connection, principal, request_id)  # 404 before 403: scope is not revealed
-    if principal.role not in (Role.COORDINATOR, Role.ADMIN):
+    if not may(principal, Action.SEND_EVENT):
         raise Problem(403, "Forbidden", f"a {principal.role.value} key may not send events")
     if row.status != RequestStatus.OPEN:
         raise Problem(
@@ -432,7 +277,7 @@ async def _await_outcome(handle: WorkflowHandle[Any, Any], update_id: str, key: 
             rpc_timeout=OUTCOME_LOOKUP_TIMEOUT
         )
     except WorkflowUpdateFailedError as failure:
-        raise _rule_problem(failure) from None
+        raise rule_problem(failure) from None
     except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
         raise unavailable(
             "no worker answered in time; the event may or may not be recorded: "
@@ -454,23 +299,21 @@ async def send_event(
     client = await state.client()
     handle = client.get_workflow_handle_for(ServiceRequestWorkflow.run, request_workflow_id(request_id))
     try:
-        await _execute_update(handle, ServiceRequestWorkflow.record_event, command, update_id)
+        await execute_update(handle, ServiceRequestWorkflow.record_event, command, update_id)
     except WorkflowUpdateFailedError as failure:
-        problem = _rule_problem(failure)
+        problem = rule_problem(failure)
         await run_in_threadpool(_record_refusal, state, request_id, command, problem)
         raise problem from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         await _await_outcome(handle, update_id, key)
     except RPCError as error:
-        if is_unreachable(error):
-            raise unavailable().with_headers({"Idempotency-Key": key}) from None
-        if error.status is RPCStatusCode.RESOURCE_EXHAUSTED or _run_update_limit(error):
-            raise unavailable(f"{BUSY}: retry with Idempotency-Key {key}").with_headers(
-                {"Idempotency-Key": key}
-            ) from None
-        if error.status is RPCStatusCode.NOT_FOUND:
-            raise Problem(409, "Conflict", f"request {request_id} is closed", rule="event.request_closed") from None
-        raise
+        closed = Problem(409, "Conflict", f"request {request_id} is closed", rule="event.request_closed")
+        mapped = rpc_problem(
+            error, busy_retry=f"retry with Idempotency-Key {key}", closed=closed, headers={"Idempotency-Key": key}
+        )
+        if mapped is None:
+            raise
+        raise mapped from None
     try:
         view = await run_in_threadpool(_view, state, principal, request_id)
     except (OperationalError, SQLAlchemyTimeout):
@@ -486,7 +329,7 @@ async def send_event(
 def _check_decision(state: AppState, principal: Principal, request_id: str) -> None:
     with state.engine.connect() as connection:
         load_request(connection, principal, request_id)  # 404 before 403: scope is not revealed
-    if principal.role not in (Role.AUDITOR, Role.ADMIN):
+    if not may(principal, Action.DECIDE_CORRECTION):
         raise Problem(
             403,
             "Forbidden",
@@ -512,17 +355,15 @@ async def decide_correction(
     client = await state.client()
     handle = client.get_workflow_handle_for(ServiceRequestWorkflow.run, request_workflow_id(request_id))
     try:
-        await _execute_update(handle, ServiceRequestWorkflow.decide_correction, decision, update_id)
+        await execute_update(handle, ServiceRequestWorkflow.decide_correction, decision, update_id)
     except WorkflowUpdateFailedError as failure:
-        raise _rule_problem(failure) from None
+        raise rule_problem(failure) from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise unavailable("no worker answered in time; repeat the call (a decision is applied once)") from None
     except RPCError as error:
-        if is_unreachable(error):
-            raise unavailable() from None
-        if error.status is RPCStatusCode.NOT_FOUND:
-            raise Problem(
-                409, "Conflict", f"request {request_id} is closed", rule="correction.request_closed"
-            ) from None
-        raise
+        closed = Problem(409, "Conflict", f"request {request_id} is closed", rule="correction.request_closed")
+        mapped = rpc_problem(error, busy_retry="repeat the call (a decision is applied once)", closed=closed)
+        if mapped is None:
+            raise
+        raise mapped from None
     return await run_in_threadpool(_view, state, principal, request_id)

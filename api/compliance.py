@@ -20,6 +20,7 @@ from typing import Any
 from fastapi.responses import Response
 from sqlalchemy import BigInteger, ColumnElement, Connection, Table, and_, bindparam, cast, func, or_, select, text
 
+from api.access import narrow
 from api.instants import BusinessInstant
 from api.readings import labelled, within
 from sla.engine.model import Outcome
@@ -35,7 +36,7 @@ from sla.reports import (
     compliance,
     interpolated,
 )
-from store.keys import Principal, Role
+from store.keys import Principal
 from store.models import COUNTING_PREDICATE, ClockOutcomeRow, ClockRow, OutcomeTallyRow, WorkingDaysTallyRow, table_of
 from store.tally import tenths_of
 from store.types import AwareDateTime
@@ -61,14 +62,8 @@ class Scope:
 
 def scope_of(principal: Principal, insurer: str | None, vendor: str | None, party: str | None = None) -> Scope:
     """A coordinator sees its own vendor only, an auditor its own insurer only (another: no line)."""
-    outside = (principal.role is Role.COORDINATOR and vendor not in (None, principal.vendor_id)) or (
-        principal.role is Role.AUDITOR and insurer not in (None, principal.insurer_id)
-    )
-    if principal.role is Role.COORDINATOR:
-        vendor = principal.vendor_id
-    if principal.role is Role.AUDITOR:
-        insurer = principal.insurer_id
-    return Scope(insurer, vendor, party, nobody=outside)
+    reach = narrow(principal, vendor=vendor, insurer=insurer)
+    return Scope(reach.insurer, reach.vendor, party, nobody=reach.outside)
 
 
 def _counts_from_tally(connection: Connection, scope: Scope) -> list[OutcomeCount]:

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.problems import Problem, forbidden
+from api.problems import Problem
 from api.state import AppState
-from store.keys import Principal, Role, authenticate
+from store.keys import Principal, authenticate
 
 bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer sk_<key id>_<secret>")
 
@@ -36,12 +36,6 @@ def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
-
-
-def require(principal: Principal, *roles: Role) -> None:
-    if principal.role not in roles:
-        allowed = ", ".join(r.value for r in roles)
-        raise forbidden(f"a {principal.role.value} key may not do this (allowed: {allowed})")
 
 
 IdempotencyKey = Annotated[

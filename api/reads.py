@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, TextClause, select, text, tuple_
 
+from api.access import narrow
 from api.problems import Problem, not_found
 from api.readings import Clause, Stream, instant, labelled, owed_reading, reading_as, within
 from api.schemas import RequestPage, RequestSummary
@@ -25,7 +26,7 @@ from api.views import request_out, summary, visible
 from sla.calendar.working import WorkingCalendar
 from sla.engine.reading import Phase
 from sla.event_data import instant_in_range
-from store.keys import Principal, Role
+from store.keys import Principal
 from store.models import (
     OWED_PREDICATE,
     ClockRow,
@@ -97,19 +98,13 @@ def decode_cursor(
 
 def _scoped(principal: Principal, wanted: ListFilter) -> ListFilter | None:
     """The filter within the key's scope; None when it asks for another vendor's or insurer's rows."""
-    vendor, insurer = wanted.vendor, wanted.insurer
-    if principal.role is Role.COORDINATOR:
-        if vendor not in (None, principal.vendor_id):
-            return None
-        vendor = principal.vendor_id
-    if principal.role is Role.AUDITOR:
-        if insurer not in (None, principal.insurer_id):
-            return None
-        insurer = principal.insurer_id
+    reach = narrow(principal, vendor=wanted.vendor, insurer=wanted.insurer)
+    if reach.outside:
+        return None
     return ListFilter(
-        vendor,
+        reach.vendor,
         wanted.service,
-        insurer,
+        reach.insurer,
         wanted.status,
         wanted.clock_state,
         wanted.opened_from,

@@ -13,10 +13,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from api.access import narrow
 from api.compliance import month_reports, scope_of
 from sla.catalog.model import Party
 from sla.reports import CalendarMonth, ComplianceLine, Series
-from store.keys import Principal, Role
+from store.keys import Principal
 
 TREND_MONTHS = 6
 
@@ -50,9 +51,7 @@ class Scorecard:
 
 def in_scope(principal: Principal, insurer_id: str, vendor_id: str | None) -> bool:
     """An auditor reads its own insurer's scorecards, a coordinator its own vendor's rows; others all."""
-    if principal.role is Role.AUDITOR and insurer_id != principal.insurer_id:
-        return False
-    return not (principal.role is Role.COORDINATOR and vendor_id not in (None, principal.vendor_id))
+    return not narrow(principal, vendor=vendor_id, insurer=insurer_id).outside
 
 
 def scorecard(

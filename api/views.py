@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from api.access import in_reach
 from api.schemas import AdvisoryOut, ClockOut, ClockSummary, CorrectionReviewOut, EventOut, RequestOut, RequestSummary
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.describe import describe_clock
@@ -13,16 +14,12 @@ from sla.catalog.model import ClockSpec, ServiceEntry
 from sla.catalog.parse import parse_pinned
 from sla.engine.model import ClockState
 from sla.engine.reading import effective_state, is_at_risk, remaining
-from store.keys import Principal, Role
+from store.keys import Principal
 
 
 def visible(principal: Principal, row: Any) -> bool:
     """Object-level authorization: a key sees its vendor's or insurer's requests, or all."""
-    if principal.role is Role.COORDINATOR:
-        return bool(row.vendor_id == principal.vendor_id)
-    if principal.role is Role.AUDITOR:
-        return bool(row.insurer_id == principal.insurer_id)
-    return True
+    return in_reach(principal, vendor_id=row.vendor_id, insurer_id=row.insurer_id)
 
 
 def pinned_entry(row: Any) -> ServiceEntry | None:

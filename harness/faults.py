@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from api.commands import BUSY, EXTERNAL_REF_NAMESPACE
+from api.commands import EXTERNAL_REF_NAMESPACE
+from api.temporal_problems import BUSY
 from harness.processes import ProcessStack, SqliteWriteLock
 from harness.readmodel_checks import assert_tallies_exact
 from sla.calendar.timeutil import SHANGHAI

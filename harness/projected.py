@@ -40,6 +40,34 @@ def _environment(history_length: int) -> ActivityEnvironment:
     return environment
 
 
+def opening(
+    service_id: str, opened_at: datetime, request_id: str, vendor_id: str, history_length: int = 3
+) -> AdvanceInput:
+    """The first change of a request: its opening, as the workflow hands it to `advance_request`."""
+    catalog = default_catalog()
+    entry, pinned = catalog.get(service_id), catalog.pin(service_id)
+    view = RequestView(
+        request_id=request_id,
+        service_id=service_id,
+        vendor_id=vendor_id,
+        insurer_id=entry.insurer,
+        status=RequestStatus.OPEN,
+        opened_at=opened_at,
+        revision=0,
+        catalog_digest=pinned.digest,
+        calendar_fingerprint="",
+        events=[RecordedEvent(EventType.REQUEST_OPENED, opened_at, 1, "system", received_at=opened_at)],
+    )
+    return AdvanceInput(
+        view=view,
+        catalog_document=pinned.document,
+        catalog_version=entry.version,
+        now=opened_at,
+        personal=PersonalData(CANARY_POLICY, CANARY_INSURED),
+        history_length=history_length,
+    )
+
+
 class Projector:
     """Writes requests into `engine`'s read model as the worker would, one advance per event."""
 
@@ -60,25 +88,9 @@ class Projector:
     ) -> None:
         """Open the request and send `steps`; with `until`, advance once more at that instant with no
         event, as the workflow's timer does at a warning or due instant (a breach gets recorded)."""
-        catalog = default_catalog()
-        entry, pinned = catalog.get(service_id), catalog.pin(service_id)
-        view = RequestView(
-            request_id=request_id,
-            service_id=service_id,
-            vendor_id=vendor_id,
-            insurer_id=entry.insurer,
-            status=RequestStatus.OPEN,
-            opened_at=opened_at,
-            revision=0,
-            catalog_digest=pinned.digest,
-            calendar_fingerprint="",
-            events=[RecordedEvent(EventType.REQUEST_OPENED, opened_at, 1, "system", received_at=opened_at)],
-        )
-        personal = PersonalData(CANARY_POLICY, CANARY_INSURED)
         history = 3
-        change = AdvanceInput(
-            view, pinned.document, entry.version, opened_at, personal=personal, history_length=history
-        )
+        change = opening(service_id, opened_at, request_id, vendor_id, history_length=history)
+        view = change.view
         result = _environment(history).run(self.activities.advance_request, change)
         advances: list[tuple[datetime, RecordedEvent | None]] = [
             (
@@ -107,15 +119,8 @@ class Projector:
                 recomputes=[*view.recomputes, *result.recomputes],
             )
             history += 6
-            change = AdvanceInput(
-                view,
-                pinned.document,
-                entry.version,
-                now,
-                event,
-                personal=personal,
-                history_length=history,
-                written=result.position,
+            change = replace(
+                change, view=view, now=now, new_event=event, history_length=history, written=result.position
             )
             result = _environment(history).run(self.activities.advance_request, change)
             if event is not None:

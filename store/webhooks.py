@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, and_, or_, select, update
 
 from runtime.codec import EncryptionCodec, seal_text
+from sla.notifications import DeliveryState, WebhookEvent
 from store.db import write_transaction
 from store.models import WebhookAttemptRow, WebhookDeliveryRow, WebhookRow, table_of
 from store.upsert import insert_missing, upsert
@@ -83,7 +84,7 @@ class Pending:
 
     webhook_id: str
     message_id: str
-    event_type: str
+    event_type: WebhookEvent
     request_id: str
     clock_id: str | None
     instance: int
@@ -134,7 +135,7 @@ def record_pending(engine: Engine, pending: Iterable[Pending]) -> None:
             "instance": p.instance,
             "occurred_at": p.occurred_at,
             "created_at": now,
-            "state": "pending",
+            "state": DeliveryState.PENDING.value,
             "attempts": 0,
         }
         for p in pending
@@ -180,26 +181,28 @@ def record_attempt(
             "last_attempt_at": at,
         }
         if delivered:
-            values |= {"state": "delivered", "delivered_at": at}
+            values |= {"state": DeliveryState.DELIVERED.value, "delivered_at": at}
         connection.execute(
             update(DELIVERIES)
             .where(
                 d.webhook_id == webhook_id,
                 d.message_id == message_id,
-                d.state != "delivered",
+                d.state != DeliveryState.DELIVERED.value,
                 d.attempts <= attempt,
             )
             .values(**values)
         )
 
 
-def record_end(engine: Engine, webhook_id: str, message_id: str, state: str, reason: str) -> int:
+def record_end(engine: Engine, webhook_id: str, message_id: str, state: DeliveryState, reason: str) -> int:
     """A delivery that will not be attempted again (failed, abandoned); returns its attempts."""
     d = DELIVERIES.c
     key = (d.webhook_id == webhook_id, d.message_id == message_id)
     with write_transaction(engine) as connection:
         connection.execute(
-            update(DELIVERIES).where(*key, d.state != "delivered").values(state=state, failure_reason=reason[:500])
+            update(DELIVERIES)
+            .where(*key, d.state != DeliveryState.DELIVERED.value)
+            .values(state=state.value, failure_reason=reason[:500])
         )
         attempts = connection.execute(select(d.attempts).where(*key)).scalar()
     return int(attempts or 0)

@@ -12,6 +12,7 @@ from pydantic import StringConstraints, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api import commands
+from api.access import Action, may
 from api.audit_pack import audit_pack, audit_page_pack
 from api.deps import StateDep
 from api.instants import BusinessInstant
@@ -21,7 +22,6 @@ from api.schemas import CorrectionDecision, Identifier, RequestPage, ServiceId
 from api.sessions import csrf_matches
 from sla.engine.reading import Phase
 from sla.events import RequestStatus
-from store.keys import Role
 from store.sessions import WebSession
 from web.audit_page import page_context
 from web.render import render
@@ -30,9 +30,6 @@ from workflows.ids import request_workflow_id
 
 router = APIRouter(include_in_schema=False)
 
-# Who may decide a held correction on the page: as POST /v1/requests/{id}/corrections/... (the
-# insurer's auditor within its scope, or an admin; api/commands.py checks it again).
-DECIDERS = (Role.AUDITOR, Role.ADMIN)
 
 TITLES = {
     401: ("未登录", "Not signed in"),
@@ -144,7 +141,7 @@ async def audit_page(request_id: str, request: Request, session: PagePrincipal, 
     workflow = urllib.parse.quote(request_workflow_id(request_id), safe="")
     link = f"{state.settings.temporal_ui_base_url()}/namespaces/{state.temporal.namespace}/workflows/{workflow}"
     calendar = await run_in_threadpool(state.calendars.current)
-    context = {"session": session, "now": state.now(), "may_decide": session.principal.role in DECIDERS}
+    context = {"session": session, "now": state.now(), "may_decide": may(session.principal, Action.DECIDE_CORRECTION)}
     context |= page_context(pack, calendar, state.now(), link)
     return await render(request, "request.html", context, pdf_name=f"request-{pack['request']['id']}")
 

@@ -18,9 +18,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.access import Action, may
 from api.deps import StateDep
 from api.sessions import csrf_matches, current_session, sign_in, sign_out
-from store.keys import Role, authenticate
+from store.keys import authenticate
 from store.sessions import WebSession
 from web.render import render
 
@@ -113,9 +114,6 @@ async def logout(state: StateDep, request: Request) -> Response:
 
 
 # -- the codec server's sign-in: the same form and session; the page says how to set up the UI --------
-CODEC_ROLES = (Role.AUDITOR, Role.ADMIN)
-
-
 @router.get("/codec/login")
 async def codec_login_form(request: Request) -> Response:
     return await _login_page(request, "/codec/session")
@@ -125,7 +123,7 @@ async def codec_login_form(request: Request) -> Response:
 async def codec_session(request: Request, session: PagePrincipal) -> Response:
     context = {
         "session": session,
-        "may_decode": session.principal.role in CODEC_ROLES,
+        "may_decode": may(session.principal, Action.DECODE_PAYLOADS),
         "endpoint": f"{request.base_url}codec",
     }
     return await render(request, "codec_session.html", context, status=200 if context["may_decode"] else 403)

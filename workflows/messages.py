@@ -18,6 +18,7 @@ from sla.engine.changes import DueChange
 from sla.engine.model import Advisory, ClockView, OutcomeChange, RecordedEvent
 from sla.engine.review import CorrectionReview
 from sla.events import RequestStatus
+from sla.notifications import DeliveryState, WebhookEvent
 
 
 @dataclass
@@ -61,7 +62,7 @@ class IdempotencyRecord:
     sent: str
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CarriedState:
     """The request's whole state, handed from a run that continues as new to the next one: the
     workflow's own fields, so the next run answers, deduplicates and writes exactly as this one
@@ -84,7 +85,7 @@ class CarriedState:
     reviews: list[CorrectionReview] = field(default_factory=list)  # held events and their decisions
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ServiceRequestInput:
     request_id: str
     service_id: str
@@ -105,7 +106,7 @@ class ServiceRequestInput:
     carried: CarriedState | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RequestView:
     request_id: str
     service_id: str
@@ -184,7 +185,7 @@ class ProjectionState:
     written: WritePosition | None  # None: nothing written yet
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AdvanceInput:
     """Input of the local activity `advance_request`. Local-activity inputs are never written to
     history, so carrying the whole view costs no history bytes."""
@@ -205,7 +206,7 @@ class AdvanceInput:
     decision: CorrectionReview | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AdvanceResult:
     """Recorded in history (the local activity's marker): only what changed, so history grows
     linearly with the events, not quadratically."""
@@ -233,12 +234,12 @@ class ArchiveInput:
     closing: bool = True  # the request's last run, archived as it closes (else a run that continued as new)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Notification:
     """One thing a vendor may be told, worked out by the request workflow from an AdvanceResult.
     No personal data: ids, instants and states only."""
 
-    kind: str  # clock.at_risk | clock.breached | clock.met | outcome.corrected | request.closed
+    kind: WebhookEvent
     at: datetime  # when it happened: the threshold instant, the breach (due_at), the stop, the change
     state: str  # the clock's state (or outcome) after the change; the request's status for request.closed
     clock_id: str | None = None
@@ -274,12 +275,12 @@ class DeliveryInput:
 
     webhook_id: str
     message_id: str
-    event_type: str
+    event_type: WebhookEvent
     body: str
 
 
 @dataclass
 class DeliveryResult:
-    state: str  # delivered | abandoned (the webhook was deleted) | failed
+    state: DeliveryState  # delivered, abandoned or failed
     attempts: int
     status_code: int | None = None

@@ -11,13 +11,11 @@ from datetime import datetime
 
 from sla.engine.model import ClockView, Outcome, OutcomeChange
 from sla.events import RequestStatus
+from sla.notifications import WebhookEvent
 from workflows.messages import Notification
 
-AT_RISK = "clock.at_risk"
-BREACHED = "clock.breached"
-MET = "clock.met"
-CORRECTED = "outcome.corrected"
-CLOSED = "request.closed"
+AT_RISK, BREACHED, MET = WebhookEvent.CLOCK_AT_RISK, WebhookEvent.CLOCK_BREACHED, WebhookEvent.CLOCK_MET
+CORRECTED, CLOSED = WebhookEvent.OUTCOME_CORRECTED, WebhookEvent.REQUEST_CLOSED
 
 
 def notifications_of(
@@ -52,22 +50,31 @@ def notifications_of(
         of = new.get((correction.clock_id, correction.instance))
         out.append(
             Notification(
-                CORRECTED,
-                correction.at or now,
-                correction.current or "reopened",
-                correction.clock_id,
-                correction.instance,
-                of.cycle if of else 1,
-                of.due_at if of else None,
+                kind=CORRECTED,
+                at=correction.at or now,
+                state=correction.current or "reopened",
+                clock_id=correction.clock_id,
+                instance=correction.instance,
+                cycle=of.cycle if of else 1,
+                due_at=of.due_at if of else None,
                 previous=correction.previous,
                 ordinal=ordinal,
             )
         )
     if status_before is RequestStatus.OPEN and status_after is not RequestStatus.OPEN:
-        out.append(Notification(CLOSED, closed_at or now, status_after, instance=0, cycle=0))
+        out.append(Notification(kind=CLOSED, at=closed_at or now, state=status_after, instance=0, cycle=0))
     return sorted(out, key=lambda n: n.at)
 
 
-def _of(kind: str, at: datetime, clock: ClockView, threshold: float | None = None) -> Notification:
+def _of(kind: WebhookEvent, at: datetime, clock: ClockView, threshold: float | None = None) -> Notification:
     state = clock.outcome or clock.state
-    return Notification(kind, at, state, clock.clock_id, clock.instance, clock.cycle, clock.due_at, threshold)
+    return Notification(
+        kind=kind,
+        at=at,
+        state=state,
+        clock_id=clock.clock_id,
+        instance=clock.instance,
+        cycle=clock.cycle,
+        due_at=clock.due_at,
+        threshold=threshold,
+    )

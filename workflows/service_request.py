@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import rule_failure
     from workflows.messages import (
         AdvanceInput,
+        AdvanceResult,
         ArchiveInput,
         CalendarChanged,
         CarriedState,
@@ -335,50 +336,9 @@ class ServiceRequestWorkflow:
     ) -> str | None:
         """Let the local activity plan the clocks and project the request, then keep its answer.
         Returns the correction id when the new event was held for the insurer's review."""
-        try:
-            result = await workflow.execute_local_activity(
-                advance_request,
-                AdvanceInput(
-                    self._view(),
-                    self._input.catalog_document,
-                    self._entry.version,
-                    workflow.now(),
-                    new_event,
-                    reason,
-                    PersonalData(self._input.policy_no, self._input.insured),
-                    workflow.info().get_current_history_length(),
-                    self._written,
-                    self._calendar_generation,
-                    backfill or [],
-                    self._run,
-                    decision,
-                ),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=_IO_RETRY,
-            )
-        except ActivityError as error:
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.non_retryable:
-                raise ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True) from None
-            raise
+        result = await self._advance_request(self._advance_input(reason, new_event, backfill or [], decision))
         status_before, clocks_before, corrections_before = self._status(), self._clocks, len(self._corrections)
-        self._events += backfill or []
-        if result.held is not None:
-            self._reviews.append(result.held)  # recorded, without effect until the insurer accepts it
-        elif new_event:
-            self._events.append(new_event)
-        if decision is not None:
-            self._reviews = [decision if r.correction_id == decision.correction_id else r for r in self._reviews]
-        self._clocks, self._fingerprint, self._calendar_sources = (
-            result.clocks,
-            result.calendar_fingerprint,
-            result.calendar_sources,
-        )
-        self._corrections += result.corrections
-        self._recomputes += result.recomputes
-        self._revision = result.revision
-        if result.position is not None:
-            self._written = result.position
+        self._keep(result, new_event, backfill or [], decision)
         notifications = notifications_of(
             clocks_before,
             result.clocks,
@@ -396,6 +356,70 @@ class ServiceRequestWorkflow:
                 NotifyInput(self._input.request_id, self._input.service_id, self._input.vendor_id, notifications)
             )
         return result.held.correction_id if result.held is not None else None
+
+    def _advance_input(
+        self,
+        reason: str | None,
+        new_event: RecordedEvent | None,
+        backfill: list[RecordedEvent],
+        decision: CorrectionReview | None,
+    ) -> AdvanceInput:
+        return AdvanceInput(
+            view=self._view(),
+            catalog_document=self._input.catalog_document,
+            catalog_version=self._entry.version,
+            now=workflow.now(),
+            new_event=new_event,
+            reason=reason,
+            personal=PersonalData(self._input.policy_no, self._input.insured),
+            history_length=workflow.info().get_current_history_length(),
+            written=self._written,
+            calendar_generation=self._calendar_generation,
+            backfill=backfill,
+            run=self._run,
+            decision=decision,
+        )
+
+    async def _advance_request(self, change: AdvanceInput) -> AdvanceResult:
+        """The local activity; a broken rule fails the update with it (not retried)."""
+        try:
+            return await workflow.execute_local_activity(
+                advance_request,
+                change,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_IO_RETRY,
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.non_retryable:
+                raise ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True) from None
+            raise
+
+    def _keep(
+        self,
+        result: AdvanceResult,
+        new_event: RecordedEvent | None,
+        backfill: list[RecordedEvent],
+        decision: CorrectionReview | None,
+    ) -> None:
+        """The request as the activity planned and wrote it."""
+        self._events += backfill
+        if result.held is not None:
+            self._reviews.append(result.held)  # recorded, without effect until the insurer accepts it
+        elif new_event:
+            self._events.append(new_event)
+        if decision is not None:
+            self._reviews = [decision if r.correction_id == decision.correction_id else r for r in self._reviews]
+        self._clocks, self._fingerprint, self._calendar_sources = (
+            result.clocks,
+            result.calendar_fingerprint,
+            result.calendar_sources,
+        )
+        self._corrections += result.corrections
+        self._recomputes += result.recomputes
+        self._revision = result.revision
+        if result.position is not None:
+            self._written = result.position
 
     async def _notify(self, notify: NotifyInput) -> None:
         """Start the vendor's deliveries; never wait for them. The local activity only starts one

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api import calendar_load
-from api.deps import PrincipalDep, StateDep, require
+from api.access import Action, require
+from api.deps import PrincipalDep, StateDep
 from api.instants import BusinessInstant
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.schemas import CalendarLoadOut, CalendarYearOut, DueOut, OverlayIn
 from sla.catalog.model import Duration, DurationUnit
 from sla.units import measure_of
-from store.keys import Role
 
 router = APIRouter(prefix="/v1/calendar", tags=["calendar"])
 Year = Annotated[int, Path(ge=2004, le=2200)]
@@ -76,5 +76,5 @@ async def load_year(
 ) -> CalendarLoadOut:
     """Load a year's State Council notice. `dry_run=true` answers which open clocks would move, and by
     how much, without changing anything; otherwise the overlay is stored and open requests recompute."""
-    require(principal, Role.ADMIN)
+    require(principal, Action.LOAD_CALENDAR)
     return await calendar_load.load_year(state, principal, year, body, dry_run)

@@ -30,18 +30,19 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payloads
 
+from api.access import Action, allowed_roles, may
 from api.deps import StateDep
 from api.problems import Problem
 from api.sessions import COOKIE, current_session
 from api.state import AppState
 from runtime.temporal import build_data_converter
-from store.keys import Principal, Role, authenticate
+from store.keys import Principal, authenticate
 
 router = APIRouter(prefix="/codec", tags=["codec"], include_in_schema=False)
 log = logging.getLogger("slatrack.codec")
 
 ALLOWED_HEADERS = "Authorization, Authorization-Extras, Content-Type, X-Namespace"
-ROLES = {"decode": (Role.AUDITOR, Role.ADMIN), "encode": (Role.ADMIN,)}
+ACTIONS = {"decode": Action.DECODE_PAYLOADS, "encode": Action.ENCODE_PAYLOADS}
 
 
 def cors_headers(state: AppState, request: Request) -> dict[str, str]:
@@ -79,8 +80,8 @@ async def codec_principal(state: AppState, request: Request, cors: dict[str, str
 async def convert(operation: str, state: AppState, request: Request) -> Response:
     cors = cors_headers(state, request)
     principal = await codec_principal(state, request, cors)
-    if principal.role not in ROLES[operation]:
-        allowed = ", ".join(role.value for role in ROLES[operation])
+    if not may(principal, ACTIONS[operation]):
+        allowed = allowed_roles(ACTIONS[operation])
         raise Problem(
             403, "Forbidden", f"a {principal.role.value} key may not {operation} (allowed: {allowed})", headers=cors
         )

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from api import commands
-from api.deps import IdempotencyKey, PrincipalDep, StateDep, require
+from api.access import Action, require
+from api.deps import IdempotencyKey, PrincipalDep, StateDep
 from api.instants import BusinessInstant
 from api.problems import PROBLEM_RESPONSES
 from api.reads import ListFilter, request_page, request_view
@@ -22,7 +23,6 @@ from api.schemas import (
 )
 from sla.engine.reading import Phase
 from sla.events import RequestStatus
-from store.keys import Role
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
 ClockStateFilter = Phase  # a clock's state at the instant of the query (sla.engine.reading), at_risk included
@@ -45,7 +45,7 @@ async def open_service_request(
     body: RequestCreate, principal: PrincipalDep, state: StateDep, response: Response
 ) -> RequestOut:
     """Open a request. With `external_ref`, opening twice returns the first request (200)."""
-    require(principal, Role.COORDINATOR, Role.ADMIN)
+    require(principal, Action.OPEN_REQUEST)
     answer = await commands.open_service_request(state, principal, body)
     response.headers["Location"] = f"/v1/requests/{answer.view.id}"
     if not answer.created:

@@ -15,7 +15,8 @@ from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import Row, select
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import PrincipalDep, StateDep, require
+from api.access import Action, narrow, require
+from api.deps import PrincipalDep, StateDep
 from api.instants import Instant
 from api.problems import PROBLEM_RESPONSES, Problem, not_found
 from api.reads import decode_cursor, encode_cursor
@@ -25,12 +26,15 @@ from runtime.codec import EncryptionCodec
 from runtime.webhook_target import SOURCE as TARGET_RULES
 from runtime.webhook_target import UnsafeTarget, check_url
 from store import webhooks
-from store.keys import Principal, Role
+from store.keys import Principal
 from store.models import VendorRow, table_of
 
 router = APIRouter(prefix="/v1/vendors", tags=["webhooks"])
 VENDORS = table_of(VendorRow)
+# The wire's spelling of sla/notifications.py's enums, inline in the OpenAPI document as before;
+# tests/api/test_webhook_enums.py holds them equal.
 EventKind = Literal["clock.at_risk", "clock.breached", "clock.met", "outcome.corrected", "request.closed"]
+DeliveryStateOut = Literal["pending", "delivered", "failed", "abandoned"]
 
 
 # The URL's rules need the setting SLA_WEBHOOK_ALLOW_LOOPBACK: checked in the route (runtime/webhook_target.py).
@@ -86,7 +90,7 @@ class DeliveryOut(BaseModel):
     instance: int
     occurred_at: Instant
     created_at: Instant = Field(description="when the request workflow started the delivery")
-    state: Literal["pending", "delivered", "failed", "abandoned"]
+    state: DeliveryStateOut
     attempts: int
     last_status_code: int | None
     last_error: str | None
@@ -107,12 +111,9 @@ def _out(row: Row[object]) -> WebhookOut:
 
 def _check_vendor(state: AppState, principal: Principal, vendor_id: str, *, write: bool) -> None:
     """404 for an unknown vendor or another vendor's coordinator; 403 for a role that may not."""
-    if principal.role is Role.COORDINATOR and principal.vendor_id != vendor_id:
+    if narrow(principal, vendor=vendor_id, insurer=None).outside:
         raise not_found(f"vendor {vendor_id}")
-    if write:
-        require(principal, Role.ADMIN)
-    else:
-        require(principal, Role.ADMIN, Role.OPERATIONS, Role.COORDINATOR)
+    require(principal, Action.MANAGE_WEBHOOKS if write else Action.READ_WEBHOOKS)
     with state.engine.connect() as connection:
         if connection.execute(select(VENDORS.c.id).where(VENDORS.c.id == vendor_id)).first() is None:
             raise not_found(f"vendor {vendor_id}")

@@ -38,6 +38,7 @@ from harness.hostile import Report, Target, check_no_wedge, open_targets, probe,
 from harness.hostile_cases import GENERAL, MARKUP_NOTES, WINDOW_FIELDS, all_cases, nested
 from harness.keys import TEST_KEYS
 from harness.live_stack import LiveStack
+from harness.projected import opening
 from runtime.codec import EncryptionCodec
 from sla.calendar.timeutil import SHANGHAI
 from sla.engine.model import RecordedEvent
@@ -53,9 +54,9 @@ from sla.event_data import (
 )
 from sla.events import CLOSING_EVENTS, EventType
 from store.calendar import CalendarSource
-from tests.data import CANARY_INSURED, CANARY_POLICY, NATIONAL_DAY_BREACH
+from tests.data import NATIONAL_DAY_BREACH
 from workflows.ids import request_workflow_id
-from workflows.messages import AdvanceInput, PersonalData, RecordEventInput, RequestView
+from workflows.messages import AdvanceInput, RecordEventInput
 from workflows.service_request import ServiceRequestWorkflow
 
 DATA_EXAMPLES = 40  # events with drawn data, per backend
@@ -336,22 +337,7 @@ def advance(engine: Engine, calendar_dir: Path) -> RequestActivities:
 
 
 def _opened(service_id: str, opened_at: datetime) -> AdvanceInput:
-    catalog = default_catalog()
-    entry, pinned = catalog.get(service_id), catalog.pin(service_id)
-    view = RequestView(
-        request_id="r-hostile",
-        service_id=service_id,
-        vendor_id="vendor-reliable",
-        insurer_id=entry.insurer,
-        status="open",
-        opened_at=opened_at,
-        revision=0,
-        catalog_digest=pinned.digest,
-        calendar_fingerprint="",
-        events=[RecordedEvent(EventType.REQUEST_OPENED, opened_at, 1, "system", received_at=opened_at)],
-    )
-    personal = PersonalData(CANARY_POLICY, CANARY_INSURED)
-    return AdvanceInput(view, pinned.document, entry.version, opened_at, personal=personal, history_length=3)
+    return opening(service_id, opened_at, "r-hostile", "vendor-reliable")
 
 
 def _garbage_notice(seq: int, at: datetime) -> RecordedEvent:

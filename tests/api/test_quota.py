@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from adapters.catalog_files import default_catalog
 from api.app import create_app
-from api.commands import give_back
+from api.quota_claims import give_back
 from api.schemas import RequestCreate
 from api.state import AppState
 from harness.keys import TEST_KEYS_SETTING

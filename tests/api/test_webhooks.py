@@ -27,6 +27,7 @@ from harness.live_stack import LiveStack
 from harness.servers import free_port, start_time_skipping
 from runtime.codec import EncryptionCodec, unseal_text
 from runtime.settings import Settings
+from sla.notifications import WebhookEvent
 from store import webhooks
 from store.keys import Role, create_key
 from store.models import ClockOutcomeRow, VendorRow, WebhookRow
@@ -60,17 +61,33 @@ def test_a_signature_verifies_with_the_standard_webhooks_algorithm_and_a_changed
     assert verify(secret, rotated, body.encode())
 
 
+def _notification(
+    kind: str, at: datetime, state: str, clock_id: str, instance: int, cycle: int, **more: Any
+) -> Notification:
+    """A clock's notification, due at `at` (Notification is built with keywords only)."""
+    return Notification(
+        kind=WebhookEvent(kind),
+        at=at,
+        state=state,
+        clock_id=clock_id,
+        instance=instance,
+        cycle=cycle,
+        due_at=at,
+        **more,
+    )
+
+
 def test_a_message_id_is_stable_and_differs_per_clock_instance_cycle_kind_and_threshold() -> None:
     at = datetime(2025, 10, 1, tzinfo=CST)
-    base = Notification("clock.at_risk", at, "running", "inform_status", 1, 1, at, threshold=0.5)
-    same = Notification("clock.at_risk", at + HOUR, "running", "inform_status", 1, 1, at, threshold=0.5)
+    base = _notification("clock.at_risk", at, "running", "inform_status", 1, 1, threshold=0.5)
+    same = _notification("clock.at_risk", at + HOUR, "running", "inform_status", 1, 1, threshold=0.5)
     assert message_id("r1", base) == message_id("r1", same)  # what identifies it, not when it was seen
     variants = [
-        Notification("clock.at_risk", at, "running", "inform_status", 1, 1, at, threshold=0.8),
-        Notification("clock.at_risk", at, "running", "inform_status", 2, 1, at, threshold=0.5),
-        Notification("clock.at_risk", at, "running", "inform_status", 1, 2, at, threshold=0.5),
-        Notification("clock.breached", at, "breached", "inform_status", 1, 1, at),
-        Notification("clock.at_risk", at, "running", "arrange_outpatient", 1, 1, at, threshold=0.5),
+        _notification("clock.at_risk", at, "running", "inform_status", 1, 1, threshold=0.8),
+        _notification("clock.at_risk", at, "running", "inform_status", 2, 1, threshold=0.5),
+        _notification("clock.at_risk", at, "running", "inform_status", 1, 2, threshold=0.5),
+        _notification("clock.breached", at, "breached", "inform_status", 1, 1),
+        _notification("clock.at_risk", at, "running", "arrange_outpatient", 1, 1, threshold=0.5),
     ]
     ids = {message_id("r1", base), message_id("r2", base), *(message_id("r1", v) for v in variants)}
     assert len(ids) == 7 and all(i.startswith("msg_") and "." not in i for i in ids)
@@ -79,7 +96,7 @@ def test_a_message_id_is_stable_and_differs_per_clock_instance_cycle_kind_and_th
 def test_a_body_carries_no_personal_data_and_instants_in_plus_eight() -> None:
     at = datetime(2025, 10, 22, 16, tzinfo=UTC)
     notify = NotifyInput("r1", OUTPATIENT, "vendor-a", [])
-    body = message_body(notify, Notification("clock.breached", at, "breached", "inform_status", 1, 1, at), "http://x")
+    body = message_body(notify, _notification("clock.breached", at, "breached", "inform_status", 1, 1), "http://x")
     assert body == (
         '{"type":"clock.breached","timestamp":"2025-10-23T00:00:00+08:00","data":{"request_id":"r1",'
         '"service_id":"pingan_health.green_channel.outpatient","vendor_id":"vendor-a","clock_id":"inform_status",'

@@ -15,17 +15,17 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.advance import RequestActivities
 from activities.projection import ProjectionWriter
-from adapters.catalog_files import default_catalog
 from harness.keys import TEST_KEYS
+from harness.projected import opening
 from harness.readmodel_checks import assert_tallies_exact
 from runtime.codec import EncryptionCodec
 from sla.engine.model import RecordedEvent
-from sla.events import EventType, RequestStatus
+from sla.events import EventType
 from store.calendar import CalendarSource
 from store.models import ClockOutcomeRow, ClockRow, EventRow, RequestRow
-from tests.data import CANARY_INSURED, CANARY_POLICY
+from tests.data import CANARY_INSURED
 from tests.helpers import at, rows
-from workflows.messages import AdvanceInput, AdvanceResult, PersonalData, RequestView
+from workflows.messages import AdvanceInput, AdvanceResult, RequestView
 
 GENE_TEST = "axa.zhuoyue.gene_test"
 INPATIENT = "axa.green_channel.inpatient"
@@ -47,28 +47,8 @@ def attempt(seconds: int = 0) -> ActivityEnvironment:
 def opened(
     service_id: str, opened_at: datetime, request_id: str = "r-activity-test"
 ) -> tuple[RequestView, AdvanceInput]:
-    entry, pinned = default_catalog().get(service_id), default_catalog().pin(service_id)
-    view = RequestView(
-        request_id=request_id,
-        service_id=service_id,
-        vendor_id="vendor-reliable",
-        insurer_id=entry.insurer,
-        status=RequestStatus.OPEN,
-        opened_at=opened_at,
-        revision=0,
-        catalog_digest=pinned.digest,
-        calendar_fingerprint="",
-        events=[RecordedEvent(EventType.REQUEST_OPENED, opened_at, 1, "system", received_at=opened_at)],
-    )
-    first = AdvanceInput(
-        view,
-        pinned.document,
-        entry.version,
-        opened_at,
-        personal=PersonalData(CANARY_POLICY, CANARY_INSURED),
-        history_length=3,
-    )
-    return view, first
+    first = opening(service_id, opened_at, request_id, "vendor-reliable")
+    return first.view, first
 
 
 def after(view: RequestView, result: AdvanceResult, event: RecordedEvent | None) -> RequestView:
@@ -93,11 +73,11 @@ def next_change(
     history: int,
 ) -> AdvanceInput:
     return AdvanceInput(
-        view,
-        first.catalog_document,
-        first.catalog_version,
-        now,
-        event,
+        view=view,
+        catalog_document=first.catalog_document,
+        catalog_version=first.catalog_version,
+        now=now,
+        new_event=event,
         personal=first.personal,
         history_length=history,
         written=written.position,
