@@ -14,6 +14,7 @@ import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
+from harness.chromium import launch
 from harness.keys import TEST_KEYS_SETTING
 from harness.servers import start_time_skipping
 from runtime.settings import Settings
@@ -102,3 +103,14 @@ async def http(live: Any) -> AsyncIterator[Any]:
 
     async with httpx.AsyncClient(base_url=live.base_url, timeout=30) as client:
         yield client
+
+
+@pytest_asyncio.fixture
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's chromium under Playwright (harness/chromium.py), for the pages' browser tests."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        yield browser
+        await browser.close()

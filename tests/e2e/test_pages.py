@@ -6,16 +6,14 @@ manual's line quoted; another vendor's or insurer's request is a 404 page; the P
 from __future__ import annotations
 
 import subprocess
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
 from adapters.catalog_files import default_catalog
-from harness.chromium import launch
+from harness.chromium import signed_in_page
 from harness.hostile_cases import MARKUP_NOTES
 from harness.live_stack import LiveStack
 from tests.data import (
@@ -31,25 +29,9 @@ pytestmark = pytest.mark.browser
 RESTART_LATE_DUE = "2025-10-22 24:00"  # ten working days from the restart on 10-09 (10-11 worked)
 
 
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with async_playwright() as playwright:
-        chromium = await launch(playwright)
-        yield chromium
-        await chromium.close()
-
-
-async def signed_in(browser: Any, live: LiveStack, role: str) -> Page:
+async def signed_in(chromium: Any, live: LiveStack, role: str) -> Page:
     """A fresh browser context signed in on the form with the role's key; every dialog is recorded."""
-    context = await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    page.dialogs = []  # type: ignore[attr-defined]
-    page.on("dialog", lambda dialog: page.dialogs.append(dialog.message))  # type: ignore[attr-defined]
-    await page.goto(f"{live.base_url}/requests")
-    assert "/login" in page.url  # not signed in: the form
-    await page.fill("input[name=key]", live.keys[role])
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{live.base_url}/requests")
+    page: Page = await signed_in_page(chromium, live.base_url, live.keys[role])
     return page
 
 
@@ -60,7 +42,7 @@ async def opened(http: httpx.AsyncClient, live: LiveStack, body: dict[str, Any],
 
 
 async def test_an_auditor_reads_a_restart_a_pause_across_national_day_and_a_breach(
-    browser: Any, live: LiveStack, http: httpx.AsyncClient
+    chromium: Any, live: LiveStack, http: httpx.AsyncClient
 ) -> None:
     request_id = await opened(http, live, NATIONAL_DAY_RESTART_LATE, "pages-restart-late")
     note = {"type": "materials_incomplete", "occurred_at": "2025-10-24T11:00:00+08:00"}
@@ -70,7 +52,7 @@ async def test_an_auditor_reads_a_restart_a_pause_across_national_day_and_a_brea
         headers=live.headers("coordinator"),
     )
     assert answer.status_code == 200, answer.text
-    page = await signed_in(browser, live, "auditor")
+    page = await signed_in(chromium, live, "auditor")
     await page.goto(f"{live.base_url}/requests/{request_id}")
     clock = page.locator("section.clock").first
     summary = await clock.locator(".summary").inner_text()
@@ -107,7 +89,7 @@ async def test_an_auditor_reads_a_restart_a_pause_across_national_day_and_a_brea
 
 
 async def test_each_role_sees_the_requests_in_its_scope_and_a_404_page_for_the_others(
-    browser: Any, live: LiveStack, http: httpx.AsyncClient
+    chromium: Any, live: LiveStack, http: httpx.AsyncClient
 ) -> None:
     request_id = await opened(http, live, NATIONAL_DAY_BREACH, "pages-breach-scope")
     for role, visible in [
@@ -118,7 +100,7 @@ async def test_each_role_sees_the_requests_in_its_scope_and_a_404_page_for_the_o
         ("other_coordinator", False),  # another vendor
         ("other_auditor", False),  # another insurer
     ]:
-        page = await signed_in(browser, live, role)
+        page = await signed_in(chromium, live, role)
         answer = await page.goto(f"{live.base_url}/requests/{request_id}")
         assert answer is not None
         if visible:
@@ -134,11 +116,11 @@ async def test_each_role_sees_the_requests_in_its_scope_and_a_404_page_for_the_o
 
 
 async def test_the_owed_list_puts_the_breached_request_first_and_marks_it(
-    browser: Any, live: LiveStack, http: httpx.AsyncClient
+    chromium: Any, live: LiveStack, http: httpx.AsyncClient
 ) -> None:
     breached = await opened(http, live, NATIONAL_DAY_BREACH_UNCONFIRMED, "pages-breach-list")
     stopped_late = await opened(http, live, NATIONAL_DAY_BREACH, "pages-breach-list-confirmed")
-    page = await signed_in(browser, live, "coordinator")
+    page = await signed_in(chromium, live, "coordinator")
     await page.goto(f"{live.base_url}/requests?service=axa.green_channel.inpatient")
     rows = page.locator("#requests tbody tr")
     first = rows.first
@@ -155,10 +137,10 @@ async def test_the_owed_list_puts_the_breached_request_first_and_marks_it(
 
 
 async def test_the_audit_page_downloads_as_a_pdf_with_the_same_content(
-    browser: Any, live: LiveStack, http: httpx.AsyncClient, tmp_path: Any
+    chromium: Any, live: LiveStack, http: httpx.AsyncClient, tmp_path: Any
 ) -> None:
     request_id = await opened(http, live, NATIONAL_DAY_BREACH, "pages-breach-pdf")
-    page = await signed_in(browser, live, "auditor")
+    page = await signed_in(chromium, live, "auditor")
     answer = await page.request.get(f"{live.base_url}/requests/{request_id}?format=pdf")
     assert answer.status == 200
     assert answer.headers["content-type"] == "application/pdf"
@@ -169,8 +151,8 @@ async def test_the_audit_page_downloads_as_a_pdf_with_the_same_content(
     assert NATIONAL_DAY_BREACH_DUE in text and "超时" in text and "国庆节" in text
 
 
-async def test_signing_out_in_the_browser_ends_the_session(browser: Any, live: LiveStack) -> None:
-    page = await signed_in(browser, live, "operations")
+async def test_signing_out_in_the_browser_ends_the_session(chromium: Any, live: LiveStack) -> None:
+    page = await signed_in(chromium, live, "operations")
     await page.click("header form button[type=submit]")
     await page.wait_for_url(f"{live.base_url}/login")
     await page.goto(f"{live.base_url}/requests")

@@ -6,18 +6,17 @@ clock on the terms page."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 from sqlalchemy import Engine
 
 from api.app import create_app
-from harness.chromium import launch
+from harness.chromium import signed_in_page
 from harness.keys import TEST_KEYS_SETTING
 from harness.projected import SPECIAL_DRUG, Projector, october_2025
 from harness.servers import free_port
@@ -48,21 +47,8 @@ def site(tmp_path: Path, calendar_dir: Path) -> Iterator[tuple[str, Engine]]:
     engine.dispose()
 
 
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with async_playwright() as playwright:
-        chromium = await launch(playwright)
-        yield chromium
-        await chromium.close()
-
-
 async def signed_in(browser: Any, base_url: str, key: str) -> Page:
-    context = await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    await page.goto(f"{base_url}/login")
-    await page.fill("input[name=key]", key)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base_url}/requests")
+    page: Page = await signed_in_page(browser, base_url, key)
     return page
 
 
@@ -71,7 +57,7 @@ def percent(compliance: float | None) -> str:
 
 
 async def test_a_coordinator_reads_on_its_scorecard_the_report_figures_and_another_vendors_is_a_404(
-    browser: Any, site: tuple[str, Engine]
+    chromium: Any, site: tuple[str, Engine]
 ) -> None:
     base_url, engine = site
     key = create_key(engine, Role.COORDINATOR, vendor_id="vendor-a")
@@ -80,7 +66,7 @@ async def test_a_coordinator_reads_on_its_scorecard_the_report_figures_and_anoth
         params={"insurer": INSURER, "month": MONTH, "party": "vendor"},
         headers={"Authorization": f"Bearer {key}"},
     ).json()
-    page = await signed_in(browser, base_url, key)
+    page = await signed_in(chromium, base_url, key)
     answer = await page.goto(f"{base_url}/scorecards/{INSURER}/{MONTH}")
     assert answer is not None and answer.status == 200
     shown = []
@@ -117,10 +103,10 @@ async def test_a_coordinator_reads_on_its_scorecard_the_report_figures_and_anoth
 
 
 async def test_an_auditor_reads_on_the_terms_page_that_the_insurer_owes_the_audit(
-    browser: Any, site: tuple[str, Engine]
+    chromium: Any, site: tuple[str, Engine]
 ) -> None:
     base_url, engine = site
-    page = await signed_in(browser, base_url, create_key(engine, Role.AUDITOR, insurer_id=INSURER))
+    page = await signed_in(chromium, base_url, create_key(engine, Role.AUDITOR, insurer_id=INSURER))
     answer = await page.goto(f"{base_url}/catalog/{SPECIAL_DRUG}")
     assert answer is not None and answer.status == 200
     audit = page.locator("section[data-clock=audit]")
