@@ -228,40 +228,55 @@ LABELS = {
 }
 
 
-def chart(cycle: Cycle, day_info: DayInfo, describe: Callable[[datetime, str], str]) -> Chart:
-    """The shapes of one row. `describe(at, kind)` writes a marker's time (e.g. "10-17 24:00")."""
+@dataclass(frozen=True)
+class _Axis:
+    """The row's window of time, from `first` to `last` in Asia/Shanghai, mapped onto 0..WIDTH."""
+
+    hourly: bool
+    first: datetime
+    last: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.last - self.first).total_seconds()
+
+    def x(self, at: datetime) -> float:
+        return round(max(0.0, min(1.0, (at - self.first).total_seconds() / self.seconds)) * WIDTH, 2)
+
+
+def _axis_of(cycle: Cycle) -> _Axis:
+    """Whole hours around a short cycle, padded a tenth of its span; whole days around a long one."""
     span = cycle.end - cycle.start
-    hourly = span < HOURLY_BELOW
-    if hourly:
+    if span < HOURLY_BELOW:
         pad = max(span / 10, timedelta(minutes=15))
         first = _local(cycle.start - pad).replace(minute=0, second=0, microsecond=0)
         last = _local(cycle.end + pad)
         last = last.replace(minute=0, second=0, microsecond=0) + (timedelta(hours=1) if last.minute else timedelta())
-    else:
-        first = _midnight(_local(cycle.start).date())
-        end_local = _local(cycle.end)
-        last_day = end_local.date() if end_local == _midnight(end_local.date()) else end_local.date() + timedelta(1)
-        last = _midnight(last_day)
-    total = (last - first).total_seconds()
+        return _Axis(True, first, last)
+    end_local = _local(cycle.end)
+    last_day = end_local.date() if end_local == _midnight(end_local.date()) else end_local.date() + timedelta(1)
+    return _Axis(False, _midnight(_local(cycle.start).date()), _midnight(last_day))
 
-    def x_of(at: datetime) -> float:
-        return round(max(0.0, min(1.0, (at - first).total_seconds() / total)) * WIDTH, 2)
 
+def _day_cells(axis: _Axis, day_info: DayInfo) -> list[DayCell]:
+    """One cell per calendar day on the axis, with its kind and name; numbered where the number fits."""
     days: list[DayCell] = []
-    day = _local(first).date()
-    cell_width = WIDTH * 86400 / total
+    day = _local(axis.first).date()
+    cell_width = WIDTH * 86400 / axis.seconds
     step = max(1, math.ceil(18 / cell_width))  # label every day only where the number fits
-    while _midnight(day) < last:
-        left, right = x_of(max(_midnight(day), first)), x_of(min(_midnight(day + timedelta(1)), last))
+    while _midnight(day) < axis.last:
+        left = axis.x(max(_midnight(day), axis.first))
+        right = axis.x(min(_midnight(day + timedelta(1)), axis.last))
         kind, name = day_info(day)
-        label = str(day.day) if day.toordinal() % step == 0 and right - left >= 9 else ""
-        if hourly:
-            label = ""
+        label = str(day.day) if day.toordinal() % step == 0 and right - left >= 9 and not axis.hourly else ""
         days.append(DayCell(left, round(right - left, 2), day, kind, name, label))
         day += timedelta(1)
+    return days
 
-    # One band per run of adjacent named days of a kind; a run holding several holidays (National
-    # Day 2025 took in the Mid-autumn Festival) names each once, in order.
+
+def _named_day_bands(days: list[DayCell]) -> list[Band]:
+    """One band per run of adjacent named days of a kind, in lanes; a run holding several holidays
+    (National Day 2025 took in the Mid-autumn Festival) names each once, in order."""
     bands: list[Band] = []
     for cell in days:
         if cell.name is None or cell.kind == "work":
@@ -274,39 +289,52 @@ def chart(cycle: Cycle, day_info: DayInfo, describe: Callable[[datetime, str], s
             bands[-1] = Band(previous.x, round(previous.width + cell.width, 2), merged, previous.kind)
         else:
             bands.append(Band(cell.x, cell.width, text, cell.kind))
-
     band_lanes = _lanes([(band.x, band.text) for band in bands])
-    bands = [
+    return [
         Band(b.x, b.width, b.text, b.kind, lane, anchor) for b, (lane, anchor) in zip(bands, band_lanes, strict=True)
     ]
-    name_lanes = max((b.lane + 1 for b in bands), default=0)
-    day_top = NAMES_TOP + name_lanes * LANE_HEIGHT + 4
 
-    bars = tuple(Bar(x_of(a), round(max(x_of(b) - x_of(a), 1.0), 2), kind) for a, b, kind in cycle.spans)
 
+def _markers(cycle: Cycle, axis: _Axis, describe: Callable[[datetime, str], str]) -> tuple[Marker, ...]:
+    """A labelled marker per event of the cycle, its label in a lane clear of its neighbours."""
     shown = list(cycle.marks)
-    texts = [(x_of(at), f"{LABELS.get(kind, kind)} {describe(at, kind)}") for at, kind in shown]
+    texts = [(axis.x(at), f"{LABELS.get(kind, kind)} {describe(at, kind)}") for at, kind in shown]
     placed = _lanes(texts)
-    markers = tuple(
+    return tuple(
         Marker(x, kind, text, lane, anchor)
         for (x, text), (_, kind), (lane, anchor) in zip(texts, shown, placed, strict=True)
     )
 
+
+def _ticks(axis: _Axis, days: list[DayCell]) -> list[Tick]:
+    """Hour ticks at a step that leaves 60 units between them, or a tick at each month's first day."""
     ticks: list[Tick] = []
-    if hourly:
-        hours = total / 3600
+    if axis.hourly:
+        hours = axis.seconds / 3600
         every = next((h for h in (1, 2, 3, 6, 12, 24) if WIDTH / hours * h >= 60), 24)
-        at = first
-        while at <= last:
+        at = axis.first
+        while at <= axis.last:
             if at.hour % every == 0:
-                text = f"{at:%m-%d %H:%M}" if at.hour == 0 or at == first else f"{at:%H:%M}"
-                ticks.append(Tick(x_of(at), text))
+                text = f"{at:%m-%d %H:%M}" if at.hour == 0 or at == axis.first else f"{at:%H:%M}"
+                ticks.append(Tick(axis.x(at), text))
             at += timedelta(hours=1)
-    else:
-        for cell in days:
-            if cell.day.day == 1 or cell is days[0]:
-                ticks.append(Tick(cell.x, f"{cell.day:%Y-%m}"))
-        ticks = [t for i, t in enumerate(ticks) if i == 0 or t.x - ticks[i - 1].x >= 60]
+        return ticks
+    for cell in days:
+        if cell.day.day == 1 or cell is days[0]:
+            ticks.append(Tick(cell.x, f"{cell.day:%Y-%m}"))
+    return [t for i, t in enumerate(ticks) if i == 0 or t.x - ticks[i - 1].x >= 60]
+
+
+def chart(cycle: Cycle, day_info: DayInfo, describe: Callable[[datetime, str], str]) -> Chart:
+    """The shapes of one row. `describe(at, kind)` writes a marker's time (e.g. "10-17 24:00")."""
+    axis = _axis_of(cycle)
+    days = _day_cells(axis, day_info)
+    bands = _named_day_bands(days)
+    name_lanes = max((b.lane + 1 for b in bands), default=0)
+    day_top = NAMES_TOP + name_lanes * LANE_HEIGHT + 4
+    bars = tuple(Bar(axis.x(a), round(max(axis.x(b) - axis.x(a), 1.0), 2), kind) for a, b, kind in cycle.spans)
+    markers = _markers(cycle, axis, describe)
+    ticks = _ticks(axis, days)
     lanes = max((m.lane for m in markers), default=0) + 1
     height = day_top + DAY_HEIGHT + 6 + lanes * LANE_HEIGHT + 6
-    return Chart(hourly, tuple(days), tuple(bands), bars, markers, tuple(ticks), day_top, height)
+    return Chart(axis.hourly, tuple(days), tuple(bands), bars, markers, tuple(ticks), day_top, height)
