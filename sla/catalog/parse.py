@@ -161,11 +161,24 @@ def _clock(doc: Any, accepts: frozenset[EventType], where: _Where) -> ClockSpec:
     if not isinstance(doc, dict) or not doc.get("id"):
         raise where.error("every clock needs an id")
     context = f"clock {doc['id']!r}"
-    name_zh, name_en = _names(doc.get("name"), where, context)
+    spec = _clock_spec(doc, where, context)
+    _check_start_and_stop(spec, accepts, where, context)
+    _check_other_events(spec, accepts, where, context)
+    _check_per_occurrence_and_exceptions(spec, where, context)
+    return spec
+
+
+def _party(doc: dict[str, Any], where: _Where, context: str) -> Party:
     try:
-        party = Party(doc.get("party", Party.VENDOR.value))
+        return Party(doc.get("party", Party.VENDOR.value))
     except ValueError:
         raise where.error(f"{context}: unknown party {doc.get('party')!r}") from None
+
+
+def _clock_spec(doc: dict[str, Any], where: _Where, context: str) -> ClockSpec:
+    """Each field of a clock read on its own; how the fields fit together is checked after."""
+    name_zh, name_en = _names(doc.get("name"), where, context)
+    party = _party(doc, where, context)
     start = _events(doc.get("start"), where, f"{context} start")
     stop = _events(doc.get("stop"), where, f"{context} stop")
     duration = _duration(doc.get("duration"), where, context)
@@ -173,7 +186,7 @@ def _clock(doc: Any, accepts: frozenset[EventType], where: _Where) -> ClockSpec:
     per_occurrence = doc.get("per_occurrence", False)
     if not isinstance(per_occurrence, bool):
         raise where.error(f"{context}: per_occurrence is true or false, got {per_occurrence!r}")
-    spec = ClockSpec(
+    return ClockSpec(
         id=str(doc["id"]),
         name_zh=name_zh,
         name_en=name_en,
@@ -196,6 +209,11 @@ def _clock(doc: Any, accepts: frozenset[EventType], where: _Where) -> ClockSpec:
         notice=_notice(doc.get("notice"), where, context),
         start_step=_start_step(doc.get("start_step"), where, context),
     )
+
+
+def _check_start_and_stop(spec: ClockSpec, accepts: frozenset[EventType], where: _Where, context: str) -> None:
+    """A clock starts and stops on events that can happen, and neither pauses nor stops on its start."""
+    start, stop = spec.start_all_of, spec.stop
     if not start:
         raise where.error(f"{context}: 'start' needs at least one event (request_opened for the opening)")
     unreachable = [e for e in start if e not in accepts and e not in SYSTEM_EVENTS]
@@ -211,6 +229,10 @@ def _clock(doc: Any, accepts: frozenset[EventType], where: _Where) -> ClockSpec:
         raise where.error(f"{context}: pauses on its own start event {sorted(own_start)}")
     if set(stop) & set(start):
         raise where.error(f"{context}: stops on its own start event {sorted(set(stop) & set(start))}")
+
+
+def _check_other_events(spec: ClockSpec, accepts: frozenset[EventType], where: _Where, context: str) -> None:
+    """Every other event the clock names is one the service accepts, and a resume has a pause to end."""
     notice_event = (spec.notice.event,) if spec.notice else ()
     others = [
         e
@@ -221,17 +243,22 @@ def _clock(doc: Any, accepts: frozenset[EventType], where: _Where) -> ClockSpec:
         raise where.error(f"{context}: uses events the service does not accept: {sorted(set(others))}")
     if (spec.resume or spec.restart) and not spec.pause:
         raise where.error(f"{context}: resume/restart without a pause can never apply")
-    if per_occurrence and (len(start) != 1 or start[0] in SYSTEM_EVENTS):
+
+
+def _check_per_occurrence_and_exceptions(spec: ClockSpec, where: _Where, context: str) -> None:
+    """A per-occurrence clock starts on one coordinator's event and never pauses; exempt and void
+    events are not its own start or stop; a notice is judged against a single start event."""
+    start = spec.start_all_of
+    if spec.per_occurrence and (len(start) != 1 or start[0] in SYSTEM_EVENTS):
         raise where.error(f"{context}: a per_occurrence clock starts on exactly one event a coordinator sends")
-    if per_occurrence and (spec.pause or spec.resume or spec.restart):
+    if spec.per_occurrence and (spec.pause or spec.resume or spec.restart):
         raise where.error(f"{context}: a per_occurrence clock has no pause, resume or restart")
     if set(spec.exempt) & set(start):
         raise where.error(f"{context}: exempts on its own start event {sorted(set(spec.exempt) & set(start))}")
-    if set(spec.void) & (set(start) | set(stop)):
+    if set(spec.void) & (set(start) | set(spec.stop)):
         raise where.error(f"{context}: void events are neither its start nor its stop")
     if spec.notice and len(start) != 1:
         raise where.error(f"{context}: a notice is judged against one start event; this clock has {len(start)}")
-    return spec
 
 
 def _window(doc: Any, accepts: frozenset[EventType], where: _Where) -> CustomerWindow:
