@@ -82,6 +82,72 @@ def script(
     return events
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """One simulated request before it is sent: who, which service, when, and its events."""
+
+    number: int
+    vendor: str
+    entry: ServiceEntry
+    opened_at: datetime
+    events: list[tuple[str, datetime]]
+    cancel: bool
+
+
+def _plan_request(
+    number: int, services: list[ServiceEntry], calendar: WorkingCalendar, now: datetime, days: int, rng: random.Random
+) -> _Planned:
+    """Draws a vendor, a service and an opening instant (more of them recent), then its script."""
+    vendor = rng.choice(list(HABITS))
+    entry = rng.choice(services)
+    opened_at = now - timedelta(days=days) * rng.random() ** 0.7
+    events = script(entry, HABITS[vendor], opened_at, calendar, rng)
+    return _Planned(number, vendor, entry, opened_at, events, cancel=rng.random() < 0.05)
+
+
+async def _open_request(client: httpx.AsyncClient, planned: _Planned, seed: int, tally: Tally) -> str | None:
+    """Opens the request; its id, or None (counted as an error) when the API refused it."""
+    number = planned.number
+    body = {
+        "service_id": planned.entry.id,
+        "vendor_id": planned.vendor,
+        "policy_no": f"SIM-{number:06d}",
+        "insured": {"name": "模拟客户", "id_number": f"SIM{number:09d}"},
+        "opened_at": planned.opened_at.isoformat(),
+        "external_ref": f"sim-{seed}-{number}",
+    }
+    response = await client.post("/v1/requests", json=body)
+    if response.status_code not in (200, 201):
+        tally.errors.append(f"open {planned.entry.id}: {response.status_code} {response.text[:200]}")
+        return None
+    tally.opened += 1
+    return str(response.json()["id"])
+
+
+async def _send_events(
+    client: httpx.AsyncClient, request_id: str, events: list[tuple[str, datetime]], key: str, tally: Tally
+) -> None:
+    """Sends the events that have already happened, in order, until the API refuses one."""
+    for seq, (event, when) in enumerate(events):
+        if when > datetime.now(UTC):
+            break  # still in flight: its next event has not happened yet
+        reply = await client.post(
+            f"/v1/requests/{request_id}/events",
+            json={"type": event, "occurred_at": when.isoformat()},
+            headers={"Idempotency-Key": f"{key}-{seq}"},
+        )
+        if reply.status_code == 200:
+            tally.events += 1
+            tally.completed += event == "service_completed"
+            tally.cancelled += event == "customer_cancelled"
+        elif reply.status_code in (409, 422):
+            tally.rejected += 1  # e.g. completion refused while a clock still runs: realistic
+            break
+        else:
+            tally.errors.append(f"{event}: {reply.status_code} {reply.text[:200]}")
+            break
+
+
 async def simulate(
     client: httpx.AsyncClient,
     catalog: Catalog,
@@ -101,46 +167,15 @@ async def simulate(
     task = progress.add_task("requests", total=requests) if progress else None
 
     async def one(number: int) -> None:
-        vendor = rng.choice(list(HABITS))
-        entry = rng.choice(services)
-        opened_at = now - timedelta(days=days) * rng.random() ** 0.7
-        plan = script(entry, HABITS[vendor], opened_at, calendar, rng)
-        cancel = rng.random() < 0.05
+        planned = _plan_request(number, services, calendar, now, days, rng)
         async with gate:
-            body = {
-                "service_id": entry.id,
-                "vendor_id": vendor,
-                "policy_no": f"SIM-{number:06d}",
-                "insured": {"name": "模拟客户", "id_number": f"SIM{number:09d}"},
-                "opened_at": opened_at.isoformat(),
-                "external_ref": f"sim-{seed}-{number}",
-            }
-            response = await client.post("/v1/requests", json=body)
-            if response.status_code not in (200, 201):
-                tally.errors.append(f"open {entry.id}: {response.status_code} {response.text[:200]}")
+            request_id = await _open_request(client, planned, seed, tally)
+            if request_id is None:
                 return
-            tally.opened += 1
-            request_id = response.json()["id"]
-            if cancel:
-                plan = [("customer_cancelled", opened_at + timedelta(minutes=rng.randint(5, 120)))]
-            for seq, (event, when) in enumerate(plan):
-                if when > datetime.now(UTC):
-                    break  # still in flight: its next event has not happened yet
-                reply = await client.post(
-                    f"/v1/requests/{request_id}/events",
-                    json={"type": event, "occurred_at": when.isoformat()},
-                    headers={"Idempotency-Key": f"sim-{seed}-{number}-{seq}"},
-                )
-                if reply.status_code == 200:
-                    tally.events += 1
-                    tally.completed += event == "service_completed"
-                    tally.cancelled += event == "customer_cancelled"
-                elif reply.status_code in (409, 422):
-                    tally.rejected += 1  # e.g. completion refused while a clock still runs: realistic
-                    break
-                else:
-                    tally.errors.append(f"{event}: {reply.status_code} {reply.text[:200]}")
-                    break
+            events = planned.events
+            if planned.cancel:
+                events = [("customer_cancelled", planned.opened_at + timedelta(minutes=rng.randint(5, 120)))]
+            await _send_events(client, request_id, events, f"sim-{seed}-{number}", tally)
         if progress is not None and task is not None:
             progress.advance(task)
 
