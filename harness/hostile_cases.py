@@ -119,8 +119,8 @@ def _event(kind: str, label: str, service: str, body: dict[str, Any], **more: An
     return Hostile(kind, label, "POST", "/v1/requests/{request}/events", body=body, service=service, **more)
 
 
-def event_data_cases(now: datetime) -> list[Hostile]:
-    occurred = now.isoformat()
+def _window_instant_cases(occurred: str) -> list[Hostile]:
+    """Bad and edge instants in the fields a customer window reads."""
     cases = []
     for service, event, key in WINDOW_FIELDS:
         full = key in ("appointment_at", "planned_treatment_at", "planned_admission_at")
@@ -137,6 +137,12 @@ def event_data_cases(now: datetime) -> list[Hostile]:
     cases.append(
         _event("event data: edge instant", "window judged at the edge", aide, body, expect=frozenset({200, 409}))
     )
+    return cases
+
+
+def _instance_and_note_cases(occurred: str) -> list[Hostile]:
+    """An occurrence's `instance` and a free-text `note`: wrong types, sizes and characters, and what passes."""
+    cases = []
     direct_pay = "unnamed.ci_inpatient.direct_pay"
     for label, value in [
         ("0", 0),
@@ -168,6 +174,12 @@ def event_data_cases(now: datetime) -> list[Hostile]:
     for label, value in MARKUP_NOTES.items():
         body = {"type": "materials_incomplete", "occurred_at": occurred, "data": {"note": value}}
         cases.append(_event("event data: note", f"note {label}", GENERAL, body, expect=frozenset({200})))
+    return cases
+
+
+def event_data_cases(now: datetime) -> list[Hostile]:
+    occurred = now.isoformat()
+    cases = [*_window_instant_cases(occurred), *_instance_and_note_cases(occurred)]
     for label, data, names in [
         ("unknown key", {"surprise": 1}, "surprise"),
         ("a key another event takes", {"appointment_at": "2025-10-10T09:00:00+08:00"}, "appointment_at"),
@@ -190,8 +202,8 @@ def event_data_cases(now: datetime) -> list[Hostile]:
     return cases
 
 
-def envelope_cases(now: datetime) -> list[Hostile]:
-    occurred = now.isoformat()
+def _envelope_member_cases(occurred: str) -> list[Hostile]:
+    """The event's own members: occurred_at, type, and members it does not have."""
     cases = []
     for label, value in BAD_INSTANTS:
         body = {"type": "materials_incomplete", "occurred_at": value}
@@ -217,6 +229,12 @@ def envelope_cases(now: datetime) -> list[Hostile]:
     cases.append(_event("event envelope", "an extra member", GENERAL, body, names="surprise"))
     body = {"type": "materials_incomplete", "occurred_at": occurred, "\ud800": True}
     cases.append(_event("event envelope", "an extra member named by a lone surrogate", GENERAL, body, names="body"))
+    return cases
+
+
+def _raw_body_cases(occurred: str) -> list[Hostile]:
+    """Bodies that are not one JSON object in UTF-8, or not sent as JSON."""
+    cases = []
     events = "/v1/requests/{request}/events"
     ok_event = json.dumps({"type": "materials_incomplete", "occurred_at": occurred}).encode()
     for label, raw, expect, names in [
@@ -243,6 +261,12 @@ def envelope_cases(now: datetime) -> list[Hostile]:
     cases.append(
         Hostile("event body", "JSON sent as text/plain", "POST", events, raw=ok_event, headers=text, names="body")
     )
+    return cases
+
+
+def envelope_cases(now: datetime) -> list[Hostile]:
+    occurred = now.isoformat()
+    cases = [*_envelope_member_cases(occurred), *_raw_body_cases(occurred)]
     for label, key in [("spaces", "a key with spaces"), ("129 characters", "k" * 129), ("non-ASCII", "ключ".encode())]:
         body = {"type": "materials_incomplete", "occurred_at": occurred}
         more = {"headers": {"Idempotency-Key": key}, "names": "Idempotency-Key"}
@@ -281,7 +305,8 @@ def _cursor(content: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(content).encode()).decode()
 
 
-def query_cases() -> list[Hostile]:
+def _list_query_cases() -> list[Hostile]:
+    """The list's and the report's query parameters: instants, cursor, limit, filters, format."""
     cases = []
     for name, path in [
         ("opened_from", "/v1/requests"),
@@ -322,6 +347,12 @@ def query_cases() -> list[Hostile]:
     cases.append(
         Hostile("queries", "format xml", "GET", "/v1/reports/compliance", params={"format": "xml"}, names="format")
     )
+    return cases
+
+
+def _calendar_due_cases() -> list[Hostile]:
+    """GET /v1/calendar/due: bad starts, durations out of range, and the largest ones that still answer."""
+    cases = []
     due = "/v1/calendar/due"
     for label, value in BAD_INSTANTS:
         if isinstance(value, str | int) and not isinstance(value, bool) and len(str(value)) < 1000:
@@ -342,6 +373,11 @@ def query_cases() -> list[Hostile]:
         cases.append(
             Hostile("calendar", f"due {label}", "GET", due, params=params, expect=frozenset({expect}), names=names)
         )
+    return cases
+
+
+def query_cases() -> list[Hostile]:
+    cases = [*_list_query_cases(), *_calendar_due_cases()]
     for label, year, expect in [
         ("2003", "2003", 422),
         ("2201", "2201", 422),
@@ -355,7 +391,9 @@ def query_cases() -> list[Hostile]:
     return cases
 
 
-def calendar_load_cases() -> list[Hostile]:
+def _overlay_cases() -> list[Hostile]:
+    """PUT /v1/calendar/{year} (a dry run): days and sources the overlay parser refuses, and a free-text date."""
+
     def overlay(**change: Any) -> dict[str, Any]:
         source = {
             "title": "国务院办公厅关于2031年部分节假日安排的通知 (test)",
@@ -399,6 +437,11 @@ def calendar_load_cases() -> list[Hostile]:
             expect=frozenset({200}),
         )
     )
+    return cases
+
+
+def calendar_load_cases() -> list[Hostile]:
+    cases = _overlay_cases()
     codec = "/codec/decode"
     for label, raw, expect in [
         ("not JSON", b"{", 400),
