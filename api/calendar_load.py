@@ -130,6 +130,39 @@ def _previous_december(
     return carried_into_previous_year(previous, holidays, makeups, overlay.source, origin)
 
 
+async def _signal_all(client: Client, request_ids: list[str], change: CalendarChanged) -> int:
+    """Signals each request's workflow that the calendar changed, in bounded batches; how many took it."""
+
+    async def signal(request_id: str) -> bool:
+        try:
+            handle = client.get_workflow_handle_for(ServiceRequestWorkflow.run, request_workflow_id(request_id))
+            await handle.signal(ServiceRequestWorkflow.calendar_changed, change)
+            return True
+        except RPCError:
+            return False
+
+    sent = 0
+    for first in range(0, len(request_ids), SIGNAL_BATCH):  # bounded fan-out
+        sent += sum(await asyncio.gather(*(signal(i) for i in request_ids[first : first + SIGNAL_BATCH])))
+    return sent
+
+
+async def _store_years(state: AppState, client: Client, loaded: list[YearData], sender: str) -> int:
+    """Stores the years (only while Temporal can be told); the generation that holds them all."""
+    try:
+        await client.service_client.check_health()
+    except RPCError:
+        raise unavailable("Temporal is unreachable; the overlay was not stored") from None
+    for one in loaded:  # the previous year first: the last generation holds both
+        generation = await asyncio.to_thread(store_overlay, state.engine, one, sender, state.now())
+    return generation
+
+
+async def _open_in_years(state: AppState, years: list[int]) -> list[tuple[str, str]]:
+    """The open requests with a clock reaching any of the years: (id, calendar fingerprint), sorted."""
+    return sorted({c for y in years for c in await asyncio.to_thread(_candidates, state.engine, y)})
+
+
 async def load_year(
     state: AppState, principal: Principal, year: int, body: OverlayIn, dry_run: bool
 ) -> CalendarLoadOut:
@@ -144,50 +177,26 @@ async def load_year(
     # failure part way (stored, not all signalled) must still reach them; a recompute that moves
     # nothing is harmless.
     reached = [year - 1, year] if december_holidays or december_makeups else [year]
-    candidates = sorted({c for y in reached for c in await asyncio.to_thread(_candidates, state.engine, y)})
     client = await state.client()
-    candidate_ids = [rid for rid, _ in candidates]
+    candidate_ids = [rid for rid, _ in await _open_in_years(state, reached)]
     moves = await _moves(client, candidate_ids, calendar, state.now(), reason)
     if dry_run:
         return CalendarLoadOut(
             year=year, dry_run=True, calendar_fingerprint=calendar.fingerprint, moves=moves, requests_signalled=0
         )
-    try:
-        await client.service_client.check_health()
-    except RPCError:
-        raise unavailable("Temporal is unreachable; the overlay was not stored") from None
-    for one in loaded:  # the previous year first: the last generation holds both
-        generation = await asyncio.to_thread(store_overlay, state.engine, one, principal.sender, state.now())
+    generation = await _store_years(state, client, loaded, principal.sender)
     state.calendars.current(generation)
     change = CalendarChanged(reason, generation)
-
-    async def signal(request_id: str) -> bool:
-        try:
-            handle = client.get_workflow_handle_for(ServiceRequestWorkflow.run, request_workflow_id(request_id))
-            await handle.signal(ServiceRequestWorkflow.calendar_changed, change)
-            return True
-        except RPCError:
-            return False
-
-    async def fan_out(request_ids: list[str]) -> int:
-        sent = 0
-        for first in range(0, len(request_ids), SIGNAL_BATCH):  # bounded fan-out
-            sent += sum(await asyncio.gather(*(signal(i) for i in request_ids[first : first + SIGNAL_BATCH])))
-        return sent
-
-    signalled = await fan_out(candidate_ids)
-    already = set(candidate_ids)
+    signalled = await _signal_all(client, candidate_ids, change)
     # A request opened while the year was being stored may have planned with the calendar before it and
     # not be in the first list: one more pass for those still on another calendar.
-    late = sorted(
-        {
-            rid
-            for one_year in reached
-            for rid, fingerprint in await asyncio.to_thread(_candidates, state.engine, one_year)
-            if fingerprint != calendar.fingerprint and rid not in already
-        }
-    )
-    signalled += await fan_out(late)
+    already = set(candidate_ids)
+    late = [
+        rid
+        for rid, fingerprint in await _open_in_years(state, reached)
+        if fingerprint != calendar.fingerprint and rid not in already
+    ]
+    signalled += await _signal_all(client, late, change)
     return CalendarLoadOut(
         year=year, dry_run=False, calendar_fingerprint=calendar.fingerprint, moves=moves, requests_signalled=signalled
     )
