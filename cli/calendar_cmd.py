@@ -155,19 +155,22 @@ def import_notice(
     if out is not None:
         report.print(f"[green]wrote[/green] {out}: check it with `slatrack calendar check {out}`")
     if as_json:
-        # Days the notice sets in the previous December go in the body too: the load updates that year.
-        december_holidays, december_makeups = reading.days_in(year - 1)
-        body = {
-            "source": {"title": data.source.title, "number": data.source.number, "date": data.source.date},
-            "holidays": sorted(d.isoformat() for d in data.holidays | december_holidays if d >= date(year - 1, 12, 1)),
-            "makeup_workdays": sorted(
-                d.isoformat() for d in data.makeup_workdays | december_makeups if d >= date(year - 1, 12, 1)
-            ),
-        }
-        typer.echo(json.dumps(body, ensure_ascii=False))
+        typer.echo(json.dumps(_load_body(reading, data, year), ensure_ascii=False))
     elif out is None:
         console.print("[dim]no --out given; the overlay would be:[/dim]")
         console.print(escape(dump_overlay(data)), end="")
+
+
+def _load_body(reading: NoticeReading, data: YearData, year: int) -> dict[str, object]:
+    """The body of PUT /v1/calendar/{year}. Days the notice sets in the previous December go in it
+    too: the load updates that year."""
+    december_holidays, december_makeups = reading.days_in(year - 1)
+    december = date(year - 1, 12, 1)
+    return {
+        "source": {"title": data.source.title, "number": data.source.number, "date": data.source.date},
+        "holidays": sorted(d.isoformat() for d in data.holidays | december_holidays if d >= december),
+        "makeup_workdays": sorted(d.isoformat() for d in data.makeup_workdays | december_makeups if d >= december),
+    }
 
 
 def _per_file(name: str, given: list[str], files: list[Path]) -> list[str]:
