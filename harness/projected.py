@@ -135,6 +135,11 @@ def october_2025(projector: Projector) -> None:
     one delivery breached and still undelivered at the month's end; one past due but not recorded as
     breached; one due at 24:00 on 31 October (so October's); vendor-b: one delivery met. September: one
     of vendor-a's deliveries breached."""
+    _vendor_a_in_october(projector)
+    _vendor_b_in_october_and_vendor_a_in_september(projector)
+
+
+def _vendor_a_in_october(projector: Projector) -> None:
     write = projector.request
     # Materials Thu 9 Oct: the audit is due at 24:00 on Fri 10 Oct; approved Tue 14 Oct, late.
     write(
@@ -176,6 +181,10 @@ def october_2025(projector: Projector) -> None:
         Step("materials_complete", at(2025, 10, 21, 10)),
         Step("eligibility_approved", at(2025, 10, 22, 9)),
     )
+
+
+def _vendor_b_in_october_and_vendor_a_in_september(projector: Projector) -> None:
+    write = projector.request
     write(
         "r-other-vendor",
         SPECIAL_DRUG,
