@@ -112,6 +112,34 @@ def summary(row: Any, clocks: Sequence[Any], now: datetime) -> RequestSummary:
     )
 
 
+def _catalog_clock(clock: ClockSpec) -> dict[str, Any]:
+    """One clock of a catalog entry, as GET /v1/catalog shows it: the events it follows and its terms."""
+    terms = describe_clock(clock)
+    return {
+        "id": clock.id,
+        "name_zh": clock.name_zh,
+        "name_en": clock.name_en,
+        "party": clock.party.value,
+        "duration": {clock.duration.unit.value: clock.duration.amount},
+        "warn_at": list(clock.warn_at),
+        "start_all_of": list(clock.start_all_of),
+        "stop": list(clock.stop),
+        "pause": list(clock.pause),
+        "resume": list(clock.resume),
+        "restart": list(clock.restart),
+        "exempt": list(clock.exempt),
+        "void": list(clock.void),
+        "notice": {"event": clock.notice.event.value, "lead": clock.notice.lead.describe()} if clock.notice else None,
+        "in_order": clock.in_order,
+        "per_occurrence": clock.per_occurrence,
+        "start_step": {"zh": clock.start_step[0], "en": clock.start_step[1]},
+        "terms": {"zh": terms.summary.zh, "en": terms.summary.en},
+        "source": clock.source.cite(),
+        "quote": clock.quote,
+        "notes": clock.notes,
+    }
+
+
 def describe_entry(entry: ServiceEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
@@ -126,32 +154,7 @@ def describe_entry(entry: ServiceEntry) -> dict[str, Any]:
         "quota_note": entry.quota_note,
         "availability": entry.availability,
         "accepts": sorted(entry.accepts),
-        "clocks": [
-            {
-                "id": c.id,
-                "name_zh": c.name_zh,
-                "name_en": c.name_en,
-                "party": c.party.value,
-                "duration": {c.duration.unit.value: c.duration.amount},
-                "warn_at": list(c.warn_at),
-                "start_all_of": list(c.start_all_of),
-                "stop": list(c.stop),
-                "pause": list(c.pause),
-                "resume": list(c.resume),
-                "restart": list(c.restart),
-                "exempt": list(c.exempt),
-                "void": list(c.void),
-                "notice": {"event": c.notice.event.value, "lead": c.notice.lead.describe()} if c.notice else None,
-                "in_order": c.in_order,
-                "per_occurrence": c.per_occurrence,
-                "start_step": {"zh": c.start_step[0], "en": c.start_step[1]},
-                "terms": {"zh": terms.summary.zh, "en": terms.summary.en},
-                "source": c.source.cite(),
-                "quote": c.quote,
-                "notes": c.notes,
-            }
-            for c, terms in ((c, describe_clock(c)) for c in entry.clocks)
-        ],
+        "clocks": [_catalog_clock(c) for c in entry.clocks],
         "customer_windows": [
             {
                 "id": w.id,
