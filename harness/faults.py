@@ -347,28 +347,32 @@ def _stored_breached_at(row: Any) -> datetime | None:
     return _aware(datetime.fromisoformat(raw)) if raw else None
 
 
-async def observe(stack: ProcessStack, requests: Sequence[str]) -> Observation:
-    at = datetime.now(SHANGHAI)
+def _read_model_rows(stack: ProcessStack) -> tuple[Any, ...]:
+    """The rows the checks compare, and the tally check's message (None when the tallies are exact)."""
+    r, e, c, o = (table_of(m) for m in (RequestRow, EventRow, ClockRow, ClockOutcomeRow))
+    with stack.engine.connect() as connection:
+        rows = {x.id: x.status for x in connection.execute(select(r.c.id, r.c.status))}
+        event_rows = connection.execute(
+            select(e.c.request_id, e.c.seq, e.c.type, e.c.occurred_at, e.c.idempotency_key)
+        ).all()
+        clock_rows = connection.execute(select(c).where(c.c.instance == 1)).all()
+        outcome_rows = connection.execute(
+            select(o.c.request_id, o.c.clock_id, o.c.instance, o.c.outcome, o.c.outcome_at)
+        ).all()
+    try:
+        assert_tallies_exact(stack.engine)
+        tallies = None
+    except AssertionError as error:
+        tallies = str(error)
+    return rows, event_rows, clock_rows, outcome_rows, tallies
 
-    def read() -> tuple[Any, ...]:
-        r, e, c, o = (table_of(m) for m in (RequestRow, EventRow, ClockRow, ClockOutcomeRow))
-        with stack.engine.connect() as connection:
-            rows = {x.id: x.status for x in connection.execute(select(r.c.id, r.c.status))}
-            event_rows = connection.execute(
-                select(e.c.request_id, e.c.seq, e.c.type, e.c.occurred_at, e.c.idempotency_key)
-            ).all()
-            clock_rows = connection.execute(select(c).where(c.c.instance == 1)).all()
-            outcome_rows = connection.execute(
-                select(o.c.request_id, o.c.clock_id, o.c.instance, o.c.outcome, o.c.outcome_at)
-            ).all()
-        try:
-            assert_tallies_exact(stack.engine)
-            tallies = None
-        except AssertionError as error:
-            tallies = str(error)
-        return rows, event_rows, clock_rows, outcome_rows, tallies
 
-    rows, event_rows, clock_rows, outcome_rows, tallies = await asyncio.to_thread(read)
+def _index_events(
+    event_rows: Sequence[Any],
+) -> tuple[
+    dict[tuple[str, datetime], list[tuple[int, str | None]]], dict[str, list[tuple[int, str, datetime, str | None]]]
+]:
+    """The stored events by (request, occurred_at), and each request's log in order."""
     events: dict[tuple[str, datetime], list[tuple[int, str | None]]] = {}
     logs: dict[str, list[tuple[int, str, datetime, str | None]]] = {}
     for x in event_rows:
@@ -377,9 +381,13 @@ async def observe(stack: ProcessStack, requests: Sequence[str]) -> Observation:
         logs.setdefault(x.request_id, []).append((x.seq, x.type, occurred, x.idempotency_key))
     for log in logs.values():
         log.sort()
-    outcomes: dict[str, list[tuple[str, int, str, datetime]]] = {}
-    for x in outcome_rows:
-        outcomes.setdefault(x.request_id, []).append((x.clock_id, x.instance, x.outcome, _aware(x.outcome_at)))
+    return events, logs
+
+
+async def _workflow_views(
+    stack: ProcessStack, requests: Sequence[str]
+) -> tuple[set[str], dict[str, RequestView], list[str]]:
+    """The running workflows, and the status of each request asked or running (or why it failed)."""
     client = await stack.client()
     running = set()
     async for execution in client.list_workflows(f"TaskQueue = '{stack.task_queue}' AND ExecutionStatus = 'Running'"):
@@ -395,6 +403,17 @@ async def observe(stack: ProcessStack, requests: Sequence[str]) -> Observation:
             failures.append(f"{request_id}: {type(error).__name__}: {error}")
 
     await asyncio.gather(*(query(rid) for rid in sorted(set(requests) | running)))
+    return running, views, failures
+
+
+async def observe(stack: ProcessStack, requests: Sequence[str]) -> Observation:
+    at = datetime.now(SHANGHAI)
+    rows, event_rows, clock_rows, outcome_rows, tallies = await asyncio.to_thread(_read_model_rows, stack)
+    events, logs = _index_events(event_rows)
+    outcomes: dict[str, list[tuple[str, int, str, datetime]]] = {}
+    for x in outcome_rows:
+        outcomes.setdefault(x.request_id, []).append((x.clock_id, x.instance, x.outcome, _aware(x.outcome_at)))
+    running, views, failures = await _workflow_views(stack, requests)
     return Observation(
         at,
         rows,
@@ -441,8 +460,8 @@ class Verdict:
         ]
 
 
-def judge(ledger: Ledger, seen: Observation) -> Verdict:
-    verdict = Verdict()
+def _judge_events(ledger: Ledger, seen: Observation, verdict: Verdict) -> None:
+    """Each event call: at most one copy, present if acknowledged, under a key the client knows."""
     for call in ledger.events:
         stored = seen.events.get((call.request_id, call.occurred_at), [])
         in_workflow = _workflow_copies(seen.views.get(call.request_id), call.occurred_at)
@@ -459,11 +478,20 @@ def judge(ledger: Ledger, seen: Observation) -> Verdict:
             if stored_key not in call.known_keys and not call.outcome.startswith("unknown"):
                 verdict.hidden.append(where)
                 verdict.count("hidden", call.phase)
+
+
+def _judge_opens(ledger: Ledger, seen: Observation, verdict: Verdict) -> None:
+    """Each acknowledged open: a read-model row and a running workflow."""
     for open_call in ledger.opens:
         if open_call.acknowledged and open_call.request_id not in seen.rows:
             verdict.lost.append(f"{open_call.describe()} has no read-model row")
         if open_call.acknowledged and open_call.request_id not in seen.running:
             verdict.lost.append(f"{open_call.describe()} has no running workflow")
+
+
+def _judge_breaches(ledger: Ledger, seen: Observation, verdict: Verdict) -> None:
+    """Each breach request's clock recorded breached at its due instant, in the read model and the
+    workflow; and no running clock whose deadline has passed."""
     for breach in ledger.breaches:
         row = seen.clocks.get((breach.request_id, BREACH_CLOCK))
         view = seen.views.get(breach.request_id)
@@ -487,6 +515,10 @@ def judge(ledger: Ledger, seen: Observation) -> Verdict:
             verdict.breaches.append(
                 f"deadline passed, no breach recorded: request {request_id} clock {clock_id} due {row.due_at}"
             )
+
+
+def _judge_consistency(seen: Observation, verdict: Verdict) -> None:
+    """The read model and the workflows agree: open rows and running workflows, logs, outcomes, tallies."""
     open_rows = {rid for rid, status in seen.rows.items() if status == "open"}
     for rid in sorted(open_rows - seen.running):
         verdict.consistency.append(f"open request {rid} has no running workflow")
@@ -513,6 +545,14 @@ def judge(ledger: Ledger, seen: Observation) -> Verdict:
             verdict.consistency.append(f"request {rid}: outcome rows {stored_outcomes}, workflow {expected}")
     if seen.tallies:
         verdict.consistency.append(seen.tallies)
+
+
+def judge(ledger: Ledger, seen: Observation) -> Verdict:
+    verdict = Verdict()
+    _judge_events(ledger, seen, verdict)
+    _judge_opens(ledger, seen, verdict)
+    _judge_breaches(ledger, seen, verdict)
+    _judge_consistency(seen, verdict)
     return verdict
 
 
@@ -598,6 +638,53 @@ def table(reports: Sequence[FaultReport]) -> str:
     return "\n".join(lines)
 
 
+def _count_calls(report: FaultReport, events: list[EventCall], opens: list[OpenCall], verdict: Verdict) -> None:
+    """The event calls' and opens' counts of one fault: tried, acknowledged, retried, lost, ..."""
+    phase = report.fault.name
+    report.tried, report.acknowledged = len(events), sum(c.acknowledged for c in events)
+    report.retried = sum(len(c.attempts) > 1 for c in events)
+    report.retry_attempts = sum(len(c.attempts) - 1 for c in events)
+    report.unknown = sum(c.outcome.startswith("unknown") for c in events)
+    report.keyless = sum(c.key is None for c in events)
+    report.keyless_repeated = sum(
+        c.key is None and any(a.status == 503 and a.key_header for a in c.attempts) for c in events
+    )
+    report.lost, report.duplicated, report.hidden = (
+        verdict.wrong_calls.get(kind, Counter())[phase] for kind in ("lost", "duplicated", "hidden")
+    )
+    report.opens_tried, report.opens_acknowledged = len(opens), sum(o.acknowledged for o in opens)
+
+
+def _wrong_answers(call: Call, fault: Fault) -> list[str]:
+    """The answers a call got that must not happen (a 5xx but 503, a 503 without Retry-After, no answer
+    while the API was up, ...), and a call never acknowledged although it could have been."""
+    wrong = []
+    for a in call.attempts:
+        if a.status is not None and a.status >= 500 and a.status != 503:
+            wrong.append(f"{a.status} {a.detail!r} for {call.describe()}")
+        elif a.status == 503 and not a.retry_after:
+            wrong.append(f"503 without Retry-After ({a.detail!r}) for {call.describe()}")
+        elif a.status is not None and a.status not in (200, 201, 202, 503):
+            wrong.append(f"unexpected {a.status} {a.detail!r} for {call.describe()}")
+        elif a.status is None and not fault.api_down:
+            wrong.append(f"no answer ({a.error}) while the API was up, for {call.describe()}")
+    if not call.acknowledged and not call.outcome.startswith("unknown"):
+        wrong.append(f"never acknowledged: {call.describe()}")
+    return wrong
+
+
+def _timing_problems(fault: Fault, window: Window, breaches: list[Breach]) -> list[str]:
+    """The test's own timing: the fault started before the first due instant, every due inside the fault."""
+    problems = []
+    late = window.started - window.planned
+    if late > min(fault.due_offsets):
+        problems.append(f"test timing: the fault started {late:.2f} s late, after the first due instant")
+    for b in breaches:
+        if not window.started <= b.due_at.timestamp() <= window.restored:
+            problems.append(f"test timing: due {b.due_at.isoformat()} outside the fault window")
+    return problems
+
+
 class FaultRun:
     """One stack, faults one after another; the checks after each cover every phase so far."""
 
@@ -639,40 +726,15 @@ class FaultRun:
     async def _stream(self, fault: Fault, fault_at: float, rotation: list[str]) -> Window:
         """The stream from LEAD before the fault until TAIL after the stack is whole again; returns once
         every call ended (acknowledged, or given up)."""
-        ledger, window = self.ledger, Window(planned=fault_at)
+        window = Window(planned=fault_at)
         calls: list[asyncio.Task[None]] = []
 
         def deadline() -> float:
             return (window.restored or time.time()) + CALL_DEADLINE
 
-        async def produce() -> None:
-            await asyncio.sleep(max(0.0, fault_at - LEAD - time.time()))
-            start = time.monotonic()
-            for i in itertools.count():
-                if window.restored and time.time() >= window.restored + TAIL:
-                    return
-                await asyncio.sleep(max(0.0, start + i / RATE - time.monotonic()))
-                key = None if i % KEYLESS_EVERY == KEYLESS_EVERY - 1 else f"fault-{uuid.uuid4().hex[:16]}"
-                event = EventCall(fault.name, rotation[i % len(rotation)], ledger.unique_now(), key)
-                ledger.events.append(event)
-                calls.append(asyncio.create_task(deliver_event(self.http, self.headers, event, deadline)))
-                if i % OPEN_EVERY == 0:
-                    ref = f"fault-{fault.name}-{uuid.uuid4().hex[:12]}"
-                    request_id = uuid.uuid5(EXTERNAL_REF_NAMESPACE, f"{VENDOR}:{ref}").hex
-                    opening = OpenCall(fault.name, request_id, ref)
-                    ledger.opens.append(opening)
-                    calls.append(asyncio.create_task(deliver_open(self.http, self.headers, opening, deadline)))
-
-        async def burst() -> None:
-            await asyncio.sleep(max(0.0, fault_at + BURST_AFTER - time.time()))
-            for _ in range(fault.burst):
-                event = EventCall(fault.name, rotation[0], ledger.unique_now(), f"burst-{uuid.uuid4().hex[:16]}")
-                ledger.events.append(event)
-                calls.append(asyncio.create_task(deliver_event(self.http, self.headers, event, deadline)))
-
-        producer = asyncio.create_task(produce())
+        producer = asyncio.create_task(self._produce(fault, window, rotation, calls, deadline))
         if fault.burst:
-            calls.append(asyncio.create_task(burst()))
+            calls.append(asyncio.create_task(self._burst(fault, window, rotation[0], calls, deadline)))
         try:
             await asyncio.sleep(max(0.0, fault_at - time.time()))
             window.started = time.time()
@@ -687,6 +749,49 @@ class FaultRun:
                 task.cancel()
         window.calls_done = time.time()
         return window
+
+    async def _produce(
+        self,
+        fault: Fault,
+        window: Window,
+        rotation: list[str],
+        calls: list[asyncio.Task[None]],
+        deadline: Callable[[], float],
+    ) -> None:
+        """Events at RATE over the rotation (every KEYLESS_EVERY-th without a key), an open every
+        OPEN_EVERY events, from LEAD before the fault until TAIL after the stack was restored."""
+        ledger = self.ledger
+        await asyncio.sleep(max(0.0, window.planned - LEAD - time.time()))
+        start = time.monotonic()
+        for i in itertools.count():
+            if window.restored and time.time() >= window.restored + TAIL:
+                return
+            await asyncio.sleep(max(0.0, start + i / RATE - time.monotonic()))
+            key = None if i % KEYLESS_EVERY == KEYLESS_EVERY - 1 else f"fault-{uuid.uuid4().hex[:16]}"
+            event = EventCall(fault.name, rotation[i % len(rotation)], ledger.unique_now(), key)
+            ledger.events.append(event)
+            calls.append(asyncio.create_task(deliver_event(self.http, self.headers, event, deadline)))
+            if i % OPEN_EVERY == 0:
+                ref = f"fault-{fault.name}-{uuid.uuid4().hex[:12]}"
+                request_id = uuid.uuid5(EXTERNAL_REF_NAMESPACE, f"{VENDOR}:{ref}").hex
+                opening = OpenCall(fault.name, request_id, ref)
+                ledger.opens.append(opening)
+                calls.append(asyncio.create_task(deliver_open(self.http, self.headers, opening, deadline)))
+
+    async def _burst(
+        self,
+        fault: Fault,
+        window: Window,
+        request_id: str,
+        calls: list[asyncio.Task[None]],
+        deadline: Callable[[], float],
+    ) -> None:
+        """`fault.burst` distinct events to one request at once, BURST_AFTER the fault's planned start."""
+        await asyncio.sleep(max(0.0, window.planned + BURST_AFTER - time.time()))
+        for _ in range(fault.burst):
+            event = EventCall(fault.name, request_id, self.ledger.unique_now(), f"burst-{uuid.uuid4().hex[:16]}")
+            self.ledger.events.append(event)
+            calls.append(asyncio.create_task(deliver_event(self.http, self.headers, event, deadline)))
 
     async def _settle(self, restored: float) -> tuple[Verdict, float | None]:
         """Observe until every check holds (and return the seconds since restored), or the time is up
@@ -713,18 +818,7 @@ class FaultRun:
         events = [c for c in self.ledger.events if c.phase == fault.name]
         opens = [o for o in self.ledger.opens if o.phase == fault.name]
         calls: list[Call] = [*events, *opens]
-        report.tried, report.acknowledged = len(events), sum(c.acknowledged for c in events)
-        report.retried = sum(len(c.attempts) > 1 for c in events)
-        report.retry_attempts = sum(len(c.attempts) - 1 for c in events)
-        report.unknown = sum(c.outcome.startswith("unknown") for c in events)
-        report.keyless = sum(c.key is None for c in events)
-        report.keyless_repeated = sum(
-            c.key is None and any(a.status == 503 and a.key_header for a in c.attempts) for c in events
-        )
-        report.lost, report.duplicated, report.hidden = (
-            verdict.wrong_calls.get(kind, Counter())[fault.name] for kind in ("lost", "duplicated", "hidden")
-        )
-        report.opens_tried, report.opens_acknowledged = len(opens), sum(o.acknowledged for o in opens)
+        _count_calls(report, events, opens, verdict)
         report.busy = sum(a.status == 503 and BUSY in a.detail for c in calls for a in c.attempts)
         report.breaches_expected, report.breaches_at_due = len(breaches), verdict.breaches_at_due[fault.name]
         report.outage = window.restored - window.started
@@ -739,25 +833,11 @@ class FaultRun:
         for call in calls:
             for a in call.attempts:
                 report.statuses[str(a.status or a.error)] += 1
-                if a.status is not None and a.status >= 500 and a.status != 503:
-                    report.answers.append(f"{a.status} {a.detail!r} for {call.describe()}")
-                elif a.status == 503 and not a.retry_after:
-                    report.answers.append(f"503 without Retry-After ({a.detail!r}) for {call.describe()}")
-                elif a.status is not None and a.status not in (200, 201, 202, 503):
-                    report.answers.append(f"unexpected {a.status} {a.detail!r} for {call.describe()}")
-                elif a.status is None and not fault.api_down:
-                    report.answers.append(f"no answer ({a.error}) while the API was up, for {call.describe()}")
-            if not call.acknowledged and not call.outcome.startswith("unknown"):
-                report.answers.append(f"never acknowledged: {call.describe()}")
+            report.answers += _wrong_answers(call, fault)
         for child in (self.stack.temporal, self.stack.worker, self.stack.api):
             if not child.alive:
                 report.answers.append(f"{child.name} exited ({child.returncode}) after the fault:\n{child.log_tail()}")
-        late = window.started - window.planned
-        if late > min(fault.due_offsets):
-            report.answers.append(f"test timing: the fault started {late:.2f} s late, after the first due instant")
-        for b in breaches:
-            if not window.started <= b.due_at.timestamp() <= window.restored:
-                report.answers.append(f"test timing: due {b.due_at.isoformat()} outside the fault window")
+        report.answers += _timing_problems(fault, window, breaches)
         return report
 
     def _worst_detection(self, breaches: Sequence[Breach]) -> float | None:
