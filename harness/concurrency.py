@@ -96,6 +96,34 @@ def stored_events(engine: Engine, request_id: str) -> list[tuple[int, str | None
     return sorted((r.seq, r.idempotency_key) for r in rows)
 
 
+def _distinct_events(opened_at: str, n: int) -> dict[str, dict[str, Any]]:
+    """n events by their Idempotency-Key: effective times after the opening (an event may not precede it),
+    a millisecond apart, none in the future."""
+    start = datetime.fromisoformat(opened_at)
+    keys = [f"burst-{uuid.uuid4().hex[:12]}" for _ in range(n)]
+    return {
+        key: {"type": "follow_up_done", "occurred_at": (start + timedelta(milliseconds=i + 1)).isoformat(), "data": {}}
+        for i, key in enumerate(keys)
+    }
+
+
+async def _check_recorded_once(
+    result: Round, engine: Engine, client: Client, request_id: str, sent: set[str], acknowledged: set[str]
+) -> None:
+    """Each acknowledged event stored exactly once, nothing unacknowledged stored, and the stored log in
+    the workflow's order."""
+    handle = client.get_workflow_handle_for(ServiceRequestWorkflow.run, request_workflow_id(request_id))
+    workflow_events = [
+        (e.seq, e.idempotency_key) for e in (await handle.query(ServiceRequestWorkflow.get_status)).events
+    ]
+    stored = stored_events(engine, request_id)
+    stored_keys = [k for _, k in stored if k in sent]
+    result.duplicated = sorted({k for k in stored_keys if stored_keys.count(k) > 1})
+    result.missing = sorted(acknowledged - set(stored_keys))
+    result.unacknowledged_but_recorded = sorted(set(stored_keys) - acknowledged)
+    result.out_of_order = stored != workflow_events
+
+
 async def event_burst(
     http: httpx.AsyncClient,
     headers: dict[str, str],
@@ -109,13 +137,8 @@ async def event_burst(
     result = Round()
     opened = (await open_request(http, headers, vendor)).json()
     request_id = opened["id"]
-    # Effective times after the opening (an event may not precede it), a millisecond apart, none in the future.
-    start = datetime.fromisoformat(opened["opened_at"])
-    keys = [f"burst-{uuid.uuid4().hex[:12]}" for _ in range(n)]
-    bodies = {
-        key: {"type": "follow_up_done", "occurred_at": (start + timedelta(milliseconds=i + 1)).isoformat(), "data": {}}
-        for i, key in enumerate(keys)
-    }
+    bodies = _distinct_events(opened["opened_at"], n)
+    keys = list(bodies)
 
     async def send(key: str) -> int:
         try:
@@ -135,17 +158,7 @@ async def event_burst(
     for code in [*codes, *again]:
         result.statuses[code] = result.statuses.get(code, 0) + 1
     acknowledged = {k for k, c in zip(keys, codes, strict=True) if c == 200}
-
-    handle = client.get_workflow_handle_for(ServiceRequestWorkflow.run, request_workflow_id(request_id))
-    workflow_events = [
-        (e.seq, e.idempotency_key) for e in (await handle.query(ServiceRequestWorkflow.get_status)).events
-    ]
-    stored = stored_events(engine, request_id)
-    stored_keys = [k for _, k in stored if k in bodies]
-    result.duplicated = sorted({k for k in stored_keys if stored_keys.count(k) > 1})
-    result.missing = sorted(acknowledged - set(stored_keys))
-    result.unacknowledged_but_recorded = sorted(set(stored_keys) - acknowledged)
-    result.out_of_order = stored != workflow_events
+    await _check_recorded_once(result, engine, client, request_id, set(bodies), acknowledged)
     return result
 
 
