@@ -58,6 +58,38 @@ class DevServer:
             self.process.wait(30)
 
 
+def _stack_settings(directory: Path, database_url: str | None, overrides: dict[str, Any]) -> Settings:
+    """The stack's settings: its own database and calendar folder, the test payload keys, `overrides` last."""
+    return Settings(
+        database_url=database_url or f"sqlite:///{directory / 'read-model.db'}",
+        calendar_dir=directory / "calendars",
+        payload_keys=TEST_KEYS_SETTING,
+        task_queue="api-tests",
+        metrics_token=METRICS_TOKEN,
+        # The suites on this shared stack reuse policy numbers beyond the manuals' quotas on purpose;
+        # tests/api/test_quota.py switches enforcement on (with a blind-index key) for its own tests.
+        quota_enforced=False,
+        webhook_allow_loopback=True,  # the webhook receivers of the tests listen on 127.0.0.1
+        **overrides,
+    )
+
+
+def _vendors_and_keys(engine: Engine) -> dict[str, str]:
+    """The demo vendors, and one API key per role the tests sign in with (by name)."""
+    with Session(engine) as session:
+        for vendor_id, name in VENDORS.items():
+            session.add(VendorRow(id=vendor_id, name=name))
+        session.commit()
+    return {
+        "coordinator": create_key(engine, Role.COORDINATOR, vendor_id="vendor-reliable", label="test"),
+        "other_coordinator": create_key(engine, Role.COORDINATOR, vendor_id="vendor-late", label="test"),
+        "operations": create_key(engine, Role.OPERATIONS, label="test"),
+        "auditor": create_key(engine, Role.AUDITOR, insurer_id="axa_tianping", label="test"),
+        "other_auditor": create_key(engine, Role.AUDITOR, insurer_id="zhongan", label="test"),
+        "admin": create_key(engine, Role.ADMIN, label="test"),
+    }
+
+
 @dataclass
 class LiveStack:
     temporal: DevServer
@@ -93,33 +125,11 @@ class LiveStack:
     async def _start_rest(
         cls, directory: Path, temporal: DevServer, database_url: str | None, overrides: dict[str, Any]
     ) -> LiveStack:
-        settings = Settings(
-            database_url=database_url or f"sqlite:///{directory / 'read-model.db'}",
-            calendar_dir=directory / "calendars",
-            payload_keys=TEST_KEYS_SETTING,
-            task_queue="api-tests",
-            metrics_token=METRICS_TOKEN,
-            # The suites on this shared stack reuse policy numbers beyond the manuals' quotas on purpose;
-            # tests/api/test_quota.py switches enforcement on (with a blind-index key) for its own tests.
-            quota_enforced=False,
-            webhook_allow_loopback=True,  # the webhook receivers of the tests listen on 127.0.0.1
-            **overrides,
-        )
+        settings = _stack_settings(directory, database_url, overrides)
         (directory / "calendars").mkdir(exist_ok=True)
         engine = make_engine(settings.database_url)
         init_schema(engine)
-        with Session(engine) as session:
-            for vendor_id, name in VENDORS.items():
-                session.add(VendorRow(id=vendor_id, name=name))
-            session.commit()
-        keys = {
-            "coordinator": create_key(engine, Role.COORDINATOR, vendor_id="vendor-reliable", label="test"),
-            "other_coordinator": create_key(engine, Role.COORDINATOR, vendor_id="vendor-late", label="test"),
-            "operations": create_key(engine, Role.OPERATIONS, label="test"),
-            "auditor": create_key(engine, Role.AUDITOR, insurer_id="axa_tianping", label="test"),
-            "other_auditor": create_key(engine, Role.AUDITOR, insurer_id="zhongan", label="test"),
-            "admin": create_key(engine, Role.ADMIN, label="test"),
-        }
+        keys = _vendors_and_keys(engine)
         worker_metrics = f"127.0.0.1:{free_port()}"
         client = await connect(
             TemporalSettings(address=temporal.address), keys=TEST_KEYS, runtime=metrics_runtime(worker_metrics)
