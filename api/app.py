@@ -45,42 +45,14 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = scope.get("headers", [])
-        size = len(scope.get("raw_path", b"")) + len(scope.get("query_string", b""))
-        size += sum(len(name) + len(value) + 4 for name, value in headers)
-        if size > MAX_HEADER_BYTES:
-            await header_fields_too_large().response(scope["path"])(scope, receive, send)
+        refusal = _refused_by_headers(scope)
+        read = await self._read_body(receive) if refusal is None else refusal
+        if isinstance(read, Problem):
+            await read.response(scope["path"])(scope, receive, send)
             return
-        too_large = Problem(413, "Content Too Large", f"body: bodies are limited to {MAX_BODY_BYTES} bytes")
-        fields = dict(headers)
-        declared = fields.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            await too_large.response(scope["path"])(scope, receive, send)
-            return
-        body = bytearray()
-        try:
-            async with asyncio.timeout(self.read_seconds):  # a slow body holds a slot for this long at most
-                while True:
-                    message = await receive()
-                    if message["type"] != "http.request":  # the client left: the handler will see it
-                        break
-                    body += message.get("body", b"")
-                    if len(body) > MAX_BODY_BYTES:
-                        await too_large.response(scope["path"])(scope, receive, send)
-                        return
-                    if not message.get("more_body", False):
-                        message = {"type": "http.request", "body": bytes(body), "more_body": False}
-                        break
-        except TimeoutError:
-            slow = Problem(
-                408,
-                "Request Timeout",
-                f"body: not received within {self.read_seconds:g} s; send it at once",
-                headers={"Connection": "close"},
-            )
-            await slow.response(scope["path"])(scope, receive, send)
-            return
-        if body.startswith(BYTE_ORDER_MARK) and b"json" in fields.get(b"content-type", b"json").lower():
+        message, body = read
+        content_type = dict(scope.get("headers", [])).get(b"content-type", b"json")
+        if body.startswith(BYTE_ORDER_MARK) and b"json" in content_type.lower():
             bom = Problem(
                 422, "Unprocessable Content", "body: JSON must not begin with a byte order mark (RFC 8259, 8.1)"
             )
@@ -97,6 +69,47 @@ class BodyLimit:
             return first
 
         await self.app(scope, replay, send)
+
+    async def _read_body(self, receive: Receive) -> tuple[Message, bytes] | Problem:
+        """The whole body, as one message the handler will receive, with its bytes; or a 413 past
+        MAX_BODY_BYTES, or a 408 past `read_seconds`. A client that left gets its disconnect replayed."""
+        body = bytearray()
+        try:
+            async with asyncio.timeout(self.read_seconds):  # a slow body holds a slot for this long at most
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":  # the client left: the handler will see it
+                        return message, bytes(body)
+                    body += message.get("body", b"")
+                    if len(body) > MAX_BODY_BYTES:
+                        return _body_too_large()
+                    if not message.get("more_body", False):
+                        return {"type": "http.request", "body": bytes(body), "more_body": False}, bytes(body)
+        except TimeoutError:
+            return Problem(
+                408,
+                "Request Timeout",
+                f"body: not received within {self.read_seconds:g} s; send it at once",
+                headers={"Connection": "close"},
+            )
+
+
+def _body_too_large() -> Problem:
+    return Problem(413, "Content Too Large", f"body: bodies are limited to {MAX_BODY_BYTES} bytes")
+
+
+def _refused_by_headers(scope: Scope) -> Problem | None:
+    """A 431 for a request line and headers over MAX_HEADER_BYTES, a 413 for a declared length over
+    MAX_BODY_BYTES; None when the body may be read."""
+    headers = scope.get("headers", [])
+    size = len(scope.get("raw_path", b"")) + len(scope.get("query_string", b""))
+    size += sum(len(name) + len(value) + 4 for name, value in headers)
+    if size > MAX_HEADER_BYTES:
+        return header_fields_too_large()
+    declared = dict(headers).get(b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return _body_too_large()
+    return None
 
 
 def header_fields_too_large() -> Problem:
