@@ -19,6 +19,7 @@ from store.models import (
     ClockOutcomeRow,
     ClockRow,
     EventRow,
+    MonthTallyRow,
     OpenClockTallyRow,
     OpenRequestTallyRow,
     OutcomeTallyRow,
@@ -27,7 +28,7 @@ from store.models import (
     WorkingDaysTallyRow,
     table_of,
 )
-from store.tally import COLUMNS, DAYS, OPEN_CLOCK, OUTCOME, REQUEST, ClockFacts, contribution, encode
+from store.tally import COLUMNS, DAYS, MONTH, OPEN_CLOCK, OUTCOME, REQUEST, ClockFacts, contribution, encode
 
 VENDORS = ("vendor-reliable", "vendor-late", "vendor-forgetful")
 METRICS_TOKEN = "bench-metrics-token"
@@ -133,7 +134,9 @@ def seed(engine: Engine, count: int, now: datetime, *, seed_value: int = 7) -> N
                     "view": view,
                 }
             )
-            facts.append(ClockFacts(spec.id, spec.party.value, state, phase, outcome, used, provisional, stopped))
+            facts.append(
+                ClockFacts(spec.id, spec.party.value, state, phase, outcome, used, provisional, stopped, due_at)
+            )
             if outcome is not None:
                 outcomes.append(
                     {
@@ -197,15 +200,15 @@ def seed(engine: Engine, count: int, now: datetime, *, seed_value: int = 7) -> N
                 "data": {},
             }
         )
-    tally_rows: dict[str, list[dict[str, Any]]] = {"outcome": [], "days": [], "open": [], "request": []}
+    tally_rows: dict[str, list[dict[str, Any]]] = {"outcome": [], "days": [], "open": [], "request": [], "month": []}
     for key, amount in tallies.items():
         if key[0] == OUTCOME and key[-1] != "e4":
             tally_rows["outcome"].append(
                 dict(zip(COLUMNS[OUTCOME], key[1:], strict=True))
                 | {"count": amount, "working_days_e4": tallies[(*key, "e4")]}
             )
-        elif key[0] in (DAYS, OPEN_CLOCK, REQUEST):
-            kind = {DAYS: "days", OPEN_CLOCK: "open", REQUEST: "request"}[key[0]]
+        elif key[0] in (DAYS, OPEN_CLOCK, REQUEST, MONTH):
+            kind = {DAYS: "days", OPEN_CLOCK: "open", REQUEST: "request", MONTH: "month"}[key[0]]
             tally_rows[kind].append(dict(zip(COLUMNS[key[0]], key[1:], strict=True)) | {"count": amount})
     with engine.begin() as connection:
         existing = {r.id for r in connection.execute(table_of(VendorRow).select())}
@@ -220,6 +223,7 @@ def seed(engine: Engine, count: int, now: datetime, *, seed_value: int = 7) -> N
             (WorkingDaysTallyRow, tally_rows["days"]),
             (OpenClockTallyRow, tally_rows["open"]),
             (OpenRequestTallyRow, tally_rows["request"]),
+            (MonthTallyRow, tally_rows["month"]),
         ):
             for first in range(0, len(rows), 5000):
                 if rows[first : first + 5000]:

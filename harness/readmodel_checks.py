@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 
 from store.models import (
     ClockRow,
+    MonthTallyRow,
     OpenClockTallyRow,
     OpenRequestTallyRow,
     OutcomeTallyRow,
@@ -17,7 +18,7 @@ from store.models import (
     WorkingDaysTallyRow,
     table_of,
 )
-from store.tally import DAYS, OPEN_CLOCK, OUTCOME, REQUEST, ClockFacts, contribution, decode
+from store.tally import COLUMNS, DAYS, MONTH, OPEN_CLOCK, OUTCOME, REQUEST, ClockFacts, contribution, decode
 
 
 def nonzero(counts: Counter[tuple[Any, ...]]) -> dict[tuple[Any, ...], int]:
@@ -41,7 +42,15 @@ def recounted(connection: Any) -> tuple[Counter[tuple[Any, ...]], list[str]]:
     clocks: dict[str, list[ClockFacts]] = {}
     for c in connection.execute(select(table_of(ClockRow))):
         facts = ClockFacts(
-            c.clock_id, c.party, c.state, c.phase, c.outcome, c.working_days_used, c.provisional, c.stopped_at
+            c.clock_id,
+            c.party,
+            c.state,
+            c.phase,
+            c.outcome,
+            c.working_days_used,
+            c.provisional,
+            c.stopped_at,
+            c.due_at,
         )
         clocks.setdefault(c.request_id, []).append(facts)
     for r in connection.execute(select(table_of(RequestRow))):
@@ -66,6 +75,8 @@ def stored_tallies(connection: Any) -> Counter[tuple[Any, ...]]:
         found[(*key, t["provisional"])] += t["count"]
     for t in connection.execute(select(table_of(OpenRequestTallyRow))).mappings():
         found[(REQUEST, t["insurer_id"], t["vendor_id"], t["service_id"])] += t["count"]
+    for t in connection.execute(select(table_of(MonthTallyRow))).mappings():
+        found[(MONTH, *(t[column] for column in COLUMNS[MONTH]))] += t["count"]
     return found
 
 

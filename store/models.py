@@ -309,6 +309,27 @@ class OpenRequestTallyRow(SQLModel, table=True):
     count: int = 0
 
 
+class MonthTallyRow(SQLModel, table=True):
+    """Clocks by the Asia/Shanghai calendar month of their due instant (sla.reports.CalendarMonth.of_due)
+    and series: closed ones by outcome (graded ones by working days used in tenths, for p50/p90),
+    counting ones (running, at risk) as "counting". `past_due_at_end`: still owed and past its due
+    instant at the month's end (a breach not delivered by then; a counting clock due before the end).
+    A month's report reads its rows, not the clocks (api/compliance.py)."""
+
+    __tablename__ = "month_tally"
+
+    month: str = Field(primary_key=True)  # YYYY-MM
+    insurer_id: str = Field(primary_key=True)
+    vendor_id: str = Field(primary_key=True)
+    service_id: str = Field(primary_key=True)
+    clock_id: str = Field(primary_key=True)
+    party: str = Field(primary_key=True)
+    standing: str = Field(primary_key=True)  # met | breached | exempt | cancelled | counting
+    working_days_tenths: int = Field(primary_key=True)  # graded outcomes; 0 for the others
+    past_due_at_end: bool = Field(primary_key=True)
+    count: int = 0
+
+
 class HistoryArchiveRow(SQLModel, table=True):
     """The workflow history, kept after Temporal's retention (payloads stay encrypted)."""
 

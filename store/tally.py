@@ -16,13 +16,22 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-from sla.engine.reading import counts_as_open
+from sla.engine.model import Outcome
+from sla.engine.reading import Phase, counts_as_open
 from sla.events import RequestStatus
-from sla.reports import GRADED
-from store.models import OpenClockTallyRow, OpenRequestTallyRow, OutcomeTallyRow, WorkingDaysTallyRow
+from sla.reports import GRADED, CalendarMonth
+from store.models import (
+    MonthTallyRow,
+    OpenClockTallyRow,
+    OpenRequestTallyRow,
+    OutcomeTallyRow,
+    WorkingDaysTallyRow,
+)
 from store.upsert import increment
 
-REQUEST, OUTCOME, OPEN_CLOCK, DAYS = "request", "outcome", "open", "days"
+REQUEST, OUTCOME, OPEN_CLOCK, DAYS, MONTH = "request", "outcome", "open", "days", "month"
+COUNTING = "counting"  # a month tally's standing for a clock still counting down (running, at risk)
+COUNTING_PHASES = (Phase.RUNNING.value, Phase.AT_RISK.value)  # store.models.COUNTING_PREDICATE
 Key = tuple[Any, ...]
 
 
@@ -38,6 +47,7 @@ class ClockFacts:
     working_days_used: float
     provisional: bool
     stopped_at: datetime | None
+    due_at: datetime | None = None  # the month tally's month (None: in no month)
 
 
 def working_days_e4(days: float) -> int:
@@ -82,7 +92,27 @@ def contribution(
                 counts[(DAYS, *labels, clock.clock_id, clock.party, tenths_of(clock.working_days_used))] += 1
         if counts_as_open(status, clock.state, clock.stopped_at):
             counts[(OPEN_CLOCK, *labels, clock.clock_id, clock.party, clock.phase, clock.provisional)] += 1
+        counts.update(month_keys(labels, clock))
     return counts
+
+
+def month_keys(labels: tuple[str, str, str], clock: ClockFacts) -> list[Key]:
+    """The month tally keys of a clock with a due instant: its outcome (graded ones with their working
+    days in tenths) and whether it counts down, each with whether it was owed and past due at the end of
+    its due month (a breach undelivered at the end; a counting clock due before 24:00 of the last day)."""
+    if clock.due_at is None:
+        return []
+    month = CalendarMonth.of_due(clock.due_at)
+    series = (MONTH, str(month), *labels, clock.clock_id, clock.party)
+    before_end = clock.due_at < month.end
+    keys = []
+    if clock.outcome is not None:
+        tenths = tenths_of(clock.working_days_used) if clock.outcome in GRADED else 0
+        undelivered = clock.stopped_at is None or clock.stopped_at > month.end
+        keys.append((*series, clock.outcome, tenths, clock.outcome == Outcome.BREACHED and undelivered and before_end))
+    if clock.phase in COUNTING_PHASES:
+        keys.append((*series, COUNTING, 0, before_end))
+    return keys
 
 
 def encode(counts: Mapping[Key, int]) -> list[list[Any]]:
@@ -99,6 +129,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     DAYS: ("insurer_id", "vendor_id", "service_id", "clock_id", "party", "working_days_tenths"),
     OPEN_CLOCK: ("insurer_id", "vendor_id", "service_id", "clock_id", "party", "phase", "provisional"),
     OUTCOME: ("insurer_id", "vendor_id", "service_id", "clock_id", "party", "outcome", "working_days_bucket"),
+    MONTH: (
+        "month",
+        *("insurer_id", "vendor_id", "service_id", "clock_id", "party"),
+        *("standing", "working_days_tenths", "past_due_at_end"),
+    ),
 }
 
 
@@ -114,6 +149,7 @@ def apply_difference(connection: Connection, before: Counter[Key], after: Counte
         REQUEST: OpenRequestTallyRow,
         DAYS: WorkingDaysTallyRow,
         OPEN_CLOCK: OpenClockTallyRow,
+        MONTH: MonthTallyRow,
     }
     for key in sorted((k for k in delta if not (k[0] == OUTCOME and k[-1] == "e4")), key=repr):
         amount, kind = delta[key], key[0]
