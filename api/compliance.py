@@ -248,6 +248,8 @@ def _lines_of_month(rows: list[Any], lagging: Counter[Series], *, ended: bool) -
     open_past_due: Counter[Series] = Counter(lagging)
     for row in rows:
         key, n = (row.vendor_id, row.service_id, row.clock_id, row.party), int(row.n)
+        if not n:  # a row its clocks left (a due instant moved to another month): no line of its own
+            continue
         if row.standing == COUNTING:
             due[key] += n
             if ended and row.past_due_at_end:
