@@ -38,7 +38,7 @@ from sla.reports import (
 )
 from store.keys import Principal
 from store.models import ClockOutcomeRow, ClockRow, MonthTallyRow, OutcomeTallyRow, WorkingDaysTallyRow, table_of
-from store.tally import COUNTING, tenths_of
+from store.tally import COUNTING, MONTH_PERCENTILES, tenths_of
 from store.types import AwareDateTime
 
 TALLY, OUTCOMES, DAYS_TALLY = table_of(OutcomeTallyRow), table_of(ClockOutcomeRow), table_of(WorkingDaysTallyRow)
@@ -78,7 +78,10 @@ def _counts_from_tally(connection: Connection, scope: Scope) -> list[OutcomeCoun
     ]
 
 
-def _percentiles_from_tally(connection: Connection, scope: Scope) -> dict[Series, tuple[float | None, float | None]]:
+Percentiles = dict[Series, tuple[float | None, float | None]]
+
+
+def _percentiles_from_tally(connection: Connection, scope: Scope) -> Percentiles:
     """p50 and p90 of each series' working days, from the tally's bins: the database ranks the bins
     (window sums) and returns only those holding the ranks a quantile interpolates between, at most
     four a series, whatever the number of outcomes."""
@@ -178,29 +181,37 @@ class MonthReport:
 
 
 def _month_tally(connection: Connection, scope: Scope, months: list[CalendarMonth]) -> dict[str, list[Any]]:
-    """The month tally's rows of `months` within the scope, summed over insurers: per month, at most
-    series x standings x tenths of a day, however many clocks were due (the primary key leads with
-    the month)."""
+    """The month tally's counts of `months` within the scope, by series, standing and whether past due
+    at the month's end, summed over insurers: at most series x 5 x 2 rows a month, however many clocks
+    were due (the primary key leads with the month)."""
     m = MONTHS.c
-    key = (
-        m.month,
-        m.vendor_id,
-        m.service_id,
-        m.clock_id,
-        m.party,
-        m.standing,
-        m.working_days_tenths,
-        m.past_due_at_end,
-    )
+    key = (m.month, m.vendor_id, m.service_id, m.clock_id, m.party, m.standing, m.past_due_at_end)
     query = (
         select(*key, func.sum(m.count).label("n"))
         .where(m.month.in_([str(month) for month in months]), *scope.where(MONTHS))
         .group_by(*key)
+        .having(func.sum(m.count) != 0)  # a row its clocks left (a due instant moved to another month)
     )
     rows: dict[str, list[Any]] = defaultdict(list)
     for row in connection.execute(query):
         rows[row.month].append(row)
     return rows
+
+
+def _month_percentiles(connection: Connection, scope: Scope, months: list[CalendarMonth]) -> dict[str, Percentiles]:
+    """p50 and p90 of each series' graded clocks due in each of `months`, as the writes left them: one
+    row a series (a service is one insurer's, so a series is one row whatever the scope)."""
+    p = MONTH_PERCENTILES.c
+    query = select(MONTH_PERCENTILES).where(
+        p.month.in_([str(month) for month in months]), p.graded != 0, *scope.where(MONTH_PERCENTILES)
+    )
+    found: dict[str, Percentiles] = defaultdict(dict)
+    for row in connection.execute(query):
+        found[row.month][(row.vendor_id, row.service_id, row.clock_id, row.party)] = (
+            row.working_days_p50,
+            row.working_days_p90,
+        )
+    return found
 
 
 def _counting_past_due(connection: Connection, scope: Scope, month: CalendarMonth, now: datetime) -> Counter[Series]:
@@ -232,35 +243,34 @@ def month_reports(
     yet are (`_counting_past_due`). The cost is the months' series, not the clocks."""
     if scope.nobody:
         return [MonthReport(month, []) for month in months]
-    tallied = _month_tally(connection, scope, months)
+    tallied, percentiles = _month_tally(connection, scope, months), _month_percentiles(connection, scope, months)
     reports = []
     for month in months:
         lagging = _counting_past_due(connection, scope, month, now) if month.start < now < month.end else Counter()
-        reports.append(MonthReport(month, _lines_of_month(tallied[str(month)], lagging, ended=now >= month.end)))
+        lines = _lines_of_month(tallied[str(month)], lagging, percentiles[str(month)], now >= month.end)
+        reports.append(MonthReport(month, lines))
     return reports
 
 
-def _lines_of_month(rows: list[Any], lagging: Counter[Series], *, ended: bool) -> list[ComplianceLine]:
-    """One month's lines from its tally rows, with `lagging`, the counting clocks past due at `now`
-    while the month runs."""
-    counts, used = [], []
+def _lines_of_month(
+    rows: list[Any], lagging: Counter[Series], percentiles: Percentiles, ended: bool
+) -> list[ComplianceLine]:
+    """One month's lines from its tally counts, with `lagging`, the counting clocks past due at `now`
+    while the month runs (`ended`: the month is over)."""
+    counts = []
     due: Counter[Series] = Counter()
     open_past_due: Counter[Series] = Counter(lagging)
     for row in rows:
         key, n = (row.vendor_id, row.service_id, row.clock_id, row.party), int(row.n)
-        if not n:  # a row its clocks left (a due instant moved to another month): no line of its own
-            continue
         if row.standing == COUNTING:
             due[key] += n
             if ended and row.past_due_at_end:
                 open_past_due[key] += n
             continue
         counts.append(OutcomeCount(*key, row.standing, n))
-        if row.standing in GRADED:
-            used.append(WorkingDaysUsed(*key, row.working_days_tenths / 10, n))
         if row.past_due_at_end:  # a breach not delivered by the month's end
             open_past_due[key] += n
-    return compliance(counts, used, month=MonthCounts(due, open_past_due))
+    return compliance(counts, percentiles=percentiles, month=MonthCounts(due, open_past_due))
 
 
 def month_report(connection: Connection, scope: Scope, month: CalendarMonth, now: datetime) -> MonthReport:

@@ -19,6 +19,8 @@ from store.models import (
     ClockOutcomeRow,
     ClockRow,
     EventRow,
+    MonthDaysTallyRow,
+    MonthPercentileRow,
     MonthTallyRow,
     OpenClockTallyRow,
     OpenRequestTallyRow,
@@ -28,7 +30,20 @@ from store.models import (
     WorkingDaysTallyRow,
     table_of,
 )
-from store.tally import COLUMNS, DAYS, MONTH, OPEN_CLOCK, OUTCOME, REQUEST, ClockFacts, contribution, encode
+from store.tally import (
+    COLUMNS,
+    DAYS,
+    MONTH,
+    MONTH_DAYS,
+    MONTH_SERIES,
+    OPEN_CLOCK,
+    OUTCOME,
+    REQUEST,
+    ClockFacts,
+    contribution,
+    encode,
+    percentiles_of_bins,
+)
 
 VENDORS = ("vendor-reliable", "vendor-late", "vendor-forgetful")
 METRICS_TOKEN = "bench-metrics-token"
@@ -200,15 +215,17 @@ def seed(engine: Engine, count: int, now: datetime, *, seed_value: int = 7) -> N
                 "data": {},
             }
         )
-    tally_rows: dict[str, list[dict[str, Any]]] = {"outcome": [], "days": [], "open": [], "request": [], "month": []}
+    tally_rows: dict[str, list[dict[str, Any]]] = {
+        kind: [] for kind in ("outcome", "days", "open", "request", "month", "month_days")
+    }
     for key, amount in tallies.items():
         if key[0] == OUTCOME and key[-1] != "e4":
             tally_rows["outcome"].append(
                 dict(zip(COLUMNS[OUTCOME], key[1:], strict=True))
                 | {"count": amount, "working_days_e4": tallies[(*key, "e4")]}
             )
-        elif key[0] in (DAYS, OPEN_CLOCK, REQUEST, MONTH):
-            kind = {DAYS: "days", OPEN_CLOCK: "open", REQUEST: "request", MONTH: "month"}[key[0]]
+        elif key[0] in (DAYS, OPEN_CLOCK, REQUEST, MONTH, MONTH_DAYS):
+            kind = {DAYS: "days", OPEN_CLOCK: "open", REQUEST: "request", MONTH: "month"}.get(key[0], key[0])
             tally_rows[kind].append(dict(zip(COLUMNS[key[0]], key[1:], strict=True)) | {"count": amount})
     with engine.begin() as connection:
         existing = {r.id for r in connection.execute(table_of(VendorRow).select())}
@@ -224,6 +241,8 @@ def seed(engine: Engine, count: int, now: datetime, *, seed_value: int = 7) -> N
             (OpenClockTallyRow, tally_rows["open"]),
             (OpenRequestTallyRow, tally_rows["request"]),
             (MonthTallyRow, tally_rows["month"]),
+            (MonthDaysTallyRow, tally_rows["month_days"]),
+            (MonthPercentileRow, month_percentile_rows(tallies)),
         ):
             for first in range(0, len(rows), 5000):
                 if rows[first : first + 5000]:
@@ -234,6 +253,21 @@ def seed(engine: Engine, count: int, now: datetime, *, seed_value: int = 7) -> N
     else:
         with engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE")
+
+
+def month_percentile_rows(tallies: Counter[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The month percentiles the writes would have worked out from these month days tallies."""
+    bins: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+    for key, amount in tallies.items():
+        if key[0] == MONTH_DAYS and amount:
+            bins.setdefault(key[1:-1], []).append((key[-1], amount))
+    rows = []
+    for series, counted in bins.items():
+        p50, p90 = percentiles_of_bins(counted)
+        graded = sum(count for _, count in counted)
+        values = {"graded": graded, "working_days_p50": p50, "working_days_p90": p90}
+        rows.append(dict(zip(MONTH_SERIES, series, strict=True)) | values)
+    return rows
 
 
 # Every list filter the API offers, with a coordinator's and an auditor's scope, and the reads besides.

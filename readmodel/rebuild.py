@@ -45,6 +45,8 @@ from sla.engine.rules import advisories
 from store.calendar import CalendarSource
 from store.db import init_schema, write_transaction
 from store.models import (
+    MonthDaysTallyRow,
+    MonthPercentileRow,
     MonthTallyRow,
     OpenClockTallyRow,
     OpenRequestTallyRow,
@@ -61,7 +63,10 @@ CONCURRENT_QUERIES = 8
 QUERY_RETRY_PAUSES = (0.2, 1.0)  # seconds before the second and third attempt
 TALLY_TABLES = tuple(
     table_of(row)
-    for row in (OutcomeTallyRow, WorkingDaysTallyRow, OpenClockTallyRow, OpenRequestTallyRow, MonthTallyRow)
+    for row in (
+        *(OutcomeTallyRow, WorkingDaysTallyRow, OpenClockTallyRow, OpenRequestTallyRow),
+        *(MonthTallyRow, MonthDaysTallyRow, MonthPercentileRow),
+    )
 )
 Progress = Callable[[int, int], None]  # (done, total)
 
