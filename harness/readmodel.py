@@ -296,5 +296,7 @@ QUERIES: list[tuple[str, str, str, dict[str, str]]] = [
         {"period_from": "2026-10-01T00:00:00+08:00", "period_to": "2026-11-01T00:00:00+08:00"},
     ),
     ("compliance, clocks due in a month", "operations", "/v1/reports/compliance", {"month": "2026-10"}),
+    # The month "now" is in: its counting clocks past due are read at the instant (the lag set).
+    ("compliance, clocks due this month", "operations", "/v1/reports/compliance", {"month": "2026-11"}),
     ("/metrics scrape", "metrics", "/metrics", {}),
 ]
