@@ -18,7 +18,20 @@ from datetime import datetime
 from typing import Any
 
 from fastapi.responses import Response
-from sqlalchemy import BigInteger, ColumnElement, Connection, Table, and_, bindparam, cast, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    true,
+)
 
 from api.access import narrow
 from api.instants import BusinessInstant
@@ -180,17 +193,26 @@ class MonthReport:
     lines: list[ComplianceLine]
 
 
+OUTCOME_NAMES = tuple(o.value for o in Outcome)
+STANDINGS = (*OUTCOME_NAMES, COUNTING)
+
+
 def _month_tally(connection: Connection, scope: Scope, months: list[CalendarMonth]) -> dict[str, list[Any]]:
-    """The month tally's counts of `months` within the scope, by series, standing and whether past due
-    at the month's end, summed over insurers: at most series x 5 x 2 rows a month, however many clocks
-    were due (the primary key leads with the month)."""
+    """The month tally's counts of `months` within the scope, one row a series: per standing, and per
+    standing owed past due at the month's end. Grouped in the primary key's order (a service is one
+    insurer's, so the insurer splits no series), so a month costs its series, however many clocks were
+    due."""
     m = MONTHS.c
-    key = (m.month, m.vendor_id, m.service_id, m.clock_id, m.party, m.standing, m.past_due_at_end)
+    key = (m.month, m.insurer_id, m.vendor_id, m.service_id, m.clock_id, m.party)
+
+    def total(standing: str, past_due: bool = False) -> Any:
+        wanted = (m.standing == standing) & (m.past_due_at_end if past_due else true())
+        return func.sum(case((wanted, m.count), else_=0)).label(f"{standing}_past_due" if past_due else standing)
+
     query = (
-        select(*key, func.sum(m.count).label("n"))
+        select(*key, *(total(standing) for standing in STANDINGS), total(COUNTING, True), total(Outcome.BREACHED, True))
         .where(m.month.in_([str(month) for month in months]), *scope.where(MONTHS))
         .group_by(*key)
-        .having(func.sum(m.count) != 0)  # a row its clocks left (a due instant moved to another month)
     )
     rows: dict[str, list[Any]] = defaultdict(list)
     for row in connection.execute(query):
@@ -256,20 +278,17 @@ def _lines_of_month(
     rows: list[Any], lagging: Counter[Series], percentiles: Percentiles, ended: bool
 ) -> list[ComplianceLine]:
     """One month's lines from its tally counts, with `lagging`, the counting clocks past due at `now`
-    while the month runs (`ended`: the month is over)."""
+    while the month runs (`ended`: the month is over). A count of 0 is no clock (a due instant moved
+    to another month leaves its row at 0): a series with none has no line."""
     counts = []
     due: Counter[Series] = Counter()
     open_past_due: Counter[Series] = Counter(lagging)
     for row in rows:
-        key, n = (row.vendor_id, row.service_id, row.clock_id, row.party), int(row.n)
-        if row.standing == COUNTING:
-            due[key] += n
-            if ended and row.past_due_at_end:
-                open_past_due[key] += n
-            continue
-        counts.append(OutcomeCount(*key, row.standing, n))
-        if row.past_due_at_end:  # a breach not delivered by the month's end
-            open_past_due[key] += n
+        key = (row.vendor_id, row.service_id, row.clock_id, row.party)
+        counts += [OutcomeCount(*key, name, int(n)) for name in OUTCOME_NAMES if (n := getattr(row, name))]
+        if row.counting:
+            due[key] += int(row.counting)
+        open_past_due[key] += int(row.breached_past_due) + (int(row.counting_past_due) if ended else 0)
     return compliance(counts, percentiles=percentiles, month=MonthCounts(due, open_past_due))
 
 
