@@ -7,10 +7,14 @@ Asia/Shanghai months: 00:00-08:00 +08:00 on the 1st is still the month before in
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, and_, bindparam, select, text
@@ -20,7 +24,7 @@ from api.compliance import CLOCKS, OUTCOMES, Scope, month_reports
 from harness.keys import TEST_KEYS
 from harness.projected import SPECIAL_DRUG, Projector, october_2025, opening
 from harness.readmodel import seed
-from harness.readmodel_checks import assert_tallies_exact
+from harness.readmodel_checks import assert_tallies_exact, month_percentiles_drift
 from runtime.codec import EncryptionCodec
 from sla.engine.model import ClockState, ClockView, Outcome
 from sla.reports import (
@@ -33,9 +37,9 @@ from sla.reports import (
     WorkingDaysUsed,
     compliance,
 )
-from store.db import init_schema, make_engine
+from store.db import init_schema, make_engine, write_transaction
 from store.models import COUNTING_PREDICATE
-from store.tally import tenths_of
+from store.tally import ClockFacts, apply_difference, contribution, tenths_of
 from store.types import AwareDateTime
 from tests.helpers import CST
 from workflows.messages import RequestView, WritePosition
@@ -97,7 +101,9 @@ def scanned(connection: Connection, scope: Scope, month: CalendarMonth, now: dat
     return compliance(counts, used, month=MonthCounts(due, open_past_due))
 
 
-def _clock(clock_id: str, due: datetime, outcome: Outcome | None = None, stopped: datetime | None = None) -> ClockView:
+def _clock(
+    clock_id: str, due: datetime, outcome: Outcome | None = None, stopped: datetime | None = None, days: float = 2.37
+) -> ClockView:
     """A clock as the engine views it: running toward `due`, or closed with `outcome`."""
     state = ClockState(outcome.value) if outcome else ClockState.RUNNING
     return ClockView(
@@ -112,7 +118,7 @@ def _clock(clock_id: str, due: datetime, outcome: Outcome | None = None, stopped
         budget_seconds=3 * 86400,
         elapsed_seconds=86400,
         remaining_seconds=2 * 86400,
-        working_days_used=2.37,
+        working_days_used=days,
         thresholds=(),
         provisional=False,
         cycle=1,
@@ -226,3 +232,49 @@ def test_a_clock_due_at_02_00_on_the_1st_in_asia_shanghai_counts_in_that_month_a
     assert [(line.due, line.open_past_due) for line in before_its_instant.lines if line.service_id == SPECIAL_DRUG] == [
         (1, 0)
     ]
+
+
+def _blocked_on_a_lock(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return bool(connection.exec_driver_sql(waiting).scalar())
+
+
+def _apply_in_own_transaction(engine: Engine, added: Counter[Any]) -> None:
+    with write_transaction(engine) as connection:
+        apply_difference(connection, Counter(), added)
+
+
+def test_a_writer_of_a_series_another_writer_holds_waits_and_counts_both_in_the_month_percentiles(
+    request: pytest.FixtureRequest,
+) -> None:
+    # On PostgreSQL two writers of one series' bins (a met clock, a breached one: no other row in common)
+    # run at once. The second waits for the series' percentile row, so it reads the bins once the first
+    # has committed: p50/p90 of both clocks, not of its own alone.
+    engine = make_engine(str(request.getfixturevalue("postgres").new_database("month_percentiles")))
+    init_schema(engine)
+    due = datetime(2026, 10, 20, tzinfo=CST)
+    labels = ("axa_tianping", "vendor-a", SPECIAL_DRUG)
+
+    def graded(outcome: Outcome, days: float) -> Counter[Any]:
+        clock = ClockFacts("fulfil", "vendor", outcome.value, outcome.value, outcome, days, False, due, due)
+        return contribution("completed", *labels, [clock])
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    with write_transaction(engine) as first:
+        apply_difference(first, Counter(), graded(Outcome.MET, 1.0))
+        second = pool.submit(_apply_in_own_transaction, engine, graded(Outcome.BREACHED, 2.0))
+        deadline = time.monotonic() + 30
+        while not _blocked_on_a_lock(engine) and not second.done() and time.monotonic() < deadline:
+            threading.Event().wait(0.01)  # until the second writer waits for a row the first holds
+    second.result(timeout=30)
+    pool.shutdown()
+    with engine.connect() as connection:
+        drift = month_percentiles_drift(connection)
+        [report] = month_reports(connection, Scope(vendor="vendor-a"), [CalendarMonth(2026, 10)], due)
+    engine.dispose()
+    assert drift == {}
+    [line] = report.lines
+    assert (line.met, line.breached, line.working_days_p50, line.working_days_p90) == (1, 1, 1.5, 1.9)
