@@ -130,6 +130,7 @@ def _facts(clock: ClockView, parties: dict[str, str]) -> ClockFacts:
         clock.working_days_used,
         clock.provisional,
         clock.stopped_at,
+        clock.due_at,
     )
 
 

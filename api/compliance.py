@@ -2,8 +2,8 @@
 
 Without a period it reads the tallies the projection keeps in its own transaction (O(series)); with
 a period, the outcomes of that period through the index on when they happened; for a calendar month,
-the clocks due in the month through the indexes on due instants (`month_report`, which the scorecard
-page reads too: one computation of a month's figures). Working days used are counted in tenths of a
+the month tally of the clocks due in it (`month_report`, which the scorecard page reads too: one
+computation of a month's figures), O(series) whatever the number of clocks. Working days used are counted in tenths of a
 day, rounded up (7.43 counts as 7.5): p50/p90 are exact to the tenth.
 """
 
@@ -18,11 +18,24 @@ from datetime import datetime
 from typing import Any
 
 from fastapi.responses import Response
-from sqlalchemy import BigInteger, ColumnElement, Connection, Table, and_, bindparam, cast, func, or_, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    true,
+)
 
 from api.access import narrow
 from api.instants import BusinessInstant
-from api.readings import labelled, within
+from api.readings import instant, labelled, past_due, within
 from sla.engine.model import Outcome
 from sla.reports import (
     GRADED,
@@ -37,12 +50,12 @@ from sla.reports import (
     interpolated,
 )
 from store.keys import Principal
-from store.models import COUNTING_PREDICATE, ClockOutcomeRow, ClockRow, OutcomeTallyRow, WorkingDaysTallyRow, table_of
-from store.tally import tenths_of
+from store.models import ClockOutcomeRow, ClockRow, MonthTallyRow, OutcomeTallyRow, WorkingDaysTallyRow, table_of
+from store.tally import COUNTING, MONTH_PERCENTILES, tenths_of
 from store.types import AwareDateTime
 
 TALLY, OUTCOMES, DAYS_TALLY = table_of(OutcomeTallyRow), table_of(ClockOutcomeRow), table_of(WorkingDaysTallyRow)
-CLOCKS = table_of(ClockRow)
+CLOCKS, MONTHS = table_of(ClockRow), table_of(MonthTallyRow)
 
 
 @dataclass(frozen=True)
@@ -78,7 +91,10 @@ def _counts_from_tally(connection: Connection, scope: Scope) -> list[OutcomeCoun
     ]
 
 
-def _percentiles_from_tally(connection: Connection, scope: Scope) -> dict[Series, tuple[float | None, float | None]]:
+Percentiles = dict[Series, tuple[float | None, float | None]]
+
+
+def _percentiles_from_tally(connection: Connection, scope: Scope) -> Percentiles:
     """p50 and p90 of each series' working days, from the tally's bins: the database ranks the bins
     (window sums) and returns only those holding the ranks a quantile interpolates between, at most
     four a series, whatever the number of outcomes."""
@@ -139,14 +155,14 @@ def _outcomes(
     return list(connection.execute(query))
 
 
-def _lines_of_outcomes(rows: list[Any], month: MonthCounts | None = None) -> list[ComplianceLine]:
+def _lines_of_outcomes(rows: list[Any]) -> list[ComplianceLine]:
     counts = [OutcomeCount(r.vendor_id, r.service_id, r.clock_id, r.party, r.outcome) for r in rows]
     used = [
         WorkingDaysUsed(r.vendor_id, r.service_id, r.clock_id, r.party, tenths_of(r.working_days_used) / 10)
         for r in rows
         if r.outcome in GRADED
     ]
-    return compliance(counts, used, month=month)
+    return compliance(counts, used)
 
 
 def compliance_lines(
@@ -171,86 +187,132 @@ def compliance_lines(
 
 @dataclass(frozen=True)
 class MonthReport:
-    """A calendar month's lines, and the breached requests behind each line's `breached`."""
+    """A calendar month's lines."""
 
     month: CalendarMonth
     lines: list[ComplianceLine]
-    breached_requests: dict[Series, list[str]]
+
+
+OUTCOME_NAMES = tuple(o.value for o in Outcome)
+STANDINGS = (*OUTCOME_NAMES, COUNTING)
+
+
+def _month_tally(connection: Connection, scope: Scope, months: list[CalendarMonth]) -> dict[str, list[Any]]:
+    """The month tally's counts of `months` within the scope, one row a series: per standing, and per
+    standing owed past due at the month's end. Grouped in the primary key's order (a service is one
+    insurer's, so the insurer splits no series), so a month costs its series, however many clocks were
+    due."""
+    m = MONTHS.c
+    key = (m.month, m.insurer_id, m.vendor_id, m.service_id, m.clock_id, m.party)
+
+    def total(standing: str, past_due: bool = False) -> Any:
+        wanted = (m.standing == standing) & (m.past_due_at_end if past_due else true())
+        return func.sum(case((wanted, m.count), else_=0)).label(f"{standing}_past_due" if past_due else standing)
+
+    query = (
+        select(*key, *(total(standing) for standing in STANDINGS), total(COUNTING, True), total(Outcome.BREACHED, True))
+        .where(m.month.in_([str(month) for month in months]), *scope.where(MONTHS))
+        .group_by(*key)
+    )
+    rows: dict[str, list[Any]] = defaultdict(list)
+    for row in connection.execute(query):
+        rows[row.month].append(row)
+    return rows
+
+
+def _month_percentiles(connection: Connection, scope: Scope, months: list[CalendarMonth]) -> dict[str, Percentiles]:
+    """p50 and p90 of each series' graded clocks due in each of `months`, as the writes left them: one
+    row a series (a service is one insurer's, so a series is one row whatever the scope)."""
+    p = MONTH_PERCENTILES.c
+    query = select(MONTH_PERCENTILES).where(
+        p.month.in_([str(month) for month in months]), p.graded != 0, *scope.where(MONTH_PERCENTILES)
+    )
+    found: dict[str, Percentiles] = defaultdict(dict)
+    for row in connection.execute(query):
+        found[row.month][(row.vendor_id, row.service_id, row.clock_id, row.party)] = (
+            row.working_days_p50,
+            row.working_days_p90,
+        )
+    return found
+
+
+def _counting_past_due(connection: Connection, scope: Scope, month: CalendarMonth, now: datetime) -> Counter[Series]:
+    """In the month `now` falls in, the counting clocks due in it before `now`: past their instant, the
+    breach not recorded yet. Found through ix_clock_counting_due on its predicate and the instants alone
+    (as api/reads.py's `_lagging`), the scope applied here: they are a herd's lag, not the month's clocks."""
+    c = CLOCKS.c
+    at_start = bindparam("month_start", month.start, type_=AwareDateTime())
+    query = select(c.vendor_id, c.service_id, c.clock_id, c.party, c.insurer_id).where(
+        *past_due(instant("now", now)), c.due_at > at_start
+    )
+    wanted = (("insurer_id", scope.insurer), ("vendor_id", scope.vendor), ("party", scope.party))
+    return Counter(
+        (row.vendor_id, row.service_id, row.clock_id, row.party)
+        for row in connection.execute(query)
+        if all(value is None or row._mapping[column] == value for column, value in wanted)
+    )
 
 
 def month_reports(
     connection: Connection, scope: Scope, months: list[CalendarMonth], now: datetime
 ) -> list[MonthReport]:
-    """For each of `months` (consecutive, oldest first), the clocks due in it (Asia/Shanghai; a due
-    instant of 24:00 on the last day is the month's): closed ones by their outcome, and those still
-    counting down. A clock is open past due at its month's end when its due instant passed before the
-    end (and before `now`) and it had not stopped by the end. Two queries for all the months: clock
-    outcomes by their due instant, and the counting clocks through the partial index on theirs, so
-    months cost their own clocks, not the table."""
+    """For each of `months`, the clocks due in it (Asia/Shanghai; a due instant of 24:00 on the last day
+    is the month's), from the month tally the projection keeps (store.tally.month_keys): closed ones by
+    their outcome, and those still counting down. A clock is open past due at its month's end when its
+    due instant passed before the end (and before `now`) and it had not stopped by the end: the tally
+    knows it for a breach and, once the month is over, for a counting clock; during the month a counting
+    clock is past due when `now` is past its instant, which only the few clocks not recorded as breached
+    yet are (`_counting_past_due`). The cost is the months' series, not the clocks."""
     if scope.nobody:
-        return [MonthReport(month, [], {}) for month in months]
-    start = bindparam("months_start", months[0].start, type_=AwareDateTime())
-    end = bindparam("months_end", months[-1].end, type_=AwareDateTime())
-    o, c = OUTCOMES.c, CLOCKS.c
-    closed = connection.execute(
-        select(
-            o.request_id,
-            o.vendor_id,
-            o.service_id,
-            o.clock_id,
-            o.party,
-            o.outcome,
-            o.working_days_used,
-            o.due_at,
-            c.stopped_at,
-        )
-        .select_from(
-            OUTCOMES.outerjoin(
-                CLOCKS, and_(c.request_id == o.request_id, c.clock_id == o.clock_id, c.instance == o.instance)
-            )
-        )
-        .where(o.due_at > start, o.due_at <= end, *scope.where(OUTCOMES))
-    ).all()
-    counting = connection.execute(
-        select(c.vendor_id, c.service_id, c.clock_id, c.party, c.due_at).where(
-            text(COUNTING_PREDICATE), c.due_at > start, c.due_at <= end, *scope.where(CLOCKS)
-        )
-    ).all()
-    closed_in: dict[CalendarMonth, list[Any]] = defaultdict(list)
-    for outcome in closed:
-        closed_in[CalendarMonth.of_due(outcome.due_at)].append(outcome)
-    counting_in: dict[CalendarMonth, list[Any]] = defaultdict(list)
-    for clock in counting:
-        counting_in[CalendarMonth.of_due(clock.due_at)].append(clock)
-    return [_month_of(month, closed_in[month], counting_in[month], now) for month in months]
+        return [MonthReport(month, []) for month in months]
+    tallied, percentiles = _month_tally(connection, scope, months), _month_percentiles(connection, scope, months)
+    reports = []
+    for month in months:
+        lagging = _counting_past_due(connection, scope, month, now) if month.start < now < month.end else Counter()
+        lines = _lines_of_month(tallied[str(month)], lagging, percentiles[str(month)], now >= month.end)
+        reports.append(MonthReport(month, lines))
+    return reports
 
 
-def _month_of(month: CalendarMonth, closed: list[Any], counting: list[Any], now: datetime) -> MonthReport:
-    """One month's lines from its own clocks (those due in it)."""
+def _lines_of_month(
+    rows: list[Any], lagging: Counter[Series], percentiles: Percentiles, ended: bool
+) -> list[ComplianceLine]:
+    """One month's lines from its tally counts, with `lagging`, the counting clocks past due at `now`
+    while the month runs (`ended`: the month is over). A count of 0 is no clock (a due instant moved
+    to another month leaves its row at 0): a series with none has no line."""
+    counts = []
     due: Counter[Series] = Counter()
-    open_past_due: Counter[Series] = Counter()
-    past_due_before = min(month.end, now)
-    for clock in counting:
-        key = (clock.vendor_id, clock.service_id, clock.clock_id, clock.party)
-        due[key] += 1
-        if clock.due_at < past_due_before:  # past its instant, the breach not recorded yet
-            open_past_due[key] += 1
-    breached: dict[Series, list[str]] = {}
-    for outcome in closed:
-        if outcome.outcome == Outcome.BREACHED:
-            key = (outcome.vendor_id, outcome.service_id, outcome.clock_id, outcome.party)
-            breached.setdefault(key, []).append(outcome.request_id)
-            undelivered = outcome.stopped_at is None or outcome.stopped_at > month.end
-            if undelivered and outcome.due_at < month.end:
-                open_past_due[key] += 1
-    lines = _lines_of_outcomes(closed, MonthCounts(due, open_past_due))
-    return MonthReport(month, lines, {key: sorted(ids) for key, ids in breached.items()})
+    open_past_due: Counter[Series] = Counter(lagging)
+    for row in rows:
+        key = (row.vendor_id, row.service_id, row.clock_id, row.party)
+        counts += [OutcomeCount(*key, name, int(n)) for name in OUTCOME_NAMES if (n := getattr(row, name))]
+        if row.counting:
+            due[key] += int(row.counting)
+        open_past_due[key] += int(row.breached_past_due) + (int(row.counting_past_due) if ended else 0)
+    return compliance(counts, percentiles=percentiles, month=MonthCounts(due, open_past_due))
 
 
 def month_report(connection: Connection, scope: Scope, month: CalendarMonth, now: datetime) -> MonthReport:
     """One month's report (month_reports for a single month)."""
     [report] = month_reports(connection, scope, [month], now)
     return report
+
+
+def breached_requests(connection: Connection, scope: Scope, month: CalendarMonth) -> dict[Series, list[str]]:
+    """The requests behind each line's `breached` in a month (the scorecard lists them): the breached
+    outcomes due in the month, through the index on due instants (as many rows as it lists)."""
+    if scope.nobody:
+        return {}
+    o = OUTCOMES.c
+    start = bindparam("month_start", month.start, type_=AwareDateTime())
+    end = bindparam("month_end", month.end, type_=AwareDateTime())
+    query = select(o.request_id, o.vendor_id, o.service_id, o.clock_id, o.party).where(
+        o.due_at > start, o.due_at <= end, o.outcome == Outcome.BREACHED, *scope.where(OUTCOMES)
+    )
+    found: dict[Series, list[str]] = {}
+    for row in connection.execute(query):
+        found.setdefault((row.vendor_id, row.service_id, row.clock_id, row.party), []).append(row.request_id)
+    return {key: sorted(ids) for key, ids in found.items()}
 
 
 def as_csv(lines: list[ComplianceLine]) -> Response:

@@ -4,6 +4,8 @@ requests behind each line.
 
 Every figure is a line of `compliance.month_report`, the reading `GET /v1/reports/compliance?month=`
 returns: the page and the report cannot disagree (tests/api/test_month_report.py holds them equal).
+Seven months of figures cost their series, not their clocks (the month tally); the breached requests
+listed come from the index on due instants, as many rows as the page lists.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from api.access import narrow
-from api.compliance import month_reports, scope_of
+from api.compliance import breached_requests, month_reports, scope_of
 from sla.catalog.model import Party
 from sla.reports import CalendarMonth, ComplianceLine, Series
 from store.keys import Principal
@@ -83,4 +85,4 @@ def scorecard(
         )
         for vendor in vendors
     ]
-    return Scorecard(insurer_id, month, report.lines, report.breached_requests, trends)
+    return Scorecard(insurer_id, month, report.lines, breached_requests(connection, scope, month), trends)

@@ -44,7 +44,16 @@ from sla.catalog.parse import parse_pinned
 from sla.engine.rules import advisories
 from store.calendar import CalendarSource
 from store.db import init_schema, write_transaction
-from store.models import OpenClockTallyRow, OpenRequestTallyRow, OutcomeTallyRow, WorkingDaysTallyRow, table_of
+from store.models import (
+    MonthDaysTallyRow,
+    MonthPercentileRow,
+    MonthTallyRow,
+    OpenClockTallyRow,
+    OpenRequestTallyRow,
+    OutcomeTallyRow,
+    WorkingDaysTallyRow,
+    table_of,
+)
 from workflows.messages import ProjectionState
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -53,7 +62,11 @@ REQUEST_WORKFLOWS = 'WorkflowType="ServiceRequestWorkflow"'
 CONCURRENT_QUERIES = 8
 QUERY_RETRY_PAUSES = (0.2, 1.0)  # seconds before the second and third attempt
 TALLY_TABLES = tuple(
-    table_of(row) for row in (OutcomeTallyRow, WorkingDaysTallyRow, OpenClockTallyRow, OpenRequestTallyRow)
+    table_of(row)
+    for row in (
+        *(OutcomeTallyRow, WorkingDaysTallyRow, OpenClockTallyRow, OpenRequestTallyRow),
+        *(MonthTallyRow, MonthDaysTallyRow, MonthPercentileRow),
+    )
 )
 Progress = Callable[[int, int], None]  # (done, total)
 

@@ -105,6 +105,9 @@ class MonthCounts:
     open_past_due: Mapping[Series, int]
 
 
+OUTCOMES = tuple(o.value for o in Outcome)
+
+
 def compliance(
     counts: Iterable[OutcomeCount],
     used_days: Iterable[WorkingDaysUsed] = (),
@@ -114,9 +117,11 @@ def compliance(
     """One line per series. Working days come as values (`used_days`) or as p50/p90 worked out
     already (`percentiles`, e.g. by the database from a tally). With `month`, every clock due in the
     month has a line, closed or not."""
-    groups: dict[Series, list[OutcomeCount]] = defaultdict(list)
+    # One pass over the counts (a month's report has hundreds of series): series -> outcome -> count.
+    groups: dict[Series, dict[str, int]] = defaultdict(dict)
     for item in counts:
-        groups[(item.vendor_id, item.service_id, item.clock_id, item.party)].append(item)
+        group = groups[(item.vendor_id, item.service_id, item.clock_id, item.party)]
+        group[item.outcome] = group.get(item.outcome, 0) + item.count
     days: dict[Series, list[tuple[float, int]]] = defaultdict(list)
     for used_one in used_days:
         series = (used_one.vendor_id, used_one.service_id, used_one.clock_id, used_one.party)
@@ -125,8 +130,8 @@ def compliance(
     lines = []
     for key in sorted(keys):
         vendor, service, clock, party = key
-        group = groups.get(key, [])
-        count = {o.value: sum(g.count for g in group if g.outcome == o) for o in Outcome}
+        counted = groups.get(key, {})
+        count = {outcome: counted.get(outcome, 0) for outcome in OUTCOMES}
         graded = count["met"] + count["breached"]
         used = days.get(key, [])
         p50, p90 = (

@@ -309,6 +309,60 @@ class OpenRequestTallyRow(SQLModel, table=True):
     count: int = 0
 
 
+class MonthTallyRow(SQLModel, table=True):
+    """Clocks by the Asia/Shanghai calendar month of their due instant (sla.reports.CalendarMonth.of_due)
+    and series: closed ones by outcome, counting ones (running, at risk) as "counting".
+    `past_due_at_end`: still owed and past its due instant at the month's end (a breach not delivered by
+    then; a counting clock due before 24:00 of the last day). A month's report reads these rows, not
+    the clocks (api/compliance.py)."""
+
+    __tablename__ = "month_tally"
+
+    month: str = Field(primary_key=True)  # YYYY-MM
+    insurer_id: str = Field(primary_key=True)
+    vendor_id: str = Field(primary_key=True)
+    service_id: str = Field(primary_key=True)
+    clock_id: str = Field(primary_key=True)
+    party: str = Field(primary_key=True)
+    standing: str = Field(primary_key=True)  # met | breached | exempt | cancelled | counting
+    past_due_at_end: bool = Field(primary_key=True)
+    count: int = 0
+
+
+class MonthDaysTallyRow(SQLModel, table=True):
+    """The graded clocks (met or breached) of a due month by series and working days used in tenths of
+    a day, rounded up: what MonthPercentileRow is worked out from."""
+
+    __tablename__ = "month_days_tally"
+
+    month: str = Field(primary_key=True)
+    insurer_id: str = Field(primary_key=True)
+    vendor_id: str = Field(primary_key=True)
+    service_id: str = Field(primary_key=True)
+    clock_id: str = Field(primary_key=True)
+    party: str = Field(primary_key=True)
+    working_days_tenths: int = Field(primary_key=True)
+    count: int = 0
+
+
+class MonthPercentileRow(SQLModel, table=True):
+    """p50 and p90 of the working days of a due month's graded clocks, per series, worked out from
+    MonthDaysTallyRow by the write that changed it (store.tally.refresh_month_percentiles): a month's
+    report reads one row a series however many clocks it has."""
+
+    __tablename__ = "month_percentile"
+
+    month: str = Field(primary_key=True)
+    insurer_id: str = Field(primary_key=True)
+    vendor_id: str = Field(primary_key=True)
+    service_id: str = Field(primary_key=True)
+    clock_id: str = Field(primary_key=True)
+    party: str = Field(primary_key=True)
+    graded: int = 0
+    working_days_p50: float | None = None
+    working_days_p90: float | None = None
+
+
 class HistoryArchiveRow(SQLModel, table=True):
     """The workflow history, kept after Temporal's retention (payloads stay encrypted)."""
 

@@ -13,16 +13,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select, update
 from sqlmodel import SQLModel
 
-from sla.engine.reading import counts_as_open
+from sla.engine.model import Outcome
+from sla.engine.reading import Phase, counts_as_open
 from sla.events import RequestStatus
-from sla.reports import GRADED
-from store.models import OpenClockTallyRow, OpenRequestTallyRow, OutcomeTallyRow, WorkingDaysTallyRow
+from sla.reports import GRADED, QUANTILES, CalendarMonth, weighted_percentile
+from store.models import (
+    MonthDaysTallyRow,
+    MonthPercentileRow,
+    MonthTallyRow,
+    OpenClockTallyRow,
+    OpenRequestTallyRow,
+    OutcomeTallyRow,
+    WorkingDaysTallyRow,
+    table_of,
+)
 from store.upsert import increment
 
 REQUEST, OUTCOME, OPEN_CLOCK, DAYS = "request", "outcome", "open", "days"
+MONTH, MONTH_DAYS = "month", "month_days"
+COUNTING = "counting"  # a month tally's standing for a clock still counting down (running, at risk)
+COUNTING_PHASES = (Phase.RUNNING.value, Phase.AT_RISK.value)  # store.models.COUNTING_PREDICATE
 Key = tuple[Any, ...]
 
 
@@ -38,6 +51,7 @@ class ClockFacts:
     working_days_used: float
     provisional: bool
     stopped_at: datetime | None
+    due_at: datetime | None = None  # the month tally's month (None: in no month)
 
 
 def working_days_e4(days: float) -> int:
@@ -82,7 +96,28 @@ def contribution(
                 counts[(DAYS, *labels, clock.clock_id, clock.party, tenths_of(clock.working_days_used))] += 1
         if counts_as_open(status, clock.state, clock.stopped_at):
             counts[(OPEN_CLOCK, *labels, clock.clock_id, clock.party, clock.phase, clock.provisional)] += 1
+        counts.update(month_keys(labels, clock))
     return counts
+
+
+def month_keys(labels: tuple[str, str, str], clock: ClockFacts) -> list[Key]:
+    """The month tally keys of a clock with a due instant: its outcome (graded ones with their working
+    days in tenths too) and whether it counts down, each with whether it was owed and past due at the end
+    of its due month (a breach undelivered at the end; a counting clock due before 24:00 of the last day)."""
+    if clock.due_at is None:
+        return []
+    month = CalendarMonth.of_due(clock.due_at)
+    series = (str(month), *labels, clock.clock_id, clock.party)
+    before_end = clock.due_at < month.end
+    keys: list[Key] = []
+    if clock.outcome is not None:
+        undelivered = clock.stopped_at is None or clock.stopped_at > month.end
+        keys.append((MONTH, *series, clock.outcome, clock.outcome == Outcome.BREACHED and undelivered and before_end))
+        if clock.outcome in GRADED:
+            keys.append((MONTH_DAYS, *series, tenths_of(clock.working_days_used)))
+    if clock.phase in COUNTING_PHASES:
+        keys.append((MONTH, *series, COUNTING, before_end))
+    return keys
 
 
 def encode(counts: Mapping[Key, int]) -> list[list[Any]]:
@@ -99,7 +134,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     DAYS: ("insurer_id", "vendor_id", "service_id", "clock_id", "party", "working_days_tenths"),
     OPEN_CLOCK: ("insurer_id", "vendor_id", "service_id", "clock_id", "party", "phase", "provisional"),
     OUTCOME: ("insurer_id", "vendor_id", "service_id", "clock_id", "party", "outcome", "working_days_bucket"),
+    MONTH: ("month", "insurer_id", "vendor_id", "service_id", "clock_id", "party", "standing", "past_due_at_end"),
+    MONTH_DAYS: ("month", "insurer_id", "vendor_id", "service_id", "clock_id", "party", "working_days_tenths"),
 }
+MONTH_SERIES = COLUMNS[MONTH_DAYS][:-1]  # the key of a due month's series: MonthPercentileRow's
 
 
 def apply_difference(connection: Connection, before: Counter[Key], after: Counter[Key]) -> None:
@@ -114,6 +152,8 @@ def apply_difference(connection: Connection, before: Counter[Key], after: Counte
         REQUEST: OpenRequestTallyRow,
         DAYS: WorkingDaysTallyRow,
         OPEN_CLOCK: OpenClockTallyRow,
+        MONTH: MonthTallyRow,
+        MONTH_DAYS: MonthDaysTallyRow,
     }
     for key in sorted((k for k in delta if not (k[0] == OUTCOME and k[-1] == "e4")), key=repr):
         amount, kind = delta[key], key[0]
@@ -124,3 +164,35 @@ def apply_difference(connection: Connection, before: Counter[Key], after: Counte
                 increment(connection, OutcomeTallyRow, columns, {"count": amount, "working_days_e4": days})
         elif amount:
             increment(connection, tables[kind], columns, {"count": amount})
+    moved = {key[1:-1] for key, amount in delta.items() if key[0] == MONTH_DAYS and amount}
+    refresh_month_percentiles(connection, sorted(moved, key=repr))
+
+
+MONTH_DAYS_BINS, MONTH_PERCENTILES = table_of(MonthDaysTallyRow), table_of(MonthPercentileRow)
+
+
+def percentiles_of_bins(bins: Iterable[tuple[int, int]]) -> tuple[float | None, float | None]:
+    """p50 and p90 of working days given as (tenths, how many): the compliance report's figures."""
+    values = [(tenths / 10, count) for tenths, count in bins]
+    return weighted_percentile(values, QUANTILES[0]), weighted_percentile(values, QUANTILES[1])
+
+
+def refresh_month_percentiles(connection: Connection, moved: list[Key]) -> None:
+    """Work out again the p50 and p90 of each due month's series in `moved` (MONTH_SERIES values) from
+    its bins. The row is locked first (an upsert), so of two writers changing one series' bins the
+    later reads after the earlier committed (PostgreSQL reads each statement's committed rows) and
+    stores what both wrote; in sorted order, as apply_difference's keys, so they never deadlock."""
+    for series in moved:
+        key = dict(zip(MONTH_SERIES, series, strict=True))
+        increment(connection, MonthPercentileRow, key, {"graded": 0})
+        b = MONTH_DAYS_BINS.c
+        bins = connection.execute(
+            select(b.working_days_tenths, b.count).where(*(b[column] == value for column, value in key.items()))
+        ).all()
+        p50, p90 = percentiles_of_bins((int(tenths), int(count)) for tenths, count in bins)
+        p = MONTH_PERCENTILES.c
+        connection.execute(
+            update(MONTH_PERCENTILES)
+            .where(*(p[column] == value for column, value in key.items()))
+            .values(graded=sum(int(count) for _, count in bins), working_days_p50=p50, working_days_p90=p90)
+        )

@@ -195,3 +195,33 @@ def test_the_pages_owed_list_walks_its_index_page_after_page(seeded_sqlite: str,
                 break
     engine.dispose()
     assert not findings, json.dumps(findings, indent=1)
+
+
+@pytest.mark.parametrize(
+    ("filters", "index"),
+    [
+        ({"service": "axa.green_channel.inpatient"}, "ix_request_service_opened"),
+        (
+            {"service": "axa.green_channel.inpatient", "opened_from": "2026-06-01T00:00:00+08:00"},
+            "ix_request_service_opened",
+        ),
+        ({"opened_from": "2026-06-01T00:00:00+08:00", "opened_to": "2026-09-01T00:00:00+08:00"}, "ix_request_opened"),
+    ],
+)
+async def test_a_page_of_one_service_or_opening_window_walks_its_index_in_list_order(
+    seeded_sqlite: str, filters: dict[str, str], index: str
+) -> None:
+    """The list by service, or by a window of opening instants, reads a page's rows down its index in
+    the list's order (newest first), never every request of the service or window sorted."""
+    settings = Settings(database_url=seeded_sqlite, calendar_dir=Path("/nonexistent"), payload_keys=TEST_KEYS_SETTING)
+    app = create_app(settings, TemporalSettings(address="127.0.0.1:1"), clock=lambda: NOW)
+    engine = app.state.slatrack.engine
+    headers = {"Authorization": f"Bearer {create_key(engine, Role.OPERATIONS)}"}
+    statements = _capture(engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://plans") as http:
+        answer = await http.get("/v1/requests", params=filters, headers=headers)
+    assert answer.status_code == 200 and len(answer.json()["items"]) == 50
+    [(statement, parameters)] = [(s, p) for s, p in statements if "ORDER BY request.opened_at DESC" in s]
+    plan = " ".join(row[-1] for row in _plan_sqlite(engine, statement, parameters))
+    engine.dispose()
+    assert index in plan and "TEMP B-TREE" not in plan, plan

@@ -72,11 +72,21 @@ async def met_request(http: httpx.AsyncClient, live: LiveStack) -> str:
 
 
 async def figures(http: httpx.AsyncClient, live: LiveStack) -> dict[str, Any]:
-    """What people read of vendor-reliable: its compliance, its /metrics series, its list."""
+    """What people read of vendor-reliable: its compliance, all-time and by month, its /metrics series,
+    its list."""
     report = await http.get(
         "/v1/reports/compliance", params={"vendor": "vendor-reliable"}, headers=live.headers("admin")
     )
     assert report.status_code == 200, report.text
+    months = [  # the month tally's figures: its clocks were due in September and October 2025
+        await http.get(
+            "/v1/reports/compliance",
+            params={"vendor": "vendor-reliable", "month": month},
+            headers=live.headers("admin"),
+        )
+        for month in ("2025-09", "2025-10")
+    ]
+    assert all(answer.status_code == 200 for answer in months) and any(answer.json() for answer in months)
     metrics = await http.get("/metrics", headers=live.metrics_headers())
     series = sorted(
         line for line in metrics.text.splitlines() if 'vendor_id="vendor-reliable"' in line or "vendor-reliable" in line
@@ -85,7 +95,12 @@ async def figures(http: httpx.AsyncClient, live: LiveStack) -> dict[str, Any]:
         "/v1/requests", params={"vendor": "vendor-reliable", "limit": 100}, headers=live.headers("operations")
     )
     assert listed.status_code == 200, listed.text
-    return {"report": report.json(), "metrics": series, "list": listed.json()["items"]}
+    return {
+        "report": report.json(),
+        "months": [answer.json() for answer in months],
+        "metrics": series,
+        "list": listed.json()["items"],
+    }
 
 
 def empty_read_model(live: LiveStack) -> None:
