@@ -14,13 +14,17 @@ depend only on the workflow's committed state:
    is rewritten whole. The tallies are moved by the difference between what the stored row says it
    contributed and what the new state contributes, so they stay exact in both cases.
 
-Everything happens in one transaction with SQLAlchemy Core upserts, off the event loop (the
-activity is synchronous and runs on the worker's activity thread pool).
+A write happens in one transaction with SQLAlchemy Core upserts, off the event loop (the activity is
+synchronous and runs on the worker's activity thread pool). Writes that arrive together share that
+transaction and its commit (ProjectionWriter.write_all); each applies both rules on its own, and one
+that fails is left out and fails alone.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +41,7 @@ from sla.engine.reading import at_risk_from, recorded_phase
 from sla.engine.review import CorrectionReview
 from sla.events import CLOSING_EVENTS
 from store.db import write_transaction
+from store.group_commit import GroupCommit
 from store.models import (
     ClockOutcomeRow,
     ClockRow,
@@ -48,7 +53,7 @@ from store.models import (
     ThresholdRow,
     table_of,
 )
-from store.tally import ClockFacts, apply_difference, contribution, decode, encode
+from store.tally import ClockFacts, Key, apply_difference, contribution, decode, encode
 from store.upsert import insert_missing, upsert
 from workflows.messages import PersonalData, RequestView, WritePosition
 
@@ -154,40 +159,87 @@ class Change:
     review: CorrectionReview | None = None  # an event held for the insurer's review, or its decision
 
 
+class _FailedWrite(Exception):
+    """One write of a batch failed: the batch is rolled back and run again without it."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(index, error)
+        self.index, self.error = index, error
+
+
 class ProjectionWriter:
+    """Writes changes to the read model. Concurrent writes (the activity threads of one worker) are
+    grouped (store/group_commit.py): one transaction and one commit for every write pending at that
+    moment, each write still applying its own position rule (the module docstring)."""
+
     def __init__(self, engine: Engine, codec: EncryptionCodec) -> None:
         self.engine = engine
         self.codec = codec
+        self._group: GroupCommit[Change, bool] = GroupCommit(self.write_all)
 
     def write(self, change: Change) -> bool:
         """Write `change.after`. False when the stored state is at or past this position (nothing written)."""
+        return self._group.submit(change)
+
+    def waiting(self) -> int:
+        """Writes handed in and not answered yet."""
+        return self._group.waiting()
+
+    def write_all(self, changes: Sequence[Change]) -> list[bool | Exception]:
+        """Write `changes` in one transaction: per change, whether it wrote, or the exception it alone
+        raised (the transaction is rolled back and run again without it, so it fails only its own
+        activity). Requests are written in id order and the tallies last, in key order, so two
+        transactions lock rows in one order (no deadlock on PostgreSQL)."""
+        outcomes: dict[int, bool | Exception] = {}
+        order = sorted(range(len(changes)), key=lambda i: (changes[i].after.request_id, changes[i].position.key()))
+        while order:
+            try:
+                with write_transaction(self.engine) as connection:
+                    written = self._write_batch(connection, [changes[i] for i in order])
+            except _FailedWrite as failed:
+                outcomes[order.pop(failed.index)] = failed.error
+                continue
+            outcomes.update(zip(order, written, strict=True))
+            break
+        return [outcomes[i] for i in range(len(changes))]
+
+    def _write_batch(self, connection: Connection, changes: Sequence[Change]) -> list[bool]:
+        tallies: Counter[Key] = Counter()  # the batch's tally difference, applied once at the end
+        written = []
+        for index, change in enumerate(changes):
+            try:
+                written.append(self._write_one(connection, change, tallies))
+            except Exception as error:
+                raise _FailedWrite(index, error) from error
+        apply_difference(connection, Counter(), tallies)
+        return written
+
+    def _write_one(self, connection: Connection, change: Change, tallies: Counter[Key]) -> bool:
         now = datetime.now(UTC)
         rid = change.after.request_id
-        with write_transaction(self.engine) as connection:
-            stored = connection.execute(_STORED, {"b_id": rid}).first()
-            stored_key = _position_of(stored).key() if stored else None
-            if stored_key is not None and stored_key >= change.position.key():
-                return False  # a retry of this attempt, or a newer write: nothing to do
-            incremental = (
-                stored_key is not None and change.committed is not None and stored_key == change.committed.key()
-            )
-            pinned = change.catalog_document
-            if pinned is None and stored is not None:
-                pinned = connection.execute(_PINNED_TERMS, {"b_id": rid}).scalar()
-            parties = owing_parties(pinned)
-            after_tally = contribution(
-                change.after.status,
-                change.after.insurer_id,
-                change.after.vendor_id,
-                change.after.service_id,
-                [_facts(c, parties) for c in change.after.clocks],
-            )
-            self._write_request(connection, change, now, exists=stored is not None, tallied=encode(after_tally))
-            if incremental:
-                self._write_changed_children(connection, change, parties, now)
-            else:
-                self._rewrite_children(connection, change.after, parties, now)
-            apply_difference(connection, decode(stored.tallied if stored else None), after_tally)
+        stored = connection.execute(_STORED, {"b_id": rid}).first()
+        stored_key = _position_of(stored).key() if stored else None
+        if stored_key is not None and stored_key >= change.position.key():
+            return False  # a retry of this attempt, or a newer write: nothing to do
+        incremental = stored_key is not None and change.committed is not None and stored_key == change.committed.key()
+        pinned = change.catalog_document
+        if pinned is None and stored is not None:
+            pinned = connection.execute(_PINNED_TERMS, {"b_id": rid}).scalar()
+        parties = owing_parties(pinned)
+        after_tally = contribution(
+            change.after.status,
+            change.after.insurer_id,
+            change.after.vendor_id,
+            change.after.service_id,
+            [_facts(c, parties) for c in change.after.clocks],
+        )
+        self._write_request(connection, change, now, exists=stored is not None, tallied=encode(after_tally))
+        if incremental:
+            self._write_changed_children(connection, change, parties, now)
+        else:
+            self._rewrite_children(connection, change.after, parties, now)
+        tallies.update(after_tally)
+        tallies.subtract(decode(stored.tallied if stored else None))
         return True
 
     # -- the request row ---------------------------------------------------------------------------
