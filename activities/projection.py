@@ -233,7 +233,9 @@ class ProjectionWriter:
             change.after.service_id,
             [_facts(c, parties) for c in change.after.clocks],
         )
-        self._write_request(connection, change, now, exists=stored is not None, tallied=encode(after_tally))
+        self._write_request(
+            connection, change, now, exists=stored is not None, whole=not incremental, tallied=encode(after_tally)
+        )
         if incremental:
             self._write_changed_children(connection, change, parties, now)
         else:
@@ -244,7 +246,14 @@ class ProjectionWriter:
 
     # -- the request row ---------------------------------------------------------------------------
     def _write_request(
-        self, connection: Connection, change: Change, now: datetime, *, exists: bool, tallied: list[list[Any]]
+        self,
+        connection: Connection,
+        change: Change,
+        now: datetime,
+        *,
+        exists: bool,
+        whole: bool,
+        tallied: list[list[Any]],
     ) -> None:
         view = change.after
         closing = [e for e in view.events if e.type in CLOSING_EVENTS]
@@ -269,9 +278,11 @@ class ProjectionWriter:
             "tallied": tallied,
             "updated_at": now,
         }
-        if change.catalog_document is not None:
+        # What never changes for a request is written with the whole request only: an incremental write's
+        # stored row already holds it (sealing the personal data again is most of a small write's CPU).
+        if whole and change.catalog_document is not None:
             values["pinned_terms"] = change.catalog_document
-        if change.personal is not None:
+        if whole and change.personal is not None:
             values["sealed_personal_data"] = self._sealed(change.personal)
         if exists:
             connection.execute(_UPDATE_REQUEST, {"b_id": view.request_id, **values})
