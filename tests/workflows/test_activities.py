@@ -5,6 +5,7 @@ state is always the workflow's committed state, and the tallies always equal the
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from sla.engine.model import RecordedEvent
 from sla.events import EventType
 from store.calendar import CalendarSource
 from store.db import writer_lock
+from store.group_commit import GroupCommit
 from store.models import ClockOutcomeRow, ClockRow, EventRow, RequestRow
 from tests.data import CANARY_INSURED
 from tests.helpers import at, rows
@@ -321,3 +323,13 @@ def test_writes_that_arrive_while_a_commit_is_running_share_the_next_commit(engi
     assert 1 <= len(commits) <= 2
     assert len(rows(engine, RequestRow)) == len(changes)
     assert_tallies_exact(engine)
+
+
+def test_a_grouped_batch_that_fails_as_a_whole_fails_each_write_it_held() -> None:
+    def commit_fails(items: Sequence[str]) -> list[bool | BaseException]:
+        raise OSError(f"disk full after {len(items)} writes")
+
+    group: GroupCommit[str, bool] = GroupCommit(commit_fails)
+    with pytest.raises(OSError, match="disk full after 1 writes"):
+        group.submit("a change")
+    assert group.waiting() == 0
