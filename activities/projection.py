@@ -100,6 +100,15 @@ _WARNINGS_OF_REQUEST = select(
     WARNINGS.c.clock_id, WARNINGS.c.instance, WARNINGS.c.cycle, WARNINGS.c.fraction, WARNINGS.c.fired_at
 ).where(WARNINGS.c.request_id == bindparam("b_request_id"))
 
+# Each child table's rows of one request: (select, delete), for a request rewritten whole.
+_OF_REQUEST = {
+    t.name: (
+        select(t).where(t.c.request_id == bindparam("b_request_id")),
+        delete(t).where(t.c.request_id == bindparam("b_request_id")),
+    )
+    for t in CHILD_TABLES
+}
+
 # A clock instance's stored warnings: (cycle, fraction) -> fired_at.
 Warnings = dict[tuple[int, float], datetime | None]
 
@@ -330,14 +339,14 @@ class ProjectionWriter:
         rid = view.request_id
         outcomes_recorded = {
             (r.clock_id, r.instance, r.outcome): (r.recorded_at, r.corrected)
-            for r in connection.execute(select(OUTCOMES).where(OUTCOMES.c.request_id == rid))
+            for r in connection.execute(_OF_REQUEST[OUTCOMES.name][0], {"b_request_id": rid})
         }
         warnings_recorded = {
             (r.clock_id, r.instance, r.cycle, r.fraction): r.recorded_at
-            for r in connection.execute(select(WARNINGS).where(WARNINGS.c.request_id == rid))
+            for r in connection.execute(_OF_REQUEST[WARNINGS.name][0], {"b_request_id": rid})
         }
         for table in CHILD_TABLES:
-            connection.execute(delete(table).where(table.c.request_id == rid))
+            connection.execute(_OF_REQUEST[table.name][1], {"b_request_id": rid})
         upsert(connection, EVENTS, [_event_values(rid, e) for e in view.events])
         upsert(connection, CLOCKS, [_clock_values(view, c, parties) for c in view.clocks])
         corrected_clocks = {(c.clock_id, c.instance) for c in view.corrections}
