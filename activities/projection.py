@@ -14,13 +14,17 @@ depend only on the workflow's committed state:
    is rewritten whole. The tallies are moved by the difference between what the stored row says it
    contributed and what the new state contributes, so they stay exact in both cases.
 
-Everything happens in one transaction with SQLAlchemy Core upserts, off the event loop (the
-activity is synchronous and runs on the worker's activity thread pool).
+A write happens in one transaction with SQLAlchemy Core upserts, off the event loop (the activity is
+synchronous and runs on the worker's activity thread pool). Writes that arrive together share that
+transaction and its commit (ProjectionWriter.write_all); each applies both rules on its own, and one
+that fails is left out and fails alone.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +41,7 @@ from sla.engine.reading import at_risk_from, recorded_phase
 from sla.engine.review import CorrectionReview
 from sla.events import CLOSING_EVENTS
 from store.db import write_transaction
+from store.group_commit import GroupCommit
 from store.models import (
     ClockOutcomeRow,
     ClockRow,
@@ -48,7 +53,7 @@ from store.models import (
     ThresholdRow,
     table_of,
 )
-from store.tally import ClockFacts, apply_difference, contribution, decode, encode
+from store.tally import ClockFacts, Key, apply_difference, contribution, decode, encode
 from store.upsert import insert_missing, upsert
 from workflows.messages import PersonalData, RequestView, WritePosition
 
@@ -94,6 +99,15 @@ _DELETE_OUTCOME = delete(OUTCOMES).where(*_of_clock_instance(OUTCOMES))
 _WARNINGS_OF_REQUEST = select(
     WARNINGS.c.clock_id, WARNINGS.c.instance, WARNINGS.c.cycle, WARNINGS.c.fraction, WARNINGS.c.fired_at
 ).where(WARNINGS.c.request_id == bindparam("b_request_id"))
+
+# Each child table's rows of one request: (select, delete), for a request rewritten whole.
+_OF_REQUEST = {
+    t.name: (
+        select(t).where(t.c.request_id == bindparam("b_request_id")),
+        delete(t).where(t.c.request_id == bindparam("b_request_id")),
+    )
+    for t in CHILD_TABLES
+}
 
 # A clock instance's stored warnings: (cycle, fraction) -> fired_at.
 Warnings = dict[tuple[int, float], datetime | None]
@@ -155,45 +169,101 @@ class Change:
     review: CorrectionReview | None = None  # an event held for the insurer's review, or its decision
 
 
+class _FailedWrite(Exception):
+    """One write of a batch failed: the batch is rolled back and run again without it."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(index, error)
+        self.index, self.error = index, error
+
+
 class ProjectionWriter:
+    """Writes changes to the read model. Concurrent writes (the activity threads of one worker) are
+    grouped (store/group_commit.py): one transaction and one commit for every write pending at that
+    moment, each write still applying its own position rule (the module docstring)."""
+
     def __init__(self, engine: Engine, codec: EncryptionCodec) -> None:
         self.engine = engine
         self.codec = codec
+        self._group: GroupCommit[Change, bool] = GroupCommit(self.write_all)
 
     def write(self, change: Change) -> bool:
         """Write `change.after`. False when the stored state is at or past this position (nothing written)."""
+        return self._group.submit(change)
+
+    def waiting(self) -> int:
+        """Writes handed in and not answered yet."""
+        return self._group.waiting()
+
+    def write_all(self, changes: Sequence[Change]) -> list[bool | Exception]:
+        """Write `changes` in one transaction: per change, whether it wrote, or the exception it alone
+        raised (the transaction is rolled back and run again without it, so it fails only its own
+        activity). Requests are written in id order and the tallies last, in key order, so two
+        transactions lock rows in one order (no deadlock on PostgreSQL)."""
+        outcomes: dict[int, bool | Exception] = {}
+        order = sorted(range(len(changes)), key=lambda i: (changes[i].after.request_id, changes[i].position.key()))
+        while order:
+            try:
+                with write_transaction(self.engine) as connection:
+                    written = self._write_batch(connection, [changes[i] for i in order])
+            except _FailedWrite as failed:
+                outcomes[order.pop(failed.index)] = failed.error
+                continue
+            outcomes.update(zip(order, written, strict=True))
+            break
+        return [outcomes[i] for i in range(len(changes))]
+
+    def _write_batch(self, connection: Connection, changes: Sequence[Change]) -> list[bool]:
+        tallies: Counter[Key] = Counter()  # the batch's tally difference, applied once at the end
+        written = []
+        for index, change in enumerate(changes):
+            try:
+                written.append(self._write_one(connection, change, tallies))
+            except Exception as error:
+                raise _FailedWrite(index, error) from error
+        apply_difference(connection, Counter(), tallies)
+        return written
+
+    def _write_one(self, connection: Connection, change: Change, tallies: Counter[Key]) -> bool:
         now = datetime.now(UTC)
         rid = change.after.request_id
-        with write_transaction(self.engine) as connection:
-            stored = connection.execute(_STORED, {"b_id": rid}).first()
-            stored_key = _position_of(stored).key() if stored else None
-            if stored_key is not None and stored_key >= change.position.key():
-                return False  # a retry of this attempt, or a newer write: nothing to do
-            incremental = (
-                stored_key is not None and change.committed is not None and stored_key == change.committed.key()
-            )
-            pinned = change.catalog_document
-            if pinned is None and stored is not None:
-                pinned = connection.execute(_PINNED_TERMS, {"b_id": rid}).scalar()
-            parties = owing_parties(pinned)
-            after_tally = contribution(
-                change.after.status,
-                change.after.insurer_id,
-                change.after.vendor_id,
-                change.after.service_id,
-                [_facts(c, parties) for c in change.after.clocks],
-            )
-            self._write_request(connection, change, now, exists=stored is not None, tallied=encode(after_tally))
-            if incremental:
-                self._write_changed_children(connection, change, parties, now)
-            else:
-                self._rewrite_children(connection, change.after, parties, now)
-            apply_difference(connection, decode(stored.tallied if stored else None), after_tally)
+        stored = connection.execute(_STORED, {"b_id": rid}).first()
+        stored_key = _position_of(stored).key() if stored else None
+        if stored_key is not None and stored_key >= change.position.key():
+            return False  # a retry of this attempt, or a newer write: nothing to do
+        incremental = stored_key is not None and change.committed is not None and stored_key == change.committed.key()
+        pinned = change.catalog_document
+        if pinned is None and stored is not None:
+            pinned = connection.execute(_PINNED_TERMS, {"b_id": rid}).scalar()
+        parties = owing_parties(pinned)
+        after_tally = contribution(
+            change.after.status,
+            change.after.insurer_id,
+            change.after.vendor_id,
+            change.after.service_id,
+            [_facts(c, parties) for c in change.after.clocks],
+        )
+        self._write_request(
+            connection, change, now, exists=stored is not None, whole=not incremental, tallied=encode(after_tally)
+        )
+        if incremental:
+            self._write_changed_children(connection, change, parties, now)
+        else:
+            self._rewrite_children(connection, change.after, parties, now)
+        tallies.update(after_tally)
+        tallies.subtract(decode(stored.tallied if stored else None))
         return True
 
     # -- the request row ---------------------------------------------------------------------------
     def _write_request(
-        self, connection: Connection, change: Change, now: datetime, *, exists: bool, tallied: list[list[Any]]
+        self,
+        connection: Connection,
+        change: Change,
+        now: datetime,
+        *,
+        exists: bool,
+        whole: bool,
+        tallied: list[list[Any]],
     ) -> None:
         view = change.after
         closing = [e for e in view.events if e.type in CLOSING_EVENTS]
@@ -218,9 +288,11 @@ class ProjectionWriter:
             "tallied": tallied,
             "updated_at": now,
         }
-        if change.catalog_document is not None:
+        # What never changes for a request is written with the whole request only: an incremental write's
+        # stored row already holds it (sealing the personal data again is most of a small write's CPU).
+        if whole and change.catalog_document is not None:
             values["pinned_terms"] = change.catalog_document
-        if change.personal is not None:
+        if whole and change.personal is not None:
             values["sealed_personal_data"] = self._sealed(change.personal)
         if exists:
             connection.execute(_UPDATE_REQUEST, {"b_id": view.request_id, **values})
@@ -268,14 +340,14 @@ class ProjectionWriter:
         rid = view.request_id
         outcomes_recorded = {
             (r.clock_id, r.instance, r.outcome): (r.recorded_at, r.corrected)
-            for r in connection.execute(select(OUTCOMES).where(OUTCOMES.c.request_id == rid))
+            for r in connection.execute(_OF_REQUEST[OUTCOMES.name][0], {"b_request_id": rid})
         }
         warnings_recorded = {
             (r.clock_id, r.instance, r.cycle, r.fraction): r.recorded_at
-            for r in connection.execute(select(WARNINGS).where(WARNINGS.c.request_id == rid))
+            for r in connection.execute(_OF_REQUEST[WARNINGS.name][0], {"b_request_id": rid})
         }
         for table in CHILD_TABLES:
-            connection.execute(delete(table).where(table.c.request_id == rid))
+            connection.execute(_OF_REQUEST[table.name][1], {"b_request_id": rid})
         upsert(connection, EVENTS, [_event_values(rid, e) for e in view.events])
         upsert(connection, CLOCKS, [_clock_values(view, c, parties) for c in view.clocks])
         corrected_clocks = {(c.clock_id, c.instance) for c in view.corrections}

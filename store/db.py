@@ -65,7 +65,8 @@ _SQLITE_WRITERS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 _WRITERS_GUARD = threading.Lock()
 
 
-def _writer_lock(engine: Engine) -> threading.Lock | None:
+def writer_lock(engine: Engine) -> threading.Lock | None:
+    """The lock this process's SQLite writers queue on (None on PostgreSQL)."""
     if engine.dialect.name != "sqlite":
         return None  # PostgreSQL locks the rows a transaction writes
     with _WRITERS_GUARD:
@@ -75,7 +76,7 @@ def _writer_lock(engine: Engine) -> threading.Lock | None:
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """One read-modify-write transaction (BEGIN IMMEDIATE on SQLite; rows locked FOR UPDATE on PostgreSQL)."""
-    lock = _writer_lock(engine)
+    lock = writer_lock(engine)
     with lock if lock is not None else nullcontext(), engine.connect() as connection:
         connection.execution_options(write_transaction=True)
         with connection.begin():

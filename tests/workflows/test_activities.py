@@ -4,17 +4,22 @@ state is always the workflow's committed state, and the tallies always equal the
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy.exc import StatementError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.advance import RequestActivities
-from activities.projection import ProjectionWriter
+from activities.projection import Change, ProjectionWriter
 from harness.keys import TEST_KEYS
 from harness.projected import opening
 from harness.readmodel_checks import assert_tallies_exact
@@ -22,6 +27,8 @@ from runtime.codec import EncryptionCodec
 from sla.engine.model import RecordedEvent
 from sla.events import EventType
 from store.calendar import CalendarSource
+from store.db import writer_lock
+from store.group_commit import GroupCommit
 from store.models import ClockOutcomeRow, ClockRow, EventRow, RequestRow
 from tests.data import CANARY_INSURED
 from tests.helpers import at, rows
@@ -243,3 +250,86 @@ def test_a_customer_window_refusal_is_not_retried_and_writes_nothing(
     assert request.revision == view.revision == 2 and request.status == "open"
     assert sorted(r.seq for r in rows(engine, EventRow, request_id=view.request_id)) == [1, 2]
     assert_tallies_exact(engine)
+
+
+class CapturingWriter(ProjectionWriter):
+    """The writer's changes, kept instead of written: to hand the real writer several at once."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine, EncryptionCodec(TEST_KEYS))
+        self.changes: list[Change] = []
+
+    def write(self, change: Change) -> bool:
+        self.changes.append(change)
+        return True
+
+
+def planned_openings(engine: Engine, calendar_dir: Path, count: int) -> list[Change]:
+    capturing = CapturingWriter(engine)
+    planner = RequestActivities(CalendarSource(calendar_dir, engine), capturing)
+    for index in range(count):
+        attempt().run(planner.advance_request, opened(INPATIENT, at(2025, 9, 25, 9), f"r-grouped-{index}")[1])
+    return capturing.changes
+
+
+def test_one_failing_write_of_a_grouped_transaction_fails_alone_and_the_others_land(
+    engine: Engine, calendar_dir: Path
+) -> None:
+    first, broken, third = planned_openings(engine, calendar_dir, 3)
+    unstorable = replace(broken.after.events[0], data={"note": object()})  # JSON cannot hold it
+    broken = replace(broken, after=replace(broken.after, events=[unstorable]))
+    writer = ProjectionWriter(engine, EncryptionCodec(TEST_KEYS))
+    outcomes = writer.write_all([first, broken, third])
+    assert outcomes[0] is True and outcomes[2] is True
+    assert isinstance(outcomes[1], StatementError) and "not JSON serializable" in str(outcomes[1])
+    assert {r.id for r in rows(engine, RequestRow)} == {first.after.request_id, third.after.request_id}
+    assert_tallies_exact(engine)
+
+
+def test_two_changes_of_one_request_in_one_group_land_in_their_history_order(
+    engine: Engine, calendar_dir: Path
+) -> None:
+    capturing = CapturingWriter(engine)
+    planner = RequestActivities(CalendarSource(calendar_dir, engine), capturing)
+    view, first = opened(INPATIENT, at(2025, 9, 25, 9))
+    created = attempt().run(planner.advance_request, first)
+    notice = event(2, "admission_notice_issued", at(2025, 9, 24, 9))
+    attempt(10).run(
+        planner.advance_request, next_change(after(view, created, None), first, created, at(2025, 9, 26, 12), notice, 9)
+    )
+    opening_change, notice_change = capturing.changes
+    writer = ProjectionWriter(engine, EncryptionCodec(TEST_KEYS))
+    assert writer.write_all([notice_change, opening_change]) == [True, True]
+    [request] = rows(engine, RequestRow, id=view.request_id)
+    assert request.revision == 2 and request.written_history_length == 9
+    assert sorted(r.seq for r in rows(engine, EventRow, request_id=view.request_id)) == [1, 2]
+    assert_tallies_exact(engine)
+
+
+def test_writes_that_arrive_while_a_commit_is_running_share_the_next_commit(engine: Engine, calendar_dir: Path) -> None:
+    changes = planned_openings(engine, calendar_dir, 8)
+    writer = ProjectionWriter(engine, EncryptionCodec(TEST_KEYS))
+    commits: list[int] = []
+    sqlalchemy_event.listen(engine, "commit", lambda _connection: commits.append(1))
+    sqlite_writer = writer_lock(engine)
+    assert sqlite_writer is not None
+    with sqlite_writer, ThreadPoolExecutor(len(changes)) as pool:  # the first batch waits for this lock
+        written = [pool.submit(writer.write, c) for c in changes]
+        while writer.waiting() < len(changes):  # a wait for the threads, not for a time
+            time.sleep(0.001)
+        sqlite_writer.release()  # the batch running commits; the writes behind it go in one more
+        assert [w.result() for w in written] == [True] * len(changes)
+        sqlite_writer.acquire()  # for the with block to release
+    assert 1 <= len(commits) <= 2
+    assert len(rows(engine, RequestRow)) == len(changes)
+    assert_tallies_exact(engine)
+
+
+def test_a_grouped_batch_that_fails_as_a_whole_fails_each_write_it_held() -> None:
+    def commit_fails(items: Sequence[str]) -> list[bool | BaseException]:
+        raise OSError(f"disk full after {len(items)} writes")
+
+    group: GroupCommit[str, bool] = GroupCommit(commit_fails)
+    with pytest.raises(OSError, match="disk full after 1 writes"):
+        group.submit("a change")
+    assert group.waiting() == 0
