@@ -11,7 +11,11 @@ it again through the projection's own writer (activities/projection.py) at that 
 - a missing row, or one at an older position, is rewritten whole, tallies moved by the difference;
 - a row at the same position whose content differs (tampered, or corrupted) is first demoted to the
   oldest position, only when it is still at that position, so that a newer write of the workflow
-  itself is never overwritten by the older state a query returned.
+  itself is never overwritten by the older state a query returned;
+- a row ahead of the workflow's position whose content differs was written by a workflow-task attempt
+  Temporal never committed (abandoned in an outage): when the workflow still reports the older
+  position after a pause (so it is not a write whose task is about to complete), it is demoted the
+  same way, only while it still holds the position it was seen at, and rewritten.
 
 New events keep arriving meanwhile: every workflow write is newer than the state a rebuild read, so
 either the rebuild's write is a no-op, or the workflow's next write finds the rebuilt row at exactly
@@ -45,7 +49,7 @@ from sla.engine.rules import advisories
 from store.calendar import CalendarSource
 from store.db import init_schema, write_transaction
 from store.models import OpenClockTallyRow, OpenRequestTallyRow, OutcomeTallyRow, WorkingDaysTallyRow, table_of
-from workflows.messages import ProjectionState
+from workflows.messages import ProjectionState, WritePosition
 from workflows.service_request import ServiceRequestWorkflow
 
 REQUEST_WORKFLOWS = 'WorkflowType="ServiceRequestWorkflow"'
@@ -168,11 +172,20 @@ def differences_between(request_id: str, stored: dict[str, str] | None, view: An
     ]
 
 
-def _demote(engine: Engine, request_id: str, state: ProjectionState) -> None:
-    """Put a row that differs from its workflow at the oldest position, only while it still holds the
-    position the workflow reported: the next write (this rebuild's, or the workflow's own) rewrites it."""
-    position = state.written
-    assert position is not None
+def stored_position(engine: Engine, request_id: str) -> WritePosition | None:
+    """The position of the read model's last write of the request; None when it has no row."""
+    r = REQUESTS.c
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(r.written_history_length, r.revision, r.written_attempt_ns, r.written_run).where(r.id == request_id)
+        ).first()
+    return WritePosition(row[0], row[1], row[2], row[3]) if row is not None else None
+
+
+def _demote(engine: Engine, request_id: str, position: WritePosition) -> None:
+    """Put a row that differs from its workflow at the oldest position, only while it still holds
+    `position` (the workflow's, or an abandoned attempt's ahead of it): the next write (this
+    rebuild's, or the workflow's own) rewrites it, and a write newer than `position` is never undone."""
     r = REQUESTS.c
     with write_transaction(engine) as connection:
         connection.execute(
@@ -210,6 +223,35 @@ def rewrite(writer: ProjectionWriter, state: ProjectionState, calendar: WorkingC
 
 # -- one pass over every request -------------------------------------------------------------------------
 Read = Callable[[], Awaitable[ProjectionState | None]]
+# Before a row ahead of its workflow is taken for an abandoned attempt's: a write whose workflow task
+# is completing reaches the workflow's reported position well within it.
+ABANDONED_PAUSE = 1.0
+
+
+async def _demotable(engine: Engine, read: Read, state: ProjectionState) -> WritePosition | None:
+    """The stored position to demote a differing row from: the workflow's own, or one ahead of it
+    that the workflow still has not reached after a pause (an abandoned attempt's); None otherwise."""
+    assert state.written is not None
+    stored = await asyncio.to_thread(stored_position, engine, state.view.request_id)
+    if stored is None or stored.key() < state.written.key():
+        return None  # missing, or older: the rewrite at the workflow's position goes through
+    if stored.key() == state.written.key():
+        return stored
+    await asyncio.sleep(ABANDONED_PAUSE)
+    again = await read()
+    if again is None or again.written is None or again.written.key() != state.written.key():
+        return None  # the workflow moved: its own write reaches the row (verify says if not)
+    return stored
+
+
+async def _repair(
+    engine: Engine, writer: ProjectionWriter, read: Read, state: ProjectionState, calendar: WorkingCalendar
+) -> bool:
+    """Rewrite a request whose rows differ from its workflow; False when that changed nothing."""
+    demote_from = await _demotable(engine, read, state)
+    if demote_from is not None:
+        await asyncio.to_thread(_demote, engine, state.view.request_id, demote_from)
+    return await asyncio.to_thread(rewrite, writer, state, calendar)
 
 
 Settled = tuple[ProjectionState, list[Difference]]
@@ -299,9 +341,7 @@ async def pass_over_requests(
                 summary.differences += found
                 # A row that agrees is at the workflow's position: writing it would be the guard's no-op.
                 if writer is not None and calendar is not None and found:
-                    if found[0].field != "request":
-                        await asyncio.to_thread(_demote, engine, state.view.request_id, state)
-                    written = await asyncio.to_thread(rewrite, writer, state, calendar())
+                    written = await _repair(engine, writer, read, state, calendar())
                     summary.written += written
                     summary.unchanged += not written
                 elif writer is not None:
