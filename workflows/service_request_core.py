@@ -34,6 +34,7 @@ from sla.events import EventType, RequestStatus, request_status
 from workflows.activity_stubs import advance_request, archive_history, notify_vendor
 from workflows.failures import rule_failure
 from workflows.messages import (
+    ANSWERED_VIEW_EVENTS,
     AdvanceInput,
     AdvanceResult,
     ArchiveInput,
@@ -209,7 +210,7 @@ class ServiceRequestCore:
         async with self._lock:
             duplicate = self._duplicate_of(command)
             if duplicate is not None:
-                return RecordEventResult(duplicate, self._revision, self._status(), duplicate=True)
+                return RecordEventResult(duplicate, self._revision, self._status(), duplicate=True, view=self._answer())
             try:
                 self._precheck(command)  # again: the state may have moved while we waited for the lock
             except SlaError as error:
@@ -228,7 +229,7 @@ class ServiceRequestCore:
                 self._keys[command.idempotency_key] = (record.seq, self._fingerprint_of(command))
             if self._next_wake() != self._armed_wake or self._finished():
                 self._changed = True  # re-arm the timer, or let the loop end
-            return RecordEventResult(record.seq, self._revision, self._status(), held=held)
+            return RecordEventResult(record.seq, self._revision, self._status(), held=held, view=self._answer())
 
     def _check_record_event(self, command: RecordEventInput) -> None:
         """Reject, before anything reaches history, what needs no calendar to decide: the API checks the
@@ -258,7 +259,7 @@ class ServiceRequestCore:
             await self._advance(reason=None, new_event=decided.event if decision.accept else None, decision=decided)
             if self._next_wake() != self._armed_wake or self._finished():
                 self._changed = True
-            return RecordEventResult(review.event.seq, self._revision, self._status())
+            return RecordEventResult(review.event.seq, self._revision, self._status(), view=self._answer())
 
     def _check_decide_correction(self, decision: DecideCorrection) -> None:
         try:
@@ -288,7 +289,9 @@ class ServiceRequestCore:
         if self._opened_by is None:
             self._opened_by = caller
         await workflow.wait_condition(lambda: self._revision > 0)
-        return RecordEventResult(1, self._revision, self._status(), duplicate=caller != self._opened_by)
+        return RecordEventResult(
+            1, self._revision, self._status(), duplicate=caller != self._opened_by, view=self._answer()
+        )
 
     def _calendar_changed(self, change: CalendarChanged) -> None:
         self._calendar_reasons.append(change.reason)
@@ -460,6 +463,12 @@ class ServiceRequestCore:
             and all(c.state not in OPEN_STATES for c in self._clocks)
             and all(r.status is not ReviewStatus.PENDING for r in self._reviews)
         )
+
+    def _answer(self) -> RequestView | None:
+        """The view an update answers with, while the request is short enough to keep it in history."""
+        if len(self._events) + len(self._reviews) > ANSWERED_VIEW_EVENTS:
+            return None
+        return self._view()
 
     def _view(self) -> RequestView:
         source = self._input
