@@ -21,8 +21,9 @@ New events keep arriving meanwhile: every workflow write is newer than the state
 either the rebuild's write is a no-op, or the workflow's next write finds the rebuilt row at exactly
 the position it committed and writes incrementally over it.
 
-Verification compares without writing: request status, revision, events count, and each clock
-instance's state, due instant and outcome. A difference is read twice before it is reported, so a
+Verification compares without writing: request status, revision, events count, each clock
+instance's state, due instant and outcome, and the rows reports and /metrics count of it (its outcome
+row, its fired warnings). A difference is read twice before it is reported, so a
 write in flight between the query and the read is not reported as one.
 """
 
@@ -35,12 +36,21 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlmodel import SQLModel
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.projection import CHILD_TABLES, CLOCKS, EVENTS, REQUESTS, Change, ProjectionWriter
+from activities.projection import (
+    CHILD_TABLES,
+    CLOCKS,
+    EVENTS,
+    OUTCOMES,
+    REQUESTS,
+    WARNINGS,
+    Change,
+    ProjectionWriter,
+)
 from readmodel.archived import archived_projection, closing_runs
 from runtime.codec import EncryptionCodec
 from sla.calendar.working import WorkingCalendar
@@ -127,7 +137,16 @@ def _workflow_facts(view: Any) -> dict[str, str]:
         facts[f"{name} state"] = str(clock.state)
         facts[f"{name} due_at"] = _instant(clock.due_at)
         facts[f"{name} outcome"] = str(clock.outcome) if clock.outcome is not None else "none"
+        # The rows reports and /metrics count: one outcome row per closed clock, one per fired warning.
+        facts[f"{name} outcome row"] = facts[f"{name} outcome"]
+        fired = [(clock.cycle, t.fraction, t.at) for t in clock.thresholds if t.fired and t.at is not None]
+        facts[f"{name} warnings"] = _warnings(fired)
     return facts
+
+
+def _warnings(fired: list[tuple[int, float, Any]]) -> str:
+    listed = [f"cycle {cycle} at {fraction:g}: {_instant(at)}" for cycle, fraction, at in sorted(fired)]
+    return ", ".join(listed) or "none"
 
 
 def _instant(value: Any) -> str:
@@ -158,6 +177,26 @@ def stored_facts(engine: Engine, request_id: str) -> dict[str, str] | None:
             facts[f"{name} state"] = str(clock.state)
             facts[f"{name} due_at"] = _instant(clock.due_at)
             facts[f"{name} outcome"] = str(clock.outcome) if clock.outcome is not None else "none"
+        facts |= _counted_rows(connection, request_id, {name.rsplit(" ", 1)[0] for name in facts if " " in name})
+    return facts
+
+
+def _counted_rows(connection: Connection, request_id: str, clocks: set[str]) -> dict[str, str]:
+    """The request's outcome and warning rows, per clock instance ("clock <id>#<n>") of its clock rows
+    and of its rows that lost theirs."""
+    o, w = OUTCOMES.c, WARNINGS.c
+    outcomes = {
+        f"clock {r.clock_id}#{r.instance}": str(r.outcome)
+        for r in connection.execute(select(o.clock_id, o.instance, o.outcome).where(o.request_id == request_id))
+    }
+    fired: dict[str, list[tuple[int, float, Any]]] = {}
+    query = select(w.clock_id, w.instance, w.cycle, w.fraction, w.fired_at).where(w.request_id == request_id)
+    for r in connection.execute(query):
+        fired.setdefault(f"clock {r.clock_id}#{r.instance}", []).append((r.cycle, r.fraction, r.fired_at))
+    facts = {}
+    for name in clocks | outcomes.keys() | fired.keys():
+        facts[f"{name} outcome row"] = outcomes.get(name, "none")
+        facts[f"{name} warnings"] = _warnings(fired.get(name, []))
     return facts
 
 

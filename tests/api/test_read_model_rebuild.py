@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import delete, update
 
-from activities.projection import CHILD_TABLES, CLOCKS, EVENTS, REQUESTS
+from activities.projection import CHILD_TABLES, CLOCKS, EVENTS, OUTCOMES, REQUESTS, WARNINGS
 from harness.keys import TEST_KEYS, TEST_KEYS_SETTING
 from harness.live_stack import LiveStack
 from readmodel.archived import archived_projection, closing_runs
@@ -225,6 +225,25 @@ async def test_a_row_an_abandoned_attempt_wrote_ahead_of_its_workflow_is_rebuilt
     assert without_countdown((await http.get(shown, headers=live.headers("operations"))).json()) == without_countdown(
         before
     )
+
+
+async def test_verification_names_a_lost_outcome_row_and_lost_warnings_and_a_rebuild_restores_them(stack: Any) -> None:
+    live, http = stack
+    request_id = await breached_request(http, live)
+    before = await figures(http, live)
+    admission = "clock arrange_admission#1"
+    with live.engine.begin() as connection:
+        for table in (OUTCOMES, WARNINGS):
+            connection.execute(delete(table).where(table.c.request_id == request_id))
+    found = [line for line in (await post(http, live, VERIFY))["differences"] if line.startswith(request_id)]
+    assert f"{request_id}: {admission} outcome row: read model none, workflow breached" in found, found
+    assert any(
+        line.startswith(f"{request_id}: {admission} warnings: read model none, workflow cycle 1") for line in found
+    )
+    rebuilt = await post(http, live, REBUILD)
+    assert rebuilt["requests_with_differences"] == 1 and rebuilt["written"] == 1, rebuilt
+    assert (await post(http, live, VERIFY))["differences"] == []
+    assert await figures(http, live) == before
 
 
 async def test_only_an_admin_may_rebuild_or_verify_the_read_model(stack: Any) -> None:
