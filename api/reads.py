@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import ColumnElement, Connection, Row, TextClause, select, text, tuple_
 
 from api.access import narrow
@@ -25,7 +26,7 @@ from api.schemas import AdvisoryOut, CorrectionReviewOut, EventOut, RequestOut, 
 from api.views import _clock_out, request_out, summary, visible
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import ServiceEntry
-from sla.engine.model import ClockState, RecordedEvent
+from sla.engine.model import ClockState, ClockView, RecordedEvent
 from sla.engine.reading import Phase, at_risk_from
 from sla.engine.review import CorrectionReview
 from sla.engine.rules import advisories
@@ -68,6 +69,10 @@ def request_view(
 
 
 # -- a write's answer ------------------------------------------------------------------------------
+# A clock as the dict its row's `view` holds; pydantic-core copies it ~3x faster than dataclasses.asdict.
+_CLOCK = TypeAdapter(ClockView)
+
+
 @dataclass(frozen=True)
 class _ClockAsStored:
     """A clock as its read-model row holds it, made from the workflow's ClockView."""
@@ -120,7 +125,7 @@ def answer_view(view: RequestView, entry: ServiceEntry, calendar: WorkingCalenda
         calendar_fingerprint=view.calendar_fingerprint,
         clocks=[
             _clock_out(
-                _ClockAsStored(c.clock_id, c.state, c.due_at, at_risk_from(c), asdict(c)),
+                _ClockAsStored(c.clock_id, c.state, c.due_at, at_risk_from(c), _CLOCK.dump_python(c)),
                 specs.get(c.clock_id),
                 calendar,
                 now,
@@ -130,7 +135,7 @@ def answer_view(view: RequestView, entry: ServiceEntry, calendar: WorkingCalenda
         # Not workflow state: worked out from the entry, the events and the calendar, as the write did.
         advisories=[AdvisoryOut(**asdict(a)) for a in advisories(entry, view.events, calendar)],
         events=[
-            EventOut(**{k: v for k, v in asdict(e).items() if k in EventOut.model_fields} | _received(e))
+            EventOut(**{k: getattr(e, k) for k in EventOut.model_fields} | _received(e))
             for e in sorted(view.events, key=lambda e: e.seq)
         ],
         correction_reviews=[_review_out(r) for r in sorted(view.reviews, key=lambda r: r.event.seq)],
