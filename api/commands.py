@@ -232,8 +232,7 @@ async def open_service_request(state: AppState, principal: Principal, body: Requ
 async def _start_request(
     state: AppState, principal: Principal, body: RequestCreate, request_id: str, now: datetime
 ) -> RecordEventResult | None:
-    """Start the workflow with update-with-start; its opening's result (`duplicate` when the request
-    already existed), or None when it is closed already."""
+    """Start the workflow with update-with-start: the opening's result (`duplicate`: it existed), None if closed."""
     client = await state.client()
     start = WithStartWorkflowOperation(
         ServiceRequestWorkflow.run,
