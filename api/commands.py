@@ -37,12 +37,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.access import Action, may, opens_for
 from api.problems import Problem, unavailable
 from api.quota_claims import claim_quota, give_back, keep_claim, policy_year_start
-from api.reads import load_request, request_view
+from api.reads import answer_view, load_request, request_view
 from api.schemas import CorrectionDecision, EventCreate, RequestCreate, RequestOut
 from api.state import AppState
 from api.temporal_problems import UPDATE_TIMEOUT, execute_update, rpc_problem, rule_problem
 from clients.opening import request_input
 from sla.calendar.timeutil import SHANGHAI
+from sla.catalog.model import ServiceEntry
 from sla.engine.backfill import PastEvent, check_backfill
 from sla.engine.review import check_not_before_opening
 from sla.engine.rules import CLOCK_SKEW_TOLERANCE
@@ -53,7 +54,7 @@ from store.db import write_transaction
 from store.keys import Principal
 from store.models import RefusedEventRow, RequestRow, VendorRow, table_of
 from workflows.ids import request_workflow_id
-from workflows.messages import DecideCorrection, Insured, RecordEventInput, RecordEventResult
+from workflows.messages import DecideCorrection, Insured, RecordEventInput, RecordEventResult, RequestView
 from workflows.service_request import ServiceRequestWorkflow
 
 log = logging.getLogger("slatrack.api")
@@ -99,6 +100,27 @@ def _view(state: AppState, principal: Principal, request_id: str) -> RequestOut:
     with state.engine.connect() as connection:
         result: RequestOut = request_view(connection, principal, request_id, state.calendars.current(), state.now())
         return result
+
+
+def _pinned_entry(state: AppState, view: RequestView) -> ServiceEntry | None:
+    """The request's pinned entry when it is the one this API's catalog holds (None: another version)."""
+    try:
+        if state.catalog.pin(view.service_id).digest != view.catalog_digest:
+            return None
+        return state.catalog.get(view.service_id)
+    except SlaError:  # a service this catalog no longer holds
+        return None
+
+
+def _answer(state: AppState, principal: Principal, request_id: str, result: RecordEventResult | None) -> RequestOut:
+    """The request as the write left it, from the update's result: no read of the read model, which
+    the write has already brought there (GET answers the same). Read from the read model when the
+    result holds no view (a long request), or the request is pinned to an entry this API lacks."""
+    view = result.view if result is not None else None
+    entry = _pinned_entry(state, view) if view is not None else None
+    if view is None or entry is None:
+        return _view(state, principal, request_id)
+    return answer_view(view, entry, state.calendars.current(), state.now())
 
 
 # -- open --------------------------------------------------------------------------------------------
@@ -177,10 +199,12 @@ def _request_id_for(connection: Connection, vendor_id: str, external_ref: str) -
 async def open_service_request(state: AppState, principal: Principal, body: RequestCreate) -> Answer:
     now = state.now()
     request_id, exists = await run_in_threadpool(_check_open, state, principal, body, now)
+    opened: RecordEventResult | None = None  # the opening's result, when this call sent it
     if not exists:
         claimed = await run_in_threadpool(claim_quota, state, principal, body, request_id, now)
         try:
-            exists = await _start_request(state, principal, body, request_id, now)
+            opened = await _start_request(state, principal, body, request_id, now)
+            exists = opened is None or opened.duplicate
         except Exception as failure:
             # This call started nothing: Temporal unreachable or busy (503). A 202 started the workflow;
             # a cancelled call (BaseException) may have: both keep the use.
@@ -193,7 +217,7 @@ async def open_service_request(state: AppState, principal: Principal, body: Requ
             # the workflow runs, so it holds one (a no-op when the twin's use is still there).
             await keep_claim(state, principal, body, request_id, now)
     try:
-        view = await run_in_threadpool(_view, state, principal, request_id)
+        view = await run_in_threadpool(_answer, state, principal, request_id, opened)
     except (OperationalError, SQLAlchemyTimeout):
         # Opened: a 503 would have a client without external_ref open a second request.
         raise Problem(
@@ -207,8 +231,8 @@ async def open_service_request(state: AppState, principal: Principal, body: Requ
 
 async def _start_request(
     state: AppState, principal: Principal, body: RequestCreate, request_id: str, now: datetime
-) -> bool:
-    """Start the workflow with update-with-start; True when the request already existed."""
+) -> RecordEventResult | None:
+    """Start the workflow with update-with-start: the opening's result (`duplicate`: it existed), None if closed."""
     client = await state.client()
     start = WithStartWorkflowOperation(
         ServiceRequestWorkflow.run,
@@ -250,12 +274,12 @@ async def _start_request(
         ) from None
     except RPCError as error:
         if error.status is RPCStatusCode.ALREADY_EXISTS:
-            return True  # closed already: the read model has it
+            return None  # closed already: the read model has it
         mapped = rpc_problem(error, busy_retry="send it again (one external_ref opens one request)")
         if mapped is None:
             raise
         raise mapped from None
-    return opened.duplicate
+    return opened
 
 
 # -- events ------------------------------------------------------------------------------------------
@@ -298,8 +322,9 @@ async def send_event(
     update_id = f"event-{key}-{_digest({'type': body.type, 'occurred_at': occurred_at.isoformat(), 'data': body.data})}"
     client = await state.client()
     handle = client.get_workflow_handle_for(ServiceRequestWorkflow.run, request_workflow_id(request_id))
+    result: RecordEventResult | None = None
     try:
-        await execute_update(handle, ServiceRequestWorkflow.record_event, command, update_id)
+        result = await execute_update(handle, ServiceRequestWorkflow.record_event, command, update_id)
     except WorkflowUpdateFailedError as failure:
         problem = rule_problem(failure)
         await run_in_threadpool(_record_refusal, state, request_id, command, problem)
@@ -315,7 +340,7 @@ async def send_event(
             raise
         raise mapped from None
     try:
-        view = await run_in_threadpool(_view, state, principal, request_id)
+        view = await run_in_threadpool(_answer, state, principal, request_id, result)
     except (OperationalError, SQLAlchemyTimeout):
         # The event is recorded: without the key a client that sent none could only repeat it as a new event.
         raise unavailable(
@@ -355,7 +380,7 @@ async def decide_correction(
     client = await state.client()
     handle = client.get_workflow_handle_for(ServiceRequestWorkflow.run, request_workflow_id(request_id))
     try:
-        await execute_update(handle, ServiceRequestWorkflow.decide_correction, decision, update_id)
+        result = await execute_update(handle, ServiceRequestWorkflow.decide_correction, decision, update_id)
     except WorkflowUpdateFailedError as failure:
         raise rule_problem(failure) from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
@@ -366,4 +391,4 @@ async def decide_correction(
         if mapped is None:
             raise
         raise mapped from None
-    return await run_in_threadpool(_view, state, principal, request_id)
+    return await run_in_threadpool(_answer, state, principal, request_id, result)

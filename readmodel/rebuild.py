@@ -11,14 +11,19 @@ it again through the projection's own writer (activities/projection.py) at that 
 - a missing row, or one at an older position, is rewritten whole, tallies moved by the difference;
 - a row at the same position whose content differs (tampered, or corrupted) is first demoted to the
   oldest position, only when it is still at that position, so that a newer write of the workflow
-  itself is never overwritten by the older state a query returned.
+  itself is never overwritten by the older state a query returned;
+- a row ahead of the workflow's position whose content differs was written by a workflow-task attempt
+  Temporal never committed (abandoned in an outage): when the workflow still reports the older
+  position after a pause (so it is not a write whose task is about to complete), it is demoted the
+  same way, only while it still holds the position it was seen at, and rewritten.
 
 New events keep arriving meanwhile: every workflow write is newer than the state a rebuild read, so
 either the rebuild's write is a no-op, or the workflow's next write finds the rebuilt row at exactly
 the position it committed and writes incrementally over it.
 
-Verification compares without writing: request status, revision, events count, and each clock
-instance's state, due instant and outcome. A difference is read twice before it is reported, so a
+Verification compares without writing: request status, revision, events count, each clock
+instance's state, due instant and outcome, and the rows reports and /metrics count of it (its outcome
+row, its fired warnings). A difference is read twice before it is reported, so a
 write in flight between the query and the read is not reported as one.
 """
 
@@ -31,12 +36,21 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlmodel import SQLModel
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.projection import CHILD_TABLES, CLOCKS, EVENTS, REQUESTS, Change, ProjectionWriter
+from activities.projection import (
+    CHILD_TABLES,
+    CLOCKS,
+    EVENTS,
+    OUTCOMES,
+    REQUESTS,
+    WARNINGS,
+    Change,
+    ProjectionWriter,
+)
 from readmodel.archived import archived_projection, closing_runs
 from runtime.codec import EncryptionCodec
 from sla.calendar.working import WorkingCalendar
@@ -54,7 +68,7 @@ from store.models import (
     WorkingDaysTallyRow,
     table_of,
 )
-from workflows.messages import ProjectionState
+from workflows.messages import ProjectionState, WritePosition
 from workflows.service_request import ServiceRequestWorkflow
 
 REQUEST_WORKFLOWS = 'WorkflowType="ServiceRequestWorkflow"'
@@ -136,7 +150,16 @@ def _workflow_facts(view: Any) -> dict[str, str]:
         facts[f"{name} state"] = str(clock.state)
         facts[f"{name} due_at"] = _instant(clock.due_at)
         facts[f"{name} outcome"] = str(clock.outcome) if clock.outcome is not None else "none"
+        # The rows reports and /metrics count: one outcome row per closed clock, one per fired warning.
+        facts[f"{name} outcome row"] = facts[f"{name} outcome"]
+        fired = [(clock.cycle, t.fraction, t.at) for t in clock.thresholds if t.fired and t.at is not None]
+        facts[f"{name} warnings"] = _warnings(fired)
     return facts
+
+
+def _warnings(fired: list[tuple[int, float, Any]]) -> str:
+    listed = [f"cycle {cycle} at {fraction:g}: {_instant(at)}" for cycle, fraction, at in sorted(fired)]
+    return ", ".join(listed) or "none"
 
 
 def _instant(value: Any) -> str:
@@ -167,6 +190,26 @@ def stored_facts(engine: Engine, request_id: str) -> dict[str, str] | None:
             facts[f"{name} state"] = str(clock.state)
             facts[f"{name} due_at"] = _instant(clock.due_at)
             facts[f"{name} outcome"] = str(clock.outcome) if clock.outcome is not None else "none"
+        facts |= _counted_rows(connection, request_id, {name.rsplit(" ", 1)[0] for name in facts if " " in name})
+    return facts
+
+
+def _counted_rows(connection: Connection, request_id: str, clocks: set[str]) -> dict[str, str]:
+    """The request's outcome and warning rows, per clock instance ("clock <id>#<n>") of its clock rows
+    and of its rows that lost theirs."""
+    o, w = OUTCOMES.c, WARNINGS.c
+    outcomes = {
+        f"clock {r.clock_id}#{r.instance}": str(r.outcome)
+        for r in connection.execute(select(o.clock_id, o.instance, o.outcome).where(o.request_id == request_id))
+    }
+    fired: dict[str, list[tuple[int, float, Any]]] = {}
+    query = select(w.clock_id, w.instance, w.cycle, w.fraction, w.fired_at).where(w.request_id == request_id)
+    for r in connection.execute(query):
+        fired.setdefault(f"clock {r.clock_id}#{r.instance}", []).append((r.cycle, r.fraction, r.fired_at))
+    facts = {}
+    for name in clocks | outcomes.keys() | fired.keys():
+        facts[f"{name} outcome row"] = outcomes.get(name, "none")
+        facts[f"{name} warnings"] = _warnings(fired.get(name, []))
     return facts
 
 
@@ -181,11 +224,20 @@ def differences_between(request_id: str, stored: dict[str, str] | None, view: An
     ]
 
 
-def _demote(engine: Engine, request_id: str, state: ProjectionState) -> None:
-    """Put a row that differs from its workflow at the oldest position, only while it still holds the
-    position the workflow reported: the next write (this rebuild's, or the workflow's own) rewrites it."""
-    position = state.written
-    assert position is not None
+def stored_position(engine: Engine, request_id: str) -> WritePosition | None:
+    """The position of the read model's last write of the request; None when it has no row."""
+    r = REQUESTS.c
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(r.written_history_length, r.revision, r.written_attempt_ns, r.written_run).where(r.id == request_id)
+        ).first()
+    return WritePosition(row[0], row[1], row[2], row[3]) if row is not None else None
+
+
+def _demote(engine: Engine, request_id: str, position: WritePosition) -> None:
+    """Put a row that differs from its workflow at the oldest position, only while it still holds
+    `position` (the workflow's, or an abandoned attempt's ahead of it): the next write (this
+    rebuild's, or the workflow's own) rewrites it, and a write newer than `position` is never undone."""
     r = REQUESTS.c
     with write_transaction(engine) as connection:
         connection.execute(
@@ -223,6 +275,35 @@ def rewrite(writer: ProjectionWriter, state: ProjectionState, calendar: WorkingC
 
 # -- one pass over every request -------------------------------------------------------------------------
 Read = Callable[[], Awaitable[ProjectionState | None]]
+# Before a row ahead of its workflow is taken for an abandoned attempt's: a write whose workflow task
+# is completing reaches the workflow's reported position well within it.
+ABANDONED_PAUSE = 1.0
+
+
+async def _demotable(engine: Engine, read: Read, state: ProjectionState) -> WritePosition | None:
+    """The stored position to demote a differing row from: the workflow's own, or one ahead of it
+    that the workflow still has not reached after a pause (an abandoned attempt's); None otherwise."""
+    assert state.written is not None
+    stored = await asyncio.to_thread(stored_position, engine, state.view.request_id)
+    if stored is None or stored.key() < state.written.key():
+        return None  # missing, or older: the rewrite at the workflow's position goes through
+    if stored.key() == state.written.key():
+        return stored
+    await asyncio.sleep(ABANDONED_PAUSE)
+    again = await read()
+    if again is None or again.written is None or again.written.key() != state.written.key():
+        return None  # the workflow moved: its own write reaches the row (verify says if not)
+    return stored
+
+
+async def _repair(
+    engine: Engine, writer: ProjectionWriter, read: Read, state: ProjectionState, calendar: WorkingCalendar
+) -> bool:
+    """Rewrite a request whose rows differ from its workflow; False when that changed nothing."""
+    demote_from = await _demotable(engine, read, state)
+    if demote_from is not None:
+        await asyncio.to_thread(_demote, engine, state.view.request_id, demote_from)
+    return await asyncio.to_thread(rewrite, writer, state, calendar)
 
 
 Settled = tuple[ProjectionState, list[Difference]]
@@ -312,9 +393,7 @@ async def pass_over_requests(
                 summary.differences += found
                 # A row that agrees is at the workflow's position: writing it would be the guard's no-op.
                 if writer is not None and calendar is not None and found:
-                    if found[0].field != "request":
-                        await asyncio.to_thread(_demote, engine, state.view.request_id, state)
-                    written = await asyncio.to_thread(rewrite, writer, state, calendar())
+                    written = await _repair(engine, writer, read, state, calendar())
                     summary.written += written
                     summary.unchanged += not written
                 elif writer is not None:

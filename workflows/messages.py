@@ -152,13 +152,22 @@ class DecideCorrection:
 
 @dataclass
 class RecordEventResult:
-    """Small on purpose: results are stored in history. Callers query get_status for the view."""
+    """Stored in history, so kept bounded: the view only while the request is short."""
 
     event_seq: int
     revision: int
     status: RequestStatus
     duplicate: bool = False
     held: str | None = None  # the correction id, when the event waits for the insurer's review
+    # The request as this update left it (the workflow's view: no advisories), so the API answers
+    # without reading the read model; None past ANSWERED_VIEW_EVENTS events and held ones (the API
+    # reads the read model then), and in results recorded before it was sent.
+    view: RequestView | None = None
+
+
+# A result's view grows with the request's events, and every update's result stays in history: past
+# this many (typical requests hold under 15), the answer is read from the read model instead.
+ANSWERED_VIEW_EVENTS = 40
 
 
 @dataclass

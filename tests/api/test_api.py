@@ -72,6 +72,39 @@ async def test_open_send_events_met_completed_and_the_audit_pack_replays(
     assert "测试张三" in history.text  # decoded for the auditor; encrypted at rest (see test_workflow)
 
 
+def countdown_free(view: dict[str, Any]) -> dict[str, Any]:
+    """A request's view but the seconds left on its clocks, which count down from the instant of the read."""
+    return view | {"clocks": [{k: v for k, v in c.items() if k != "remaining_seconds"} for c in view["clocks"]]}
+
+
+async def test_each_write_answers_exactly_what_a_get_of_the_request_reads_right_after(
+    http: httpx.AsyncClient, live: LiveStack
+) -> None:
+    """Issue 25 item 5: a write answers from its Temporal update's result, not from the read model."""
+    opened = await open_request(http, live, opened_at=at(2025, 9, 25, 9).isoformat())
+    assert opened.status_code == 201, opened.text
+    shown = f"/v1/requests/{opened.json()['id']}"
+
+    async def read() -> dict[str, Any]:
+        return countdown_free((await http.get(shown, headers=live.headers("coordinator"))).json())
+
+    assert countdown_free(opened.json()) == await read()
+    events = [
+        ("admission_notice_issued", at(2025, 9, 24)),
+        ("materials_complete", at(2025, 9, 25, 10)),
+        ("eligibility_approved", at(2025, 9, 26, 15)),  # the admission clock breaches on 2025-10-17
+        ("hospital_confirmed", at(2025, 10, 22, 18)),
+        ("hospital_confirmed", at(2025, 10, 22, 18)),  # repeated with its key: recorded once, answered again
+        ("service_completed", at(2025, 10, 23, 9)),
+    ]
+    for event, when in events:
+        answer = await send(http, live, opened.json()["id"], event, when, key=f"answer-{event}")
+        assert answer.status_code == 200, answer.text
+        assert countdown_free(answer.json()) == await read(), event
+    assert answer.json()["status"] == "completed" and answer.json()["closed_at"] is not None
+    assert len(answer.json()["events"]) == len(events)  # the opening, and the repeat recorded once
+
+
 async def test_a_breached_clock_reads_breached_and_the_late_stop_says_how_late(
     http: httpx.AsyncClient, live: LiveStack
 ) -> None:

@@ -174,7 +174,10 @@ def test_the_checks_name_each_lost_duplicated_and_hidden_event() -> None:
 
 def view_fails_once(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The read model drops the connection the first time the API reads a view after Temporal answered;
-    the list returned holds that call once it happened."""
+    the list returned holds that call once it happened. The answer is read from the read model only
+    when the update's result cannot answer (a request past ANSWERED_VIEW_EVENTS, or pinned to an entry
+    this API's catalog no longer holds): made so here."""
+    monkeypatch.setattr(commands, "_pinned_entry", lambda *args: None)
     real_view, failures = commands._view, list[Any]()
 
     def view_once_unavailable(*args: Any) -> Any:
@@ -218,6 +221,30 @@ async def test_a_503_after_the_event_was_recorded_names_the_key_that_repeats_it_
             )
         ).all()
     assert [k for _, k in stored] == [key], stored
+
+
+async def test_an_event_answers_with_the_view_it_recorded_while_the_read_model_cannot_be_read(
+    live: Any, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25 item 5: the answer comes from the workflow's update, so a read model gone after the
+    event was recorded still answers 200 with the event in it."""
+    headers = live.headers("coordinator")
+    body = {
+        "service_id": "pingan_health.green_channel.admission",
+        "vendor_id": "vendor-reliable",
+        "policy_no": "P-FAULT-200",
+        "insured": {"name": "故障测试", "id_number": "110101199001011234"},
+    }
+    request_id = (await http.post("/v1/requests", json=body, headers=headers)).json()["id"]
+
+    def unavailable(*args: Any) -> Any:
+        raise OperationalError("SELECT ...", {}, ConnectionError("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(commands, "_view", unavailable)
+    event = {"type": "follow_up_done", "occurred_at": datetime.now(SHANGHAI).isoformat(), "data": {}}
+    answer = await http.post(f"/v1/requests/{request_id}/events", json=event, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert [e["type"] for e in answer.json()["events"]][-1] == "follow_up_done"
 
 
 async def test_an_open_whose_view_cannot_be_read_answers_202_with_the_request_to_read_later(
