@@ -54,7 +54,14 @@ from store.db import write_transaction
 from store.keys import Principal
 from store.models import RefusedEventRow, RequestRow, VendorRow, table_of
 from workflows.ids import request_workflow_id
-from workflows.messages import DecideCorrection, Insured, RecordEventInput, RecordEventResult, RequestView
+from workflows.messages import (
+    DecideCorrection,
+    Insured,
+    RecordEventInput,
+    RecordEventResult,
+    RequestView,
+    ServiceRequestInput,
+)
 from workflows.service_request import ServiceRequestWorkflow
 
 log = logging.getLogger("slatrack.api")
@@ -229,6 +236,25 @@ async def open_service_request(state: AppState, principal: Principal, body: Requ
     return Answer(view, created=not exists)
 
 
+def _opening_input(
+    state: AppState, principal: Principal, body: RequestCreate, request_id: str, now: datetime
+) -> ServiceRequestInput:
+    """The new workflow's input: the entry pinned now, the insured, and the events sent with the opening."""
+    return request_input(
+        state.catalog,
+        request_id=request_id,
+        service_id=body.service_id,
+        vendor_id=body.vendor_id,
+        policy_no=body.policy_no,
+        insured=Insured(name=body.insured.name, id_number=body.insured.id_number),
+        opened_at=body.opened_at or now,
+        external_ref=body.external_ref,
+        backfill=[
+            RecordEventInput(e.type, e.occurred_at.astimezone(SHANGHAI), principal.sender, e.data) for e in body.events
+        ],
+    )
+
+
 async def _start_request(
     state: AppState, principal: Principal, body: RequestCreate, request_id: str, now: datetime
 ) -> RecordEventResult | None:
@@ -236,20 +262,7 @@ async def _start_request(
     client = await state.client()
     start = WithStartWorkflowOperation(
         ServiceRequestWorkflow.run,
-        request_input(
-            state.catalog,
-            request_id=request_id,
-            service_id=body.service_id,
-            vendor_id=body.vendor_id,
-            policy_no=body.policy_no,
-            insured=Insured(name=body.insured.name, id_number=body.insured.id_number),
-            opened_at=body.opened_at or now,
-            external_ref=body.external_ref,
-            backfill=[
-                RecordEventInput(e.type, e.occurred_at.astimezone(SHANGHAI), principal.sender, e.data)
-                for e in body.events
-            ],
-        ),
+        _opening_input(state, principal, body, request_id, now),
         id=request_workflow_id(request_id),
         task_queue=state.settings.task_queue,
         # Two concurrent opens with one external_ref meet in one workflow; a closed one is never reopened.

@@ -18,11 +18,6 @@ from tests.data import ROOT
 
 MAX_LINES = 50
 NOT_MEASURED = ("tests", "store/migrations/versions")
-# Over the limit for now, each in a file another branch of issue 22 is rewriting (so not split here,
-# to spare a conflict); the coordinator empties this after merging them.
-ALLOWED_FOR_NOW = {
-    "api/commands.py: _start_request",  # 51 lines; api/commands.py is being split (issue 22 item 3)
-}
 
 
 def product_files() -> Iterator[Path]:
@@ -66,16 +61,10 @@ def all_function_lengths() -> dict[str, int]:
 def test_no_function_outside_the_tests_is_longer_than_fifty_lines() -> None:
     lengths = all_function_lengths()
     assert len(lengths) > 1000  # the walk found the packages
-    too_long = {name: lines for name, lines in lengths.items() if lines > MAX_LINES and name not in ALLOWED_FOR_NOW}
+    too_long = {name: lines for name, lines in lengths.items() if lines > MAX_LINES}
     assert too_long == {}, "split these into helpers with one job each: " + ", ".join(
         f"{name} ({lines} lines)" for name, lines in sorted(too_long.items(), key=lambda item: -item[1])
     )
-
-
-def test_the_allowance_for_long_functions_names_only_functions_still_over_the_limit() -> None:
-    lengths = all_function_lengths()
-    stale = sorted(name for name in ALLOWED_FOR_NOW if lengths.get(name, 0) <= MAX_LINES)
-    assert stale == [], f"remove from ALLOWED_FOR_NOW (gone or short enough now): {stale}"
 
 
 def test_a_function_is_measured_from_its_def_line_to_its_last_line_without_decorators(tmp_path: Path) -> None:
