@@ -10,6 +10,7 @@ from rich.table import Table
 
 from adapters.catalog_files import DEFAULT_CATALOG_DIR, default_catalog
 from sla.catalog.describe import describe_clock
+from sla.catalog.model import ClockSpec
 from sla.catalog.table import sign_off_table, with_table
 from sla.errors import SlaError
 
@@ -47,32 +48,7 @@ def show(service_id: str) -> None:
         console.print(f"availability: {entry.availability}")
     console.print(f"accepts: {', '.join(sorted(entry.accepts))}")
     for clock in entry.clocks:
-        console.print(f"\n[bold]clock {clock.id}[/bold] - {clock.name_zh} / {clock.name_en} ({clock.party.value})")
-        console.print(
-            f"  duration {clock.duration.describe()}, warnings at {', '.join(f'{w:.0%}' for w in clock.warn_at)}"
-        )
-        console.print(f"  start when all of: {', '.join(clock.start_all_of)}; stop on: {', '.join(clock.stop)}")
-        for label, events in (
-            ("pause", clock.pause),
-            ("resume", clock.resume),
-            ("restart", clock.restart),
-            ("exempt", clock.exempt),
-            ("void (never owed)", clock.void),
-        ):
-            if events:
-                console.print(f"  {label} on: {', '.join(events)}")
-        if clock.in_order:
-            console.print("  start events count in the order listed; a stop counts only after the start")
-        if clock.notice:
-            console.print(
-                f"  owed only after {clock.notice.event.value} at least {clock.notice.lead.describe()} before"
-            )
-        terms = describe_clock(clock)
-        console.print(f"  terms: {terms.summary.zh} {terms.starts.zh}")
-        console.print(f"         {terms.summary.en} {terms.starts.en}")
-        console.print(f"  source {clock.source.cite()}")
-        if clock.notes:
-            console.print(f"  notes: {clock.notes}")
+        _print_clock(clock)
     if entry.windows:
         table = Table("customer window", "rule", "source", title="customer-side windows")
         for window in entry.windows:
@@ -80,6 +56,32 @@ def show(service_id: str) -> None:
         console.print(table)
     if entry.notes:
         console.print(f"notes: {entry.notes}")
+
+
+def _print_clock(clock: ClockSpec) -> None:
+    """One clock: its terms, the events that move it, its source."""
+    console.print(f"\n[bold]clock {clock.id}[/bold] - {clock.name_zh} / {clock.name_en} ({clock.party.value})")
+    console.print(f"  duration {clock.duration.describe()}, warnings at {', '.join(f'{w:.0%}' for w in clock.warn_at)}")
+    console.print(f"  start when all of: {', '.join(clock.start_all_of)}; stop on: {', '.join(clock.stop)}")
+    for label, events in (
+        ("pause", clock.pause),
+        ("resume", clock.resume),
+        ("restart", clock.restart),
+        ("exempt", clock.exempt),
+        ("void (never owed)", clock.void),
+    ):
+        if events:
+            console.print(f"  {label} on: {', '.join(events)}")
+    if clock.in_order:
+        console.print("  start events count in the order listed; a stop counts only after the start")
+    if clock.notice:
+        console.print(f"  owed only after {clock.notice.event.value} at least {clock.notice.lead.describe()} before")
+    terms = describe_clock(clock)
+    console.print(f"  terms: {terms.summary.zh} {terms.starts.zh}")
+    console.print(f"         {terms.summary.en} {terms.starts.en}")
+    console.print(f"  source {clock.source.cite()}")
+    if clock.notes:
+        console.print(f"  notes: {clock.notes}")
 
 
 @catalog_app.command("table")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from simulator.traffic import Tally
 
 console = Console()
 
@@ -73,13 +76,18 @@ def simulate(
                     concurrency=concurrency,
                     progress=progress,
                 )
-        console.print(
-            f"opened {tally.opened}, events {tally.events}, completed {tally.completed}, "
-            f"cancelled {tally.cancelled}, refused by rules {tally.rejected}"
-        )
-        for error in tally.errors[:10]:
-            console.print(f"[red]{error}[/red]")
-        if tally.errors:
-            raise typer.Exit(1)
+        _print_outcome(tally)
 
     asyncio.run(main())
+
+
+def _print_outcome(tally: Tally) -> None:
+    """What the traffic did; the first errors, and exit 1 if there were any."""
+    console.print(
+        f"opened {tally.opened}, events {tally.events}, completed {tally.completed}, "
+        f"cancelled {tally.cancelled}, refused by rules {tally.rejected}"
+    )
+    for error in tally.errors[:10]:
+        console.print(f"[red]{error}[/red]")
+    if tally.errors:
+        raise typer.Exit(1)

@@ -132,17 +132,8 @@ class _ClockRun:
         self.advance_to(at, inclusive=False)
         state = self.state
 
-        if state is ClockState.BREACHED and self.stopped_at is None and kind in spec.void:
-            # Never owed (001:L552): the breach shown while it looked owed is withdrawn.
-            self.breached_at = None
-            self._close(ClockState.EXEMPT, at, "exempted", f"{kind.value}: never owed, breach withdrawn", event)
-            return
         if state is ClockState.BREACHED and self.stopped_at is None:
-            if kind in spec.stop:
-                self.stopped_at = at
-                assert self.due_at is not None
-                late = f"{iso_duration(at - self.due_at)} ({self.measure.working_days_text_between(self.due_at, at)})"
-                self._note(at, "stopped", f"{kind.value}: delivered {late} late", event)
+            self._apply_while_breached(event)
             return
         if state in (ClockState.MET, ClockState.EXEMPT, ClockState.CANCELLED, ClockState.BREACHED):
             return
@@ -160,13 +151,7 @@ class _ClockRun:
         elif kind in spec.exempt:
             self._close(ClockState.EXEMPT, at, "exempted", f"{kind.value}: closed without breach", event)
         elif state is ClockState.RUNNING and kind in spec.pause:
-            assert self.segment_origin is not None
-            self.used += self.measure.between(self.segment_origin, at)
-            self.state = ClockState.PAUSED
-            self.pending_thresholds = {}
-            self.due_at, self.provisional, self.paused_at = None, False, at  # no due while nothing counts
-            used = f"{iso_duration(self.used)} of {iso_duration(self.budget)} ({self.measure.describe_used(self.used)})"
-            self._note(at, "paused", f"{kind.value}: {used} used", event)
+            self._pause(event)
         elif state is ClockState.PAUSED and kind in spec.restart:
             self._begin_cycle(at, "restarted", event)
         elif state is ClockState.PAUSED and kind in spec.resume:
@@ -177,6 +162,29 @@ class _ClockRun:
             self._note(at, "resumed", f"{kind.value}: due {self.due_at:%Y-%m-%d %H:%M}", event)
         elif kind in (*spec.restart, *spec.resume, *spec.pause):
             self._note(at, "ignored", f"{kind.value} has no effect on a {state.value} clock", event)
+
+    def _apply_while_breached(self, event: RecordedEvent) -> None:
+        """A breached clock still owed: a void withdraws the breach, a stop records how late it came."""
+        spec, kind, at = self.spec, event.type, event.occurred_at
+        if kind in spec.void:
+            # Never owed (001:L552): the breach shown while it looked owed is withdrawn.
+            self.breached_at = None
+            self._close(ClockState.EXEMPT, at, "exempted", f"{kind.value}: never owed, breach withdrawn", event)
+        elif kind in spec.stop:
+            self.stopped_at = at
+            assert self.due_at is not None
+            late = f"{iso_duration(at - self.due_at)} ({self.measure.working_days_text_between(self.due_at, at)})"
+            self._note(at, "stopped", f"{kind.value}: delivered {late} late", event)
+
+    def _pause(self, event: RecordedEvent) -> None:
+        at = event.occurred_at
+        assert self.segment_origin is not None
+        self.used += self.measure.between(self.segment_origin, at)
+        self.state = ClockState.PAUSED
+        self.pending_thresholds = {}
+        self.due_at, self.provisional, self.paused_at = None, False, at  # no due while nothing counts
+        used = f"{iso_duration(self.used)} of {iso_duration(self.budget)} ({self.measure.describe_used(self.used)})"
+        self._note(at, "paused", f"{event.type.value}: {used} used", event)
 
     def _apply_pending(self, event: RecordedEvent) -> None:
         spec, kind, at = self.spec, event.type, event.occurred_at

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.data import ROOT
 
-MAX_LINES = 50
+MAX_LINES = 49  # "under 50 lines" (issue 22)
 NOT_MEASURED = ("tests", "store/migrations/versions")
 
 
@@ -58,7 +58,7 @@ def all_function_lengths() -> dict[str, int]:
     return lengths
 
 
-def test_no_function_outside_the_tests_is_longer_than_fifty_lines() -> None:
+def test_every_function_outside_the_tests_is_under_fifty_lines() -> None:
     lengths = all_function_lengths()
     assert len(lengths) > 1000  # the walk found the packages
     too_long = {name: lines for name, lines in lengths.items() if lines > MAX_LINES}
