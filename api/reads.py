@@ -23,7 +23,7 @@ from api.access import narrow
 from api.problems import Problem, not_found
 from api.readings import Clause, Stream, instant, labelled, owed_reading, reading_as, within
 from api.schemas import AdvisoryOut, CorrectionReviewOut, EventOut, RequestOut, RequestPage, RequestSummary
-from api.views import _clock_out, request_out, summary, visible
+from api.views import clocks_out, request_out, summary, visible
 from sla.calendar.working import WorkingCalendar
 from sla.catalog.model import ServiceEntry
 from sla.engine.model import ClockState, ClockView, RecordedEvent
@@ -78,6 +78,7 @@ class _ClockAsStored:
     """A clock as its read-model row holds it, made from the workflow's ClockView."""
 
     clock_id: str
+    instance: int
     state: ClockState
     due_at: datetime | None
     at_risk_from: datetime | None
@@ -107,10 +108,7 @@ def _review_out(review: CorrectionReview) -> CorrectionReviewOut:
 def answer_view(view: RequestView, entry: ServiceEntry, calendar: WorkingCalendar, now: datetime) -> RequestOut:
     """What GET /v1/requests/{id} answers once the read model holds `view` (the workflow's, after a
     write), built from the view itself: the rows the projection writes, as request_out reads them."""
-    specs = {c.id: c for c in entry.clocks}
-    order = {c.id: i for i, c in enumerate(entry.clocks)}
     closing = [e for e in view.events if e.type in CLOSING_EVENTS]
-    clocks = sorted(view.clocks, key=lambda c: (order.get(c.clock_id, 99), c.instance))
     return RequestOut(
         id=view.request_id,
         service_id=view.service_id,
@@ -123,15 +121,15 @@ def answer_view(view: RequestView, entry: ServiceEntry, calendar: WorkingCalenda
         external_ref=view.external_ref,
         revision=view.revision,
         calendar_fingerprint=view.calendar_fingerprint,
-        clocks=[
-            _clock_out(
-                _ClockAsStored(c.clock_id, c.state, c.due_at, at_risk_from(c), _CLOCK.dump_python(c)),
-                specs.get(c.clock_id),
-                calendar,
-                now,
-            )
-            for c in clocks
-        ],
+        clocks=clocks_out(
+            (
+                _ClockAsStored(c.clock_id, c.instance, c.state, c.due_at, at_risk_from(c), _CLOCK.dump_python(c))
+                for c in view.clocks
+            ),
+            entry,
+            calendar,
+            now,
+        ),
         # Not workflow state: worked out from the entry, the events and the calendar, as the write did.
         advisories=[AdvisoryOut(**asdict(a)) for a in advisories(entry, view.events, calendar)],
         events=[

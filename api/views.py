@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +64,19 @@ def _request_fields(row: Any) -> dict[str, Any]:
     return {name: getattr(row, name) for name in names}
 
 
+def clocks_out(
+    stored: Iterable[Any], entry: ServiceEntry | None, calendar: WorkingCalendar, now: datetime
+) -> list[ClockOut]:
+    """A request's clocks as its view shows them: in the entry's order, each read at `now` (stored rows,
+    or the workflow's clocks shaped like them: api/reads.answer_view)."""
+    specs = {c.id: c for c in entry.clocks} if entry else {}
+    order = {c.id: i for i, c in enumerate(entry.clocks)} if entry else {}
+    return [
+        _clock_out(c, specs.get(c.clock_id), calendar, now)
+        for c in sorted(stored, key=lambda c: (order.get(c.clock_id, 99), c.instance))
+    ]
+
+
 def request_out(
     row: Any,
     clocks: Sequence[Any],
@@ -72,9 +85,6 @@ def request_out(
     now: datetime,
     reviews: Sequence[Any] = (),
 ) -> RequestOut:
-    entry = pinned_entry(row)
-    specs = {c.id: c for c in entry.clocks} if entry else {}
-    order = {c.id: i for i, c in enumerate(entry.clocks)} if entry else {}
     return RequestOut(
         **_request_fields(row),
         closed_at=row.closed_at,
@@ -82,10 +92,7 @@ def request_out(
         external_ref=row.external_ref,
         revision=row.revision,
         calendar_fingerprint=row.calendar_fingerprint,
-        clocks=[
-            _clock_out(c, specs.get(c.clock_id), calendar, now)
-            for c in sorted(clocks, key=lambda c: (order.get(c.clock_id, 99), c.instance))
-        ],
+        clocks=clocks_out(clocks, pinned_entry(row), calendar, now),
         advisories=[AdvisoryOut(**a) for a in row.advisories or []],
         events=[EventOut(**{k: v for k, v in e._mapping.items() if k in EventOut.model_fields}) for e in events],
         correction_reviews=[
