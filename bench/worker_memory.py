@@ -2,7 +2,8 @@
 and after N open requests, then before and after N bare workflows (bench/bare.py's BareRequestWorkflow,
 opened by an update as a request is) on a worker in the same process.
 
-Run: python -m bench.worker_memory [--requests 300] [--trace]
+Run: python -m bench.worker_memory [--requests 300] [--trace] [--sandbox]
+Both run as the worker does by default, unsandboxed; `--sandbox`: both in Temporal's sandbox.
 Each request has running clocks and a pending timer, and is queried once so it sits in the
 worker's cache. The result sizes SLA_WORKER_CACHE_BUDGET_MIB / max_cached_workflows.
 `--trace`: also what the requests' Python objects are, by the file that allocated them (tracemalloc,
@@ -26,7 +27,8 @@ from typing import Any
 
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from adapters.catalog_files import default_catalog
 from bench.bare import BareEvent, BareRequestWorkflow, nothing
@@ -105,6 +107,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--trace", action="store_true")
+    parser.add_argument("--sandbox", action="store_true", help="run the requests in the sandbox (SLA_WORKFLOW_SANDBOX)")
     args = parser.parse_args()
     # As `make bytecode` and the image do: the sandbox loads the workflow module's code per run.
     for package in ("sla", "workflows", "bench"):
@@ -117,6 +120,7 @@ async def main() -> None:
             payload_keys=TEST_KEYS_SETTING,
             task_queue="bench-memory",
             worker_cache_budget_mib=1024,
+            workflow_sandbox=args.sandbox,
         )
         engine = make_engine(settings.database_url)
         init_schema(engine)
@@ -127,6 +131,7 @@ async def main() -> None:
             activities=[nothing],
             activity_executor=ThreadPoolExecutor(max_workers=4),
             max_cached_workflows=settings.max_cached_workflows,
+            workflow_runner=SandboxedWorkflowRunner() if args.sandbox else UnsandboxedWorkflowRunner(),
         )
         async with build_worker(env.client, settings, engine), bare_worker:
             now = await env.get_current_time()
@@ -139,8 +144,8 @@ async def main() -> None:
             bare = await per_workflow_kib(args.requests, lambda: open_bare(env.client, "bench-memory-bare"), False)
     await env.shutdown()
     print(
-        f"{args.requests} cached open requests: {ours:.1f} KiB per cached request, "
-        f"bare workflow {bare:.1f} KiB ({ours / bare:.2f}x)"
+        f"{args.requests} cached open requests, {'sandboxed' if args.sandbox else 'unsandboxed'}: {ours:.1f} KiB per"
+        f" cached request, bare workflow in the same runner {bare:.1f} KiB ({ours / bare:.2f}x)"
         + (" (RSS not comparable under --trace)" if args.trace else "")
     )
 

@@ -69,6 +69,9 @@ def settings(tmp_path: Path, calendar_dir: Path) -> Settings:
         payload_keys=TEST_KEYS_SETTING,
         task_queue=f"test-{uuid.uuid4().hex[:8]}",
         webhook_allow_loopback=True,  # the webhook receivers of the tests listen on 127.0.0.1
+        # In the sandbox, as Temporal's guard: a non-deterministic call on a path these tests run fails
+        # them. The processes of the live stack and the end-to-end tests run unsandboxed, as deployed.
+        workflow_sandbox=True,
     )
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.advance import RequestActivities
 from activities.archive import ArchiveActivities
@@ -86,6 +87,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, *, task_que
         client,
         task_queue=queue,
         workflows=[ServiceRequestWorkflow],
+        workflow_runner=SandboxedWorkflowRunner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner(),
         activities=[requests.advance_request, archive.archive_history, notify.notify_vendor],
         activity_executor=ThreadPoolExecutor(max_workers=threads, thread_name_prefix="activity"),
         max_concurrent_local_activities=threads,
