@@ -35,14 +35,14 @@ class Settings(BaseSettings):
     activity_threads: int = 16
     # The cache should hold every open request a deadline herd wakes at once: an evicted one is replayed
     # from its history at its instant (bench/herd.py, 2,000 at one instant: the last breach 48.9 s after
-    # it with 1,310 cached, 45.2 s with 2,621). 512 MiB holds 5,242 unsandboxed, as the compose file sets.
+    # it with 1,310 cached, 45.2 s with 2,621). 512 MiB holds 4,096 unsandboxed, as the compose file sets.
     worker_cache_budget_mib: int = 512
     # What one cached ServiceRequestWorkflow may take; unset, it follows the runner: bench/worker_memory.py
-    # measured ~74 KiB unsandboxed and ~148 KiB sandboxed (300 open requests), so 100 and 200.
+    # measured 89-100 KiB unsandboxed and 113-124 KiB sandboxed (1,000-3,000 open requests), so 128 and 200.
     worker_kib_per_cached_workflow: int | None = None
     # Run the request workflows in Temporal's sandbox. Off by default: the sandbox copies the workflow's
     # modules for every cached run and proxies its calls, which cost 1.3x the worker's CPU per request
-    # lifecycle and 2x its memory per cached request (bench/README.md, issue 25). Its guard against
+    # lifecycle and 1.25x its memory per cached request (bench/README.md, issue 25). Its guard against
     # non-deterministic calls stays in CI: the workflow tests and the replay corpus run sandboxed.
     workflow_sandbox: bool = False
     # Set only by `slatrack up` (worker/stack.py) for the processes it starts: the embedded default on
@@ -146,7 +146,7 @@ class Settings(BaseSettings):
 
     @property
     def max_cached_workflows(self) -> int:
-        kib = self.worker_kib_per_cached_workflow or (200 if self.workflow_sandbox else 100)
+        kib = self.worker_kib_per_cached_workflow or (200 if self.workflow_sandbox else 128)
         return max(100, self.worker_cache_budget_mib * 1024 // kib)
 
 
