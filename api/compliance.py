@@ -195,8 +195,12 @@ class MonthReport:
 
 OUTCOME_NAMES = tuple(o.value for o in Outcome)
 STANDINGS = (*OUTCOME_NAMES, COUNTING)
-# A month series' row after its month: the series in sla.reports' sort order, then its counts.
-LINE_COLUMNS = ("vendor_id", "service_id", "clock_id", "party", *STANDINGS, f"{COUNTING}_past_due", "breached_past_due")
+# A month series' row after its month, as _lines_of_month reads it (the tally's labels): the series in
+# sla.reports' sort order, then its counts per standing and per standing owed past due at the month's end.
+LINE_COLUMNS = (
+    *("vendor_id", "service_id", "clock_id", "party"),
+    *("met", "breached", "exempt", "cancelled", "counting", "counting_past_due", "breached_past_due"),
+)
 
 
 def _month_series(connection: Connection, scope: Scope, months: list[CalendarMonth]) -> dict[str, list[Any]]:
@@ -274,26 +278,19 @@ def _lines_of_month(rows: list[Any], lagging: Counter[Series], ended: bool) -> l
     report's cost is its lines). A count of 0 is no clock (a due instant moved to another month leaves
     its row at 0): a series with none has no line."""
     lines = []
-    for vendor, service, clock, party, *counts, counting_past_due, breached_past_due, p50, p90 in sorted(rows):
-        met, breached, exempt, cancelled = counts[: len(OUTCOME_NAMES)]
-        if not any(counts):
+    for row in sorted(rows):
+        vendor, service, clock, party = series = row[:4]
+        met, breached, exempt, cancelled, counting, counting_late, breached_late, p50, p90 = row[4:]
+        if not (met or breached or exempt or cancelled or counting):
             continue
-        open_past_due = lagging[(vendor, service, clock, party)] + breached_past_due
+        past_due = breached_late + counting_late if ended else breached_late
+        if lagging:
+            past_due += lagging[series]
+        due = met + breached + exempt + cancelled + counting
+        share = compliance_of(met, breached)
         lines.append(
             ComplianceLine(
-                vendor,
-                service,
-                clock,
-                met,
-                breached,
-                exempt,
-                cancelled,
-                compliance_of(met, breached),
-                p50,
-                p90,
-                party,
-                due=sum(counts),
-                open_past_due=open_past_due + counting_past_due if ended else open_past_due,
+                vendor, service, clock, met, breached, exempt, cancelled, share, p50, p90, party, due, past_due
             )
         )
     return lines
