@@ -25,7 +25,6 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    case,
     cast,
     func,
     or_,
@@ -213,8 +212,10 @@ def _month_series(connection: Connection, scope: Scope, months: list[CalendarMon
     key = (m.month, m.insurer_id, m.vendor_id, m.service_id, m.clock_id, m.party)
 
     def total(standing: str, past_due: bool = False) -> Any:
+        # An aggregate FILTER, not sum(CASE ...): SQLite skips the sum for the other standings' rows.
         wanted = (m.standing == standing) & (m.past_due_at_end if past_due else true())
-        return func.sum(case((wanted, m.count), else_=0)).label(f"{standing}_past_due" if past_due else standing)
+        summed = func.coalesce(func.sum(m.count).filter(wanted), 0)
+        return summed.label(f"{standing}_past_due" if past_due else standing)
 
     tallied = (
         select(*key, *(total(standing) for standing in STANDINGS), total(COUNTING, True), total(Outcome.BREACHED, True))
