@@ -209,6 +209,7 @@ def _month_series(connection: Connection, scope: Scope, months: list[CalendarMon
     and p90 of its graded clocks as the writes left them (month_percentile, one row a series). A month
     costs its series, however many clocks were due."""
     m, p = MONTHS.c, MONTH_PERCENTILES.c
+    wanted = [str(month) for month in months]
     key = (m.month, m.insurer_id, m.vendor_id, m.service_id, m.clock_id, m.party)
 
     def total(standing: str, past_due: bool = False) -> Any:
@@ -219,12 +220,13 @@ def _month_series(connection: Connection, scope: Scope, months: list[CalendarMon
 
     tallied = (
         select(*key, *(total(standing) for standing in STANDINGS), total(COUNTING, True), total(Outcome.BREACHED, True))
-        .where(m.month.in_([str(month) for month in months]), *scope.where(MONTHS))
+        .where(m.month.in_(wanted), *scope.where(MONTHS))
         .group_by(*key)
         .subquery()
     )
     t = tallied.c
-    same_series = [t[column.name] == p[column.name] for column in key]
+    # The months again on month_percentile's side: PostgreSQL otherwise hashes every month's percentiles.
+    same_series = [t[column.name] == p[column.name] for column in key] + [p.month.in_(wanted)]
     query = select(t.month, *(t[name] for name in LINE_COLUMNS), p.working_days_p50, p.working_days_p90).select_from(
         tallied.outerjoin(MONTH_PERCENTILES, and_(*same_series, p.graded != 0))
     )
