@@ -25,7 +25,6 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    case,
     cast,
     func,
     or_,
@@ -42,11 +41,11 @@ from sla.reports import (
     QUANTILES,
     CalendarMonth,
     ComplianceLine,
-    MonthCounts,
     OutcomeCount,
     Series,
     WorkingDaysUsed,
     compliance,
+    compliance_of,
     interpolated,
 )
 from store.keys import Principal
@@ -195,45 +194,46 @@ class MonthReport:
 
 OUTCOME_NAMES = tuple(o.value for o in Outcome)
 STANDINGS = (*OUTCOME_NAMES, COUNTING)
+# A month series' row after its month, as _lines_of_month reads it (the tally's labels): the series in
+# sla.reports' sort order, then its counts per standing and per standing owed past due at the month's end.
+LINE_COLUMNS = (
+    *("vendor_id", "service_id", "clock_id", "party"),
+    *("met", "breached", "exempt", "cancelled", "counting", "counting_past_due", "breached_past_due"),
+)
 
 
-def _month_tally(connection: Connection, scope: Scope, months: list[CalendarMonth]) -> dict[str, list[Any]]:
-    """The month tally's counts of `months` within the scope, one row a series: per standing, and per
-    standing owed past due at the month's end. Grouped in the primary key's order (a service is one
-    insurer's, so the insurer splits no series), so a month costs its series, however many clocks were
-    due."""
-    m = MONTHS.c
+def _month_series(connection: Connection, scope: Scope, months: list[CalendarMonth]) -> dict[str, list[Any]]:
+    """Each series of `months` within the scope, one row a series in one query: the month tally's
+    counts per standing and per standing owed past due at the month's end (grouped in the primary
+    key's order; a service is one insurer's, so the insurer splits no series), with the series' p50
+    and p90 of its graded clocks as the writes left them (month_percentile, one row a series). A month
+    costs its series, however many clocks were due."""
+    m, p = MONTHS.c, MONTH_PERCENTILES.c
+    wanted = [str(month) for month in months]
     key = (m.month, m.insurer_id, m.vendor_id, m.service_id, m.clock_id, m.party)
 
     def total(standing: str, past_due: bool = False) -> Any:
+        # An aggregate FILTER, not sum(CASE ...): SQLite skips the sum for the other standings' rows.
         wanted = (m.standing == standing) & (m.past_due_at_end if past_due else true())
-        return func.sum(case((wanted, m.count), else_=0)).label(f"{standing}_past_due" if past_due else standing)
+        summed = func.coalesce(func.sum(m.count).filter(wanted), 0)
+        return summed.label(f"{standing}_past_due" if past_due else standing)
 
-    query = (
+    tallied = (
         select(*key, *(total(standing) for standing in STANDINGS), total(COUNTING, True), total(Outcome.BREACHED, True))
-        .where(m.month.in_([str(month) for month in months]), *scope.where(MONTHS))
+        .where(m.month.in_(wanted), *scope.where(MONTHS))
         .group_by(*key)
+        .subquery()
+    )
+    t = tallied.c
+    # The months again on month_percentile's side: PostgreSQL otherwise hashes every month's percentiles.
+    same_series = [t[column.name] == p[column.name] for column in key] + [p.month.in_(wanted)]
+    query = select(t.month, *(t[name] for name in LINE_COLUMNS), p.working_days_p50, p.working_days_p90).select_from(
+        tallied.outerjoin(MONTH_PERCENTILES, and_(*same_series, p.graded != 0))
     )
     rows: dict[str, list[Any]] = defaultdict(list)
     for row in connection.execute(query):
-        rows[row.month].append(row)
+        rows[row[0]].append(row[1:])
     return rows
-
-
-def _month_percentiles(connection: Connection, scope: Scope, months: list[CalendarMonth]) -> dict[str, Percentiles]:
-    """p50 and p90 of each series' graded clocks due in each of `months`, as the writes left them: one
-    row a series (a service is one insurer's, so a series is one row whatever the scope)."""
-    p = MONTH_PERCENTILES.c
-    query = select(MONTH_PERCENTILES).where(
-        p.month.in_([str(month) for month in months]), p.graded != 0, *scope.where(MONTH_PERCENTILES)
-    )
-    found: dict[str, Percentiles] = defaultdict(dict)
-    for row in connection.execute(query):
-        found[row.month][(row.vendor_id, row.service_id, row.clock_id, row.party)] = (
-            row.working_days_p50,
-            row.working_days_p90,
-        )
-    return found
 
 
 def _counting_past_due(connection: Connection, scope: Scope, month: CalendarMonth, now: datetime) -> Counter[Series]:
@@ -265,31 +265,38 @@ def month_reports(
     yet are (`_counting_past_due`). The cost is the months' series, not the clocks."""
     if scope.nobody:
         return [MonthReport(month, []) for month in months]
-    tallied, percentiles = _month_tally(connection, scope, months), _month_percentiles(connection, scope, months)
+    series = _month_series(connection, scope, months)
     reports = []
     for month in months:
         lagging = _counting_past_due(connection, scope, month, now) if month.start < now < month.end else Counter()
-        lines = _lines_of_month(tallied[str(month)], lagging, percentiles[str(month)], now >= month.end)
+        lines = _lines_of_month(series[str(month)], lagging, now >= month.end)
         reports.append(MonthReport(month, lines))
     return reports
 
 
-def _lines_of_month(
-    rows: list[Any], lagging: Counter[Series], percentiles: Percentiles, ended: bool
-) -> list[ComplianceLine]:
-    """One month's lines from its tally counts, with `lagging`, the counting clocks past due at `now`
-    while the month runs (`ended`: the month is over). A count of 0 is no clock (a due instant moved
-    to another month leaves its row at 0): a series with none has no line."""
-    counts = []
-    due: Counter[Series] = Counter()
-    open_past_due: Counter[Series] = Counter(lagging)
-    for row in rows:
-        key = (row.vendor_id, row.service_id, row.clock_id, row.party)
-        counts += [OutcomeCount(*key, name, int(n)) for name in OUTCOME_NAMES if (n := getattr(row, name))]
-        if row.counting:
-            due[key] += int(row.counting)
-        open_past_due[key] += int(row.breached_past_due) + (int(row.counting_past_due) if ended else 0)
-    return compliance(counts, percentiles=percentiles, month=MonthCounts(due, open_past_due))
+def _lines_of_month(rows: list[Any], lagging: Counter[Series], ended: bool) -> list[ComplianceLine]:
+    """One month's lines from its series' rows (_month_series, LINE_COLUMNS then p50 and p90), with
+    `lagging`, the counting clocks past due at `now` while the month runs (`ended`: the month is over):
+    the lines `sla.reports.compliance` gives from the same counts, built straight from each row (the
+    report's cost is its lines). A count of 0 is no clock (a due instant moved to another month leaves
+    its row at 0): a series with none has no line."""
+    lines = []
+    for row in sorted(rows):
+        vendor, service, clock, party = series = row[:4]
+        met, breached, exempt, cancelled, counting, counting_late, breached_late, p50, p90 = row[4:]
+        if not (met or breached or exempt or cancelled or counting):
+            continue
+        past_due = breached_late + counting_late if ended else breached_late
+        if lagging:
+            past_due += lagging[series]
+        due = met + breached + exempt + cancelled + counting
+        share = compliance_of(met, breached)
+        lines.append(
+            ComplianceLine(
+                vendor, service, clock, met, breached, exempt, cancelled, share, p50, p90, party, due, past_due
+            )
+        )
+    return lines
 
 
 def month_report(connection: Connection, scope: Scope, month: CalendarMonth, now: datetime) -> MonthReport:

@@ -3,6 +3,8 @@ the compliance report and a /metrics scrape, through the real app (FastAPI over 
 
 Run: python -m bench.readmodel [--sizes 1000 10000 100000] [--database postgresql] [--repeat 7]
      [--only "compliance, clocks due" "list opened"]   (the queries whose names contain one of these)
+     [--alternate 5]   (every size seeded first, then the sizes timed in turn, 5 rounds of --repeat calls
+                        each: a load spike on the shared machine falls on every size alike)
 
 The read model is seeded directly (bulk inserts of realistic rows, tallies included, as the writer
 would leave them): a year of requests over the catalog's services and three vendors, 30 % open with
@@ -18,6 +20,7 @@ import asyncio
 import statistics
 import tempfile
 import time
+from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,8 @@ from sla.calendar.timeutil import SHANGHAI
 PAGE_AND_SCRAPE = [
     name for name, *_ in QUERIES if name.startswith(("list", "coordinator", "auditor")) or name == "/metrics scrape"
 ]
+REQUEST_ID = f"seed{0:07d}7"  # "one request": a seeded request at every size
+Table = dict[int, dict[str, float]]  # seconds per query at each size
 MONTH_REPORTS = [name for name, *_ in QUERIES if name.startswith("compliance, clocks due")]
 
 
@@ -88,24 +93,60 @@ def build(database: str, directory: Path, count: int, now: datetime) -> tuple[An
     return app, keys, server
 
 
+Built = tuple[Any, dict[str, str], Any]  # the app, its keys, the PostgreSQL server (None on SQLite)
+
+
+def _seeded(database: str, directory: Path, count: int, now: datetime) -> Built:
+    started = time.perf_counter()
+    built = build(database, directory, count, now)
+    print(f"seeded {count:,} requests in {time.perf_counter() - started:.1f} s", flush=True)
+    return built
+
+
+def _close(built: Built) -> None:
+    app, _keys, server = built
+    app.state.slatrack.engine.dispose()
+    if server is not None:
+        server.stop()
+        server.remove()
+
+
+async def _one_after_another(args: argparse.Namespace, directory: Path, now: datetime, queries: list[Any]) -> Table:
+    table = {}
+    for count in args.sizes:
+        built = _seeded(args.database, directory, count, now)
+        try:
+            table[count] = await measure(built[0], built[1], REQUEST_ID, args.repeat, queries)
+        finally:
+            _close(built)
+    return table
+
+
+async def _alternately(args: argparse.Namespace, directory: Path, now: datetime, queries: list[Any]) -> Table:
+    """Every size seeded first, then `args.alternate` rounds timing each size in turn: the median of
+    each size's rounds (each round a median of --repeat calls)."""
+    built = {count: _seeded(args.database, directory, count, now) for count in args.sizes}
+    rounds: dict[int, dict[str, list[float]]] = {count: defaultdict(list) for count in built}
+    try:
+        for _ in range(args.alternate):
+            for count, (app, keys, _server) in built.items():
+                for name, median in (await measure(app, keys, REQUEST_ID, args.repeat, queries)).items():
+                    rounds[count][name].append(median)
+    finally:
+        for each in built.values():
+            _close(each)
+    return {count: {name: statistics.median(times) for name, times in rounds[count].items()} for count in rounds}
+
+
 async def _main(args: argparse.Namespace) -> None:
     now = datetime(2026, 11, 20, 10, tzinfo=SHANGHAI)
     directory = Path(tempfile.mkdtemp(prefix="bench-readmodel-"))
-    table: dict[int, dict[str, float]] = {}
     queries = [q for q in QUERIES if not args.only or any(part in q[0] for part in args.only)]
-    for count in args.sizes:
-        started = time.perf_counter()
-        app, keys, server = build(args.database, directory, count, now)
-        print(f"seeded {count:,} requests in {time.perf_counter() - started:.1f} s", flush=True)
-        try:
-            table[count] = await measure(app, keys, f"seed{0:07d}7", args.repeat, queries)
-        finally:
-            app.state.slatrack.engine.dispose()
-            if server is not None:
-                server.stop()
-                server.remove()
+    timed = _alternately if args.alternate else _one_after_another
+    table = await timed(args, directory, now, queries)
     sizes = sorted(table)
-    print(f"\nmedian ms per call ({args.database}); ratio = {sizes[-1]:,} / {sizes[0]:,}")
+    how = f", sizes in turn, {args.alternate} rounds" if args.alternate else ""
+    print(f"\nmedian ms per call ({args.database}{how}); ratio = {sizes[-1]:,} / {sizes[0]:,}")
     print(f"{'query':36}" + "".join(f"{s:>10,}" for s in sizes) + f"{'ratio':>8}")
     worst, worst_month = 0.0, 0.0
     for name, *_ in queries:
@@ -124,6 +165,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--alternate", type=int, default=0, metavar="ROUNDS", help="time the sizes in turn")
     parser.add_argument("--only", nargs="+", default=[], help="measure only the queries whose names contain these")
     asyncio.run(_main(parser.parse_args()))
 

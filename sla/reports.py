@@ -108,6 +108,12 @@ class MonthCounts:
 OUTCOMES = tuple(o.value for o in Outcome)
 
 
+def compliance_of(met: int, breached: int) -> float | None:
+    """met / (met + breached) to four places; None when nothing was graded."""
+    graded = met + breached
+    return round(met / graded, 4) if graded else None
+
+
 def compliance(
     counts: Iterable[OutcomeCount],
     used_days: Iterable[WorkingDaysUsed] = (),
@@ -132,7 +138,6 @@ def compliance(
         vendor, service, clock, party = key
         counted = groups.get(key, {})
         count = {outcome: counted.get(outcome, 0) for outcome in OUTCOMES}
-        graded = count["met"] + count["breached"]
         used = days.get(key, [])
         p50, p90 = (
             percentiles.get(key, (None, None))
@@ -148,7 +153,7 @@ def compliance(
                 count["breached"],
                 count["exempt"],
                 count["cancelled"],
-                round(count["met"] / graded, 4) if graded else None,
+                compliance_of(count["met"], count["breached"]),
                 p50,
                 p90,
                 party,

@@ -317,6 +317,9 @@ class MonthTallyRow(SQLModel, table=True):
     the clocks (api/compliance.py)."""
 
     __tablename__ = "month_tally"
+    # SQLite: the rows stored in the key's order, so a month's series are read from one B-tree range
+    # without a lookup of each row by rowid (PostgreSQL ignores it).
+    __table_args__ = {"sqlite_with_rowid": False}
 
     month: str = Field(primary_key=True)  # YYYY-MM
     insurer_id: str = Field(primary_key=True)
@@ -351,6 +354,7 @@ class MonthPercentileRow(SQLModel, table=True):
     report reads one row a series however many clocks it has."""
 
     __tablename__ = "month_percentile"
+    __table_args__ = {"sqlite_with_rowid": False}  # as month_tally: a series' row found in the key's B-tree
 
     month: str = Field(primary_key=True)
     insurer_id: str = Field(primary_key=True)
