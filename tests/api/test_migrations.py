@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, select, text
 from sqlmodel import SQLModel
 
 from harness.postgres import PostgresServer
-from store.db import init_schema, make_engine
+from store.db import alembic_config, init_schema, make_engine
 from store.models import RequestRow, table_of
 from tests.helpers import CST, at
 
@@ -77,3 +78,36 @@ def test_instants_round_trip_timezone_aware_on_both_backends(empty_database: Eng
         back = connection.execute(select(table_of(RequestRow))).one()
     assert back.opened_at == instant and back.opened_at.tzinfo is not None
     assert back.opened_at.astimezone(CST).date().isoformat() == "2025-10-01"
+
+
+def test_a_sqlite_database_at_the_first_release_gets_its_month_tables_without_rowid_with_their_rows(
+    tmp_path: Path,
+) -> None:
+    """0002: the month tables of a database made at 0001 are copied into WITHOUT ROWID tables, rows kept."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'first-release.db'}")
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001_initial_schema")
+        connection.execute(
+            text(
+                "INSERT INTO month_tally (month, insurer_id, vendor_id, service_id, clock_id, party, standing,"
+                " past_due_at_end, count) VALUES ('2025-10', 'axa', 'vendor-a', 's', 'c', 'vendor', 'met', 0, 7)"
+            )
+        )
+
+    def definitions() -> dict[str, str]:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT name, sql FROM sqlite_master WHERE name LIKE 'month_%'"))
+            return {name: sql for name, sql in rows if sql}
+
+    assert not any("WITHOUT ROWID" in sql for sql in definitions().values())
+    init_schema(engine)
+    after = definitions()
+    assert "WITHOUT ROWID" in after["month_tally"] and "WITHOUT ROWID" in after["month_percentile"]
+    assert "WITHOUT ROWID" not in after["month_days_tally"]
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count FROM month_tally WHERE month = '2025-10'")).scalar_one() == 7
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+    engine.dispose()

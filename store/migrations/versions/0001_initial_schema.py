@@ -291,7 +291,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "month", "insurer_id", "vendor_id", "service_id", "clock_id", "party", "standing", "past_due_at_end"
         ),
-        sqlite_with_rowid=False,
     )
     op.create_table(
         "month_days_tally",
@@ -319,7 +318,6 @@ def upgrade() -> None:
         sa.Column("working_days_p50", sa.Float(), nullable=True),
         sa.Column("working_days_p90", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("month", "insurer_id", "vendor_id", "service_id", "clock_id", "party"),
-        sqlite_with_rowid=False,
     )
     op.create_table(
         "working_days_tally",
