@@ -1,7 +1,7 @@
 """Request lifecycles per second through HTTP, against a bare workflow of the same Temporal shape, on
 one dev server in the same run; and CPU per lifecycle (server + worker + API, from /proc).
 
-Run: python -m bench.lifecycle [--count 120] [--clients 10 50]
+Run: python -m bench.lifecycle [--count 120] [--clients 10 50] [--alternate ROUNDS]
 
 A lifecycle (pingan_health.green_channel.admission): open (update-with-start), customer_confirmed,
 hospital_confirmed, service_completed, then the workflow archives its history and ends. The bare
@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from statistics import median
 
 import httpx
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecutionStatus
@@ -141,12 +142,36 @@ async def bare(bench: Bench, client: Client, clients: int, count: int) -> Result
     return Result("bare", clients, count, seconds, cpu)
 
 
+def _per_lifecycle(result: Result) -> str:
+    return ", ".join(f"{name} {seconds / result.lifecycles * 1000:.0f}" for name, seconds in sorted(result.cpu.items()))
+
+
+async def _alternate(bench: Bench, plain: Client, ours_client: Client, args: argparse.Namespace) -> None:
+    """Bare and ours in turn, `--alternate` rounds per client count, so a change in the machine's load
+    falls on both: each round's ratios and each process's CPU per lifecycle, then the median ratios."""
+    for clients in args.clients:
+        rates, cpus = [], []
+        for round_no in range(args.alternate):
+            base = await bare(bench, plain, clients, args.count)
+            mine = await ours(bench, ours_client, clients, args.count, "ours, 1 worker")
+            rates.append(mine.rate / base.rate)
+            cpus.append(mine.cpu_per_lifecycle_ms / base.cpu_per_lifecycle_ms)
+            print(
+                f"{clients} clients, round {round_no}: rate {rates[-1]:.2f}x, CPU {cpus[-1]:.2f}x"
+                f" (ms a lifecycle, ours: {_per_lifecycle(mine)}; bare: {_per_lifecycle(base)})"
+            )
+        print(f"{clients} clients, median of {args.alternate}: rate {median(rates):.2f}x, CPU {median(cpus):.2f}x bare")
+
+
 async def _main(args: argparse.Namespace) -> None:
     bench = Bench()
     try:
         plain, ours_client = await side_by_side(bench)
         await ours(bench, ours_client, 4, 8, "warm-up")
         await bare(bench, plain, 4, 8)
+        if args.alternate:
+            await _alternate(bench, plain, ours_client, args)
+            return
         results: list[Result] = []
         for clients in args.clients:
             results.append(await bare(bench, plain, clients, args.count))
@@ -178,6 +203,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=120)
     parser.add_argument("--clients", type=int, nargs="+", default=[10, 50])
+    parser.add_argument("--alternate", type=int, default=0, help="rounds of bare and ours in turn (1 worker)")
     asyncio.run(_main(parser.parse_args()))
 
 
