@@ -45,8 +45,8 @@ from sla.reports import (
     Series,
     WorkingDaysUsed,
     compliance,
-    compliance_of,
     interpolated,
+    month_line,
 )
 from store.keys import Principal
 from store.models import ClockOutcomeRow, ClockRow, MonthTallyRow, OutcomeTallyRow, WorkingDaysTallyRow, table_of
@@ -277,25 +277,19 @@ def month_reports(
 def _lines_of_month(rows: list[Any], lagging: Counter[Series], ended: bool) -> list[ComplianceLine]:
     """One month's lines from its series' rows (_month_series, LINE_COLUMNS then p50 and p90), with
     `lagging`, the counting clocks past due at `now` while the month runs (`ended`: the month is over):
-    the lines `sla.reports.compliance` gives from the same counts, built straight from each row (the
-    report's cost is its lines). A count of 0 is no clock (a due instant moved to another month leaves
+    each line `sla.reports.month_line` of its row's counts, as `compliance` gives them from the same
+    counts (the report's cost is its lines). A count of 0 is no clock (a due instant moved to another month leaves
     its row at 0): a series with none has no line."""
     lines = []
     for row in sorted(rows):
-        vendor, service, clock, party = series = row[:4]
+        series = row[:4]
         met, breached, exempt, cancelled, counting, counting_late, breached_late, p50, p90 = row[4:]
         if not (met or breached or exempt or cancelled or counting):
             continue
         past_due = breached_late + counting_late if ended else breached_late
         if lagging:
             past_due += lagging[series]
-        due = met + breached + exempt + cancelled + counting
-        share = compliance_of(met, breached)
-        lines.append(
-            ComplianceLine(
-                vendor, service, clock, met, breached, exempt, cancelled, share, p50, p90, party, due, past_due
-            )
-        )
+        lines.append(month_line(series, (met, breached, exempt, cancelled), counting, past_due, (p50, p90)))
     return lines
 
 

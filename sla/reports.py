@@ -114,6 +114,26 @@ def compliance_of(met: int, breached: int) -> float | None:
     return round(met / graded, 4) if graded else None
 
 
+def month_line(
+    series: Series,
+    closed: tuple[int, int, int, int],
+    open_due: int,
+    open_past_due: int,
+    percentiles: tuple[float | None, float | None],
+) -> ComplianceLine:
+    """A calendar month's line: every clock due in the month counts in `due`, closed (met, breached,
+    exempt, cancelled) or still open (`open_due`); `open_past_due`, those undelivered past their due
+    instant at the month's end (or now, while the month runs)."""
+    vendor, service, clock, party = series
+    met, breached, exempt, cancelled = closed
+    due = met + breached + exempt + cancelled + open_due
+    p50, p90 = percentiles
+    share = compliance_of(met, breached)
+    return ComplianceLine(
+        vendor, service, clock, met, breached, exempt, cancelled, share, p50, p90, party, due, open_past_due
+    )
+
+
 def compliance(
     counts: Iterable[OutcomeCount],
     used_days: Iterable[WorkingDaysUsed] = (),
@@ -144,23 +164,12 @@ def compliance(
             if percentiles is not None
             else tuple(weighted_percentile(used, q) for q in QUANTILES)
         )
-        lines.append(
-            ComplianceLine(
-                vendor,
-                service,
-                clock,
-                count["met"],
-                count["breached"],
-                count["exempt"],
-                count["cancelled"],
-                compliance_of(count["met"], count["breached"]),
-                p50,
-                p90,
-                party,
-                sum(count.values()) + month.due.get(key, 0) if month else None,
-                month.open_past_due.get(key, 0) if month else None,
-            )
-        )
+        closed = (count["met"], count["breached"], count["exempt"], count["cancelled"])
+        if month:
+            lines.append(month_line(key, closed, month.due.get(key, 0), month.open_past_due.get(key, 0), (p50, p90)))
+            continue
+        share = compliance_of(count["met"], count["breached"])
+        lines.append(ComplianceLine(vendor, service, clock, *closed, share, p50, p90, party))
     return lines
 
 
