@@ -27,8 +27,7 @@ from typing import Any
 
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker import Worker
 
 from adapters.catalog_files import default_catalog
 from bench.bare import BareEvent, BareRequestWorkflow, nothing
@@ -37,7 +36,7 @@ from harness.keys import TEST_KEYS_SETTING
 from harness.servers import start_time_skipping
 from runtime.settings import Settings
 from store.db import init_schema, make_engine
-from worker.build import build_worker
+from worker.build import build_worker, workflow_runner
 from workflows.messages import Insured, RequestView
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -131,7 +130,7 @@ async def main() -> None:
             activities=[nothing],
             activity_executor=ThreadPoolExecutor(max_workers=4),
             max_cached_workflows=settings.max_cached_workflows,
-            workflow_runner=SandboxedWorkflowRunner() if args.sandbox else UnsandboxedWorkflowRunner(),
+            workflow_runner=workflow_runner(args.sandbox),
         )
         async with build_worker(env.client, settings, engine), bare_worker:
             now = await env.get_current_time()

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.advance import RequestActivities
@@ -67,6 +67,11 @@ def registered_activities() -> list[Callable[..., Any]]:
     ]
 
 
+def workflow_runner(sandboxed: bool) -> WorkflowRunner:
+    """Temporal's sandbox (its guard against non-deterministic calls, at a cost in CPU and memory) or none."""
+    return SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner()
+
+
 def build_worker(client: Client, settings: Settings, engine: Engine, *, task_queue: str | None = None) -> Workers:
     codec = EncryptionCodec(settings.keys())
     requests = RequestActivities(
@@ -87,7 +92,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, *, task_que
         client,
         task_queue=queue,
         workflows=[ServiceRequestWorkflow],
-        workflow_runner=SandboxedWorkflowRunner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner(),
+        workflow_runner=workflow_runner(settings.workflow_sandbox),
         activities=[requests.advance_request, archive.archive_history, notify.notify_vendor],
         activity_executor=ThreadPoolExecutor(max_workers=threads, thread_name_prefix="activity"),
         max_concurrent_local_activities=threads,

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from harness.keys import TEST_KEYS
 from harness.replay import load_corpus, time_replays
 from runtime.temporal import build_data_converter
 from tests.data import HISTORIES, ROOT
+from worker.build import workflow_runner
 from workflows.service_request import ServiceRequestWorkflow
 
 CORPUS = sorted(HISTORIES.glob("*.json"))
@@ -37,9 +37,10 @@ def load(path: Path) -> WorkflowHistory:
 
 
 def replayer(sandboxed: bool = True) -> Replayer:
-    runner = SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner()
     return Replayer(
-        workflows=[ServiceRequestWorkflow], data_converter=build_data_converter(TEST_KEYS), workflow_runner=runner
+        workflows=[ServiceRequestWorkflow],
+        data_converter=build_data_converter(TEST_KEYS),
+        workflow_runner=workflow_runner(sandboxed),
     )
 
 
