@@ -23,12 +23,14 @@ from typing import Any, cast
 
 import httpx
 from sqlalchemy import Engine, func, select
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from adapters.catalog_files import default_catalog
 from bench.bare import BareTimerWorkflow
 from bench.processes import METRICS_TOKEN, VENDOR, Bench, side_by_side
 from clients.opening import open_request
+from runtime.settings import Settings
 from store.db import make_engine
 from store.models import ClockOutcomeRow, table_of
 from workflows.messages import Insured
@@ -159,6 +161,17 @@ async def our_herd(bench: Bench, client: Client, n: int, lead: float) -> dict[st
     }
 
 
+async def _timed_out_tasks(client: Client, workflow_type: str, sample: int = 100) -> tuple[int, int]:
+    """Of a sample of the herd's workflows, how many had a workflow task time out (on the worker's
+    sticky queue: Temporal then sends it again, whole history and all, through the shared queue)."""
+    seen = timed_out = 0
+    async for execution in client.list_workflows(f"WorkflowType='{workflow_type}'", limit=sample):
+        history = await client.get_workflow_handle(execution.id, run_id=execution.run_id).fetch_history()
+        seen += 1
+        timed_out += any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT for e in history.events)
+    return timed_out, seen
+
+
 async def _main(args: argparse.Namespace) -> None:
     bench = Bench()
     try:
@@ -166,13 +179,20 @@ async def _main(args: argparse.Namespace) -> None:
         lead = args.requests / args.open_rate + 15
         bare = await bare_herd(bench, plain, args.requests, lead)
         ours = await our_herd(bench, ours_client, args.requests, lead)
-        n, cached = args.requests, bench.cached_workflows
-        print(f"\n{n} deadlines at one instant on one dev server (both workers cache {cached} workflows):")
+        n, cached, sticky = args.requests, bench.cached_workflows, Settings().sticky_schedule_to_start_seconds
+        bare_timeouts = await _timed_out_tasks(plain, "BareTimerWorkflow")
+        our_timeouts = await _timed_out_tasks(ours_client, "ServiceRequestWorkflow")
+        print(f"\n{n} deadlines at one instant on one dev server (both workers cache {cached} workflows,")
+        print(f"  and leave a workflow task {sticky:.0f} s on their sticky queue before it times out):")
         print(f"  bare timers: last resumed {bare['lag_s']:.1f} s after the instant; {_cpu_text(bare['cpu_s'], n)}")
         print(
             f"  requests:    last breach recorded {ours['lag_s']:.1f} s after the instant"
             f" ({ours['lag_s'] / bare['lag_s']:.2f}x bare; opening them took {ours['opening_s']:.0f} s);"
             f" {_cpu_text(ours['cpu_s'], n)}, {sum(ours['cpu_s'].values()) / sum(bare['cpu_s'].values()):.2f}x bare"
+        )
+        print(
+            f"  workflow tasks timed out on the sticky queue: bare {bare_timeouts[0]} of {bare_timeouts[1]} sampled,"
+            f" ours {our_timeouts[0]} of {our_timeouts[1]}"
         )
         print(
             f"  at the instant + 1 s: /metrics shows {ours['metrics_breached_at_t_plus_1s']:.0f} of {args.requests}"

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     api_body_read_seconds: float = 10.0
     # Threads for the worker's synchronous activities (each holds one database connection while it writes).
     activity_threads: int = 16
+    # How long a workflow task may wait on this worker's sticky queue before Temporal times it out and
+    # moves it to the shared queue, sent again with its whole history. A deadline herd queues thousands
+    # there at once: with the SDK's 10 s, 30 % of 2,000 breaches at one instant timed out and the last
+    # was recorded 23.1 s after it; with 60 s none did, 20.7 s (bench/README.md, issue 25). The cost:
+    # a task handed to a worker that has just crashed waits this long before another worker takes it.
+    sticky_schedule_to_start_seconds: float = 30.0
     # The cache should hold every open request a deadline herd wakes at once: an evicted one is replayed
     # from its history at its instant (bench/herd.py, 2,000 at one instant: the last breach 48.9 s after
     # it with 1,310 cached, 45.2 s with 2,621). 512 MiB holds 4,096 unsandboxed, as the compose file sets.
