@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.calendar_files import default_calendar, load_overlay_file
 from harness.servers import start_time_skipping
+from runtime.codec import ENCODING
 from runtime.settings import Settings
 from store.calendar import store_overlay
 from store.models import ClockOutcomeRow, ClockRow, HistoryArchiveRow, RecomputeRow, RequestRow, ThresholdRow
@@ -297,6 +298,9 @@ async def test_a_customer_window_needing_the_calendar_fails_the_update_with_rule
         await finish(env, handle)
 
 
+MARKER = EventType.EVENT_TYPE_MARKER_RECORDED
+
+
 async def test_personal_data_never_appears_in_clear(
     env: WorkflowEnvironment, settings: Settings, engine: Engine
 ) -> None:
@@ -308,5 +312,10 @@ async def test_personal_data_never_appears_in_clear(
     for canary in (CANARY_INSURED.name, CANARY_INSURED.id_number, CANARY_POLICY):
         assert canary not in raw
         assert canary not in handle.id
+    # The local activities' results (their markers' "result") are sealed like every other payload.
+    history = await handle.fetch_history()
+    markers = [e.marker_recorded_event_attributes for e in history.events if e.event_type == MARKER]
+    results = [p for m in markers for p in m.details["result"].payloads]
+    assert len(results) >= 2 and all(p.metadata["encoding"] == ENCODING for p in results)
     [request] = rows(engine, RequestRow, id=handle.id.removeprefix("request-"))
     assert CANARY_INSURED.id_number not in request.sealed_personal_data
