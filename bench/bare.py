@@ -80,7 +80,7 @@ class BareTimerWorkflow:
         await workflow.wait_condition(lambda: False)
 
 
-async def serve(address: str, task_queue: str, max_cached_workflows: int, sticky: float, stamps: Stamps) -> None:
+async def serve(address: str, task_queue: str, max_cached_workflows: int, stamps: Stamps) -> None:
     client = await Client.connect(address)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -95,7 +95,6 @@ async def serve(address: str, task_queue: str, max_cached_workflows: int, sticky
         max_concurrent_local_activities=16,
         max_concurrent_activities=16,
         max_cached_workflows=max_cached_workflows,
-        sticky_queue_schedule_to_start_timeout=timedelta(seconds=sticky),
     ):
         await stop.wait()
 
@@ -105,11 +104,9 @@ def main() -> None:
     parser.add_argument("--address", required=True)
     parser.add_argument("--task-queue", default="bare")
     parser.add_argument("--max-cached-workflows", type=int, default=1000, help="as the real worker's, for a fair herd")
-    parser.add_argument("--sticky-schedule-to-start-seconds", type=float, default=10.0, help="as the real worker's")
     parser.add_argument("--stamps", required=True, help="append each timer's stamp to this file")
     args = parser.parse_args()
-    sticky = args.sticky_schedule_to_start_seconds
-    asyncio.run(serve(args.address, args.task_queue, args.max_cached_workflows, sticky, Stamps(args.stamps)))
+    asyncio.run(serve(args.address, args.task_queue, args.max_cached_workflows, Stamps(args.stamps)))
 
 
 if __name__ == "__main__":

@@ -111,8 +111,6 @@ class Bench:
         assert self.temporal is not None
         command = [sys.executable, "-m", "bench.bare", "--address", self.temporal.address, "--task-queue", task_queue]
         command += ["--max-cached-workflows", str(self.cached_workflows), "--stamps", str(self.stamps)]
-        # As the real worker waits on its sticky queue (a herd queues thousands there at once).
-        command += ["--sticky-schedule-to-start-seconds", str(Settings().sticky_schedule_to_start_seconds)]
         return self._start(name, command, task_queue)
 
     def start_api(self, task_queue: str) -> str:

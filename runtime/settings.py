@@ -33,12 +33,14 @@ class Settings(BaseSettings):
     api_body_read_seconds: float = 10.0
     # Threads for the worker's synchronous activities (each holds one database connection while it writes).
     activity_threads: int = 16
-    # How long a workflow task may wait on this worker's sticky queue before Temporal times it out and
-    # moves it to the shared queue, sent again with its whole history. A deadline herd queues thousands
-    # there at once: with the SDK's 10 s, 30 % of 2,000 breaches at one instant timed out and the last
-    # was recorded 23.1 s after it; with 60 s none did, 20.7 s (bench/README.md, issue 25). The cost:
-    # a task handed to a worker that has just crashed waits this long before another worker takes it.
-    sticky_schedule_to_start_seconds: float = 30.0
+    # Workflow tasks the request worker runs at once (the SDK's default is 100). A deadline herd wakes
+    # thousands of requests in one second, and each task stays open while its local activity writes;
+    # tasks the worker cannot take wait on its sticky queue, and after 10 s there Temporal times them
+    # out and sends them again with their whole history: 30 % of a 2,000-request herd did with 100 slots
+    # (its last breach 21.6-30.5 s after the instant in six runs), none in three of four runs with 1,000
+    # (16.5-22.3 s; bench/README.md, issue 25). Raising the sticky timeout instead would also hold the
+    # tasks of a crashed worker that long, past the API's 15 s wait for an update.
+    workflow_task_slots: int = 1000
     # The cache should hold every open request a deadline herd wakes at once: an evicted one is replayed
     # from its history at its instant (bench/herd.py, 2,000 at one instant: the last breach 48.9 s after
     # it with 1,310 cached, 45.2 s with 2,621). 512 MiB holds 4,096 unsandboxed, as the compose file sets.

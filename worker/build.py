@@ -98,7 +98,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine, *, task_que
         max_concurrent_local_activities=threads,
         max_concurrent_activities=threads,
         max_cached_workflows=settings.max_cached_workflows,
-        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_schedule_to_start_seconds),
+        max_concurrent_workflow_tasks=settings.workflow_task_slots,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
     )
     # Deliveries: async HTTP (no threads), many at once; a delivery workflow is tiny, so few are cached.
