@@ -37,9 +37,9 @@ class Settings(BaseSettings):
     # thousands of requests in one second, and each task stays open while its local activity writes;
     # tasks the worker cannot take wait on its sticky queue, and after 10 s there Temporal times them
     # out and sends them again with their whole history: 30 % of a 2,000-request herd did with 100 slots
-    # (its last breach 21.6-30.5 s after the instant in six runs), none in three of four runs with 1,000
-    # (16.5-22.3 s; bench/README.md, issue 25). Raising the sticky timeout instead would also hold the
-    # tasks of a crashed worker that long, past the API's 15 s wait for an update.
+    # (its last breach 21.6-30.5 s after the instant in six runs), none in three of five runs with 1,000
+    # (16.5-22.3 s in four; bench/README.md, issue 25). Raising the sticky timeout instead would also
+    # hold the tasks of a crashed worker that long, past the API's 15 s wait for an update.
     workflow_task_slots: int = 1000
     # The cache should hold every open request a deadline herd wakes at once: an evicted one is replayed
     # from its history at its instant (bench/herd.py, 2,000 at one instant: the last breach 48.9 s after
