@@ -277,18 +277,15 @@ def month_reports(
 def _lines_of_month(rows: list[Any], lagging: Counter[Series], ended: bool) -> list[ComplianceLine]:
     """One month's lines from its series' rows (_month_series, LINE_COLUMNS then p50 and p90), with
     `lagging`, the counting clocks past due at `now` while the month runs (`ended`: the month is over):
-    each line `sla.reports.month_line` of its row's counts, as `compliance` gives them from the same
-    counts (the report's cost is its lines). A count of 0 is no clock (a due instant moved to another month leaves
-    its row at 0): a series with none has no line."""
+    each line `sla.reports.month_line` of its row's counts. A count of 0 is no clock (a due instant
+    moved to another month leaves its row at 0): a series with none has no line."""
     lines = []
     for row in sorted(rows):
         series = row[:4]
         met, breached, exempt, cancelled, counting, counting_late, breached_late, p50, p90 = row[4:]
         if not (met or breached or exempt or cancelled or counting):
             continue
-        past_due = breached_late + counting_late if ended else breached_late
-        if lagging:
-            past_due += lagging[series]
+        past_due = breached_late + (counting_late if ended else 0) + lagging[series]
         lines.append(month_line(series, (met, breached, exempt, cancelled), counting, past_due, (p50, p90)))
     return lines
 

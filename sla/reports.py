@@ -96,15 +96,6 @@ def weighted_percentile(values: Iterable[tuple[float, int]], q: Fraction) -> flo
 Series = tuple[str, str, str, str]  # vendor, service, clock, party
 
 
-@dataclass(frozen=True)
-class MonthCounts:
-    """A calendar month's clocks that no outcome counts: `due` and `open_past_due` per series, added to
-    the closed clocks due in the month (those count in `due` through their outcome)."""
-
-    due: Mapping[Series, int]
-    open_past_due: Mapping[Series, int]
-
-
 OUTCOMES = tuple(o.value for o in Outcome)
 
 
@@ -138,11 +129,10 @@ def compliance(
     counts: Iterable[OutcomeCount],
     used_days: Iterable[WorkingDaysUsed] = (),
     percentiles: Mapping[Series, tuple[float | None, float | None]] | None = None,
-    month: MonthCounts | None = None,
 ) -> list[ComplianceLine]:
     """One line per series. Working days come as values (`used_days`) or as p50/p90 worked out
-    already (`percentiles`, e.g. by the database from a tally). With `month`, every clock due in the
-    month has a line, closed or not."""
+    already (`percentiles`, e.g. by the database from a tally). A calendar month's lines are
+    `month_line`'s."""
     # One pass over the counts (a month's report has hundreds of series): series -> outcome -> count.
     groups: dict[Series, dict[str, int]] = defaultdict(dict)
     for item in counts:
@@ -152,9 +142,8 @@ def compliance(
     for used_one in used_days:
         series = (used_one.vendor_id, used_one.service_id, used_one.clock_id, used_one.party)
         days[series].append((used_one.working_days, used_one.count))
-    keys = set(groups) | (set(month.due) if month else set())
     lines = []
-    for key in sorted(keys):
+    for key in sorted(groups):
         vendor, service, clock, party = key
         counted = groups.get(key, {})
         count = {outcome: counted.get(outcome, 0) for outcome in OUTCOMES}
@@ -165,9 +154,6 @@ def compliance(
             else tuple(weighted_percentile(used, q) for q in QUANTILES)
         )
         closed = (count["met"], count["breached"], count["exempt"], count["cancelled"])
-        if month:
-            lines.append(month_line(key, closed, month.due.get(key, 0), month.open_past_due.get(key, 0), (p50, p90)))
-            continue
         share = compliance_of(count["met"], count["breached"])
         lines.append(ComplianceLine(vendor, service, clock, *closed, share, p50, p90, party))
     return lines

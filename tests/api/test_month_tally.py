@@ -31,11 +31,11 @@ from sla.reports import (
     GRADED,
     CalendarMonth,
     ComplianceLine,
-    MonthCounts,
     OutcomeCount,
     Series,
     WorkingDaysUsed,
     compliance,
+    month_line,
 )
 from store.db import init_schema, make_engine, write_transaction
 from store.models import COUNTING_PREDICATE
@@ -98,7 +98,14 @@ def scanned(connection: Connection, scope: Scope, month: CalendarMonth, now: dat
         for r in closed
         if r.outcome in GRADED
     ]
-    return compliance(counts, used, month=MonthCounts(due, open_past_due))
+    closed_lines = {(x.vendor_id, x.service_id, x.clock_id, x.party): x for x in compliance(counts, used)}
+    lines = []
+    for key in sorted(set(closed_lines) | set(due)):
+        x = closed_lines.get(key)
+        closed = (x.met, x.breached, x.exempt, x.cancelled) if x else (0, 0, 0, 0)
+        days = (x.working_days_p50, x.working_days_p90) if x else (None, None)
+        lines.append(month_line(key, closed, due[key], open_past_due[key], days))
+    return lines
 
 
 def _clock(
